@@ -19,6 +19,7 @@ export class Catacomb implements Worker {
   readonly #workers = new Set<Worker>();
   #err: Error | undefined;
   #pending = 0;
+  #settled = false;
   #settle!: () => void;
   readonly #done: Promise<void>;
 
@@ -91,7 +92,8 @@ export class Catacomb implements Worker {
   }
 
   #record(err: Error): void {
-    if (this.#err === undefined) this.#err = err;
+    // Once wait() has settled its result is final: a worker added after death cannot change it.
+    if (this.#err === undefined && !this.#settled) this.#err = err;
   }
 
   #workDone(err: unknown, failed: boolean): void {
@@ -112,6 +114,9 @@ export class Catacomb implements Worker {
   }
 
   #release(): void {
-    if (--this.#pending === 0) this.#settle();
+    if (--this.#pending === 0 && !this.#settled) {
+      this.#settled = true;
+      this.#settle();
+    }
   }
 }

@@ -5,3 +5,16 @@ export * from './clock.js';
 export * from './logger.js';
 export * from './worker.js';
 export * from './catacomb.js';
+export { type BackoffOptions, defaultBackoff } from './backoff.js';
+export {
+  type Strategy,
+  type RestartType,
+  type ShutdownMs,
+  type AutoShutdown,
+  type ChildState,
+  type ChildSpec,
+  type ChildInfo,
+} from './child-spec.js';
+export { type Listener } from './events.js';
+export * from './supervisor.js';
+export * from './runner.js';

@@ -1,0 +1,103 @@
+// bench/respawn: time from a child's crash to its replacement's first line of output, under a
+// Supervisor restarting a monitorProcess at once (backoff initialMs 0), as a ratio to a bare
+// child_process.spawn of the same script to its first line. PM2 measured 1.56-1.65 here.
+// Run: node build/bench/respawn/index.js   (nothing is asserted)
+
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Supervisor } from '../../src/core/index.js';
+import { monitorProcess } from '../../src/process/index.js';
+import { percentile } from '../harness.js';
+
+const script = fileURLToPath(new URL('./script.js', import.meta.url));
+const ROUNDS = Number(process.env.BENCH_RESPAWN_ROUNDS ?? 30);
+const wall = () => performance.timeOrigin + performance.now();
+
+function bareSpawnToFirstLine(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = wall();
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.once('error', reject);
+    child.stdout.once('data', () => {
+      resolve(wall() - t0);
+      child.kill('SIGKILL');
+    });
+  });
+}
+
+// Where the respawn time goes: the dying child's own teardown until it is reaped (exit), the
+// supervisor's restart (reaped -> new spawn), and the new child's boot to its first line.
+const phases = { exit: [] as number[], restart: [] as number[], boot: [] as number[] };
+
+async function supervisedRespawns(rounds: number): Promise<number[]> {
+  const samples: number[] = [];
+  let crashAt: number | undefined;
+  let exitedAt: number | undefined;
+  let startedAt: number | undefined;
+  let done: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const sup = new Supervisor({
+    intensity: Infinity,
+    backoff: { initialMs: 0, factor: 1, maxMs: 0, jitter: 0, resetAfterMs: 0 },
+    children: [
+      {
+        id: 'crasher',
+        start: () =>
+          monitorProcess({
+            command: process.execPath,
+            args: [script],
+            env: { ...process.env, CRASH_AFTER_MS: '20' },
+            onLine: (_stream, line) => {
+              const now = wall();
+              if (line === 'up' && crashAt !== undefined) {
+                samples.push(now - crashAt);
+                if (exitedAt !== undefined && startedAt !== undefined) {
+                  phases.exit.push(exitedAt - crashAt);
+                  phases.restart.push(startedAt - exitedAt);
+                  phases.boot.push(now - startedAt);
+                }
+                crashAt = undefined;
+                if (samples.length >= rounds) done();
+              } else if (line.startsWith('crash ')) {
+                crashAt = Number(line.slice(6));
+              }
+            },
+          }),
+      },
+    ],
+  });
+  sup.on('childExited', () => (exitedAt = wall()));
+  sup.on('childStarted', () => (startedAt = wall()));
+  await finished;
+  sup.kill();
+  await sup.wait();
+  return samples;
+}
+
+// Alternate blocks of each, so a machine that gets busier or quieter affects both alike.
+const BLOCKS = 3;
+const perBlock = Math.ceil(ROUNDS / BLOCKS);
+const bare: number[] = [];
+const respawn: number[] = [];
+await bareSpawnToFirstLine(); // warm the file cache
+for (let b = 0; b < BLOCKS; b++) {
+  for (let i = 0; i < perBlock; i++) bare.push(await bareSpawnToFirstLine());
+  respawn.push(...(await supervisedRespawns(perBlock)));
+}
+const bareP50 = percentile(bare, 0.5);
+const respP50 = percentile(respawn, 0.5);
+console.log(`\n## respawn: crash to replacement's first line vs bare spawn to first line (${bare.length} rounds each, ms)`);
+console.log(['name', 'p50 ms', 'p90 ms', 'min ms', 'x bare spawn'].join('\t'));
+for (const [name, s] of [
+  ['bare spawn', bare],
+  ['Supervisor + monitorProcess', respawn],
+] as const) {
+  console.log([name, percentile(s, 0.5).toFixed(1), percentile(s, 0.9).toFixed(1), Math.min(...s).toFixed(1), (percentile(s, 0.5) / bareP50).toFixed(3)].join('\t'));
+}
+console.log(`respawn ratio (p50): ${(respP50 / bareP50).toFixed(3)} (goal <= 1.05; PM2 1.56-1.65)`);
+const p50 = (s: number[]) => percentile(s, 0.5).toFixed(2);
+console.log(
+  `respawn phases p50 ms: crash -> reaped ${p50(phases.exit)}, reaped -> replacement spawned ${p50(phases.restart)}, ` +
+    `spawned -> first line ${p50(phases.boot)}`,
+);

@@ -1,0 +1,400 @@
+// The daemon's config file: finding it, loading it (yaml, json, js/mjs default export) and
+// validating it into a normalized form. Every problem is reported as one line starting with
+// its exact path (`programs.api.restart: expected ...`), so a bad file starts nothing.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve, extname } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BosunError } from '../core/errors.js';
+import { parseDuration, parseSize } from './units.js';
+
+type Duration = number | string;
+type Size = number | string;
+
+/** A readiness check: a log line matching a pattern, an HTTP URL answering 2xx, an IPC 'ready' message, or a delay. */
+export type ReadyInput = { log: string } | { http: string } | { message: true } | { delay: Duration };
+
+export interface BackoffInput {
+  initial?: Duration;
+  factor?: number;
+  max?: Duration;
+  /** Running this long without a crash resets the backoff to `initial`. Default 30s. */
+  resetAfter?: Duration;
+}
+
+export interface ProgramInput {
+  /** argv array, or a string split on spaces (no shell unless `shell: true`). */
+  command: string[] | string;
+  shell?: boolean;
+  /** Default: the config file's folder. */
+  cwd?: string;
+  /** Added to the daemon's environment. */
+  env?: Record<string, string | number | boolean>;
+  /** Default 1; instances are numbered from 0. */
+  instances?: number;
+  /** Default always. */
+  restart?: 'always' | 'on-failure' | 'never';
+  /** Programs that must be ready before this one starts. */
+  after?: string[];
+  ready?: ReadyInput;
+  activityTimeout?: Duration;
+  memoryLimit?: Size;
+  /** Default SIGTERM. */
+  killSignal?: NodeJS.Signals;
+  /** Default 5s; then SIGKILL. */
+  killTimeout?: Duration;
+  /** Default { maxSize: 10MB, keep: 5 }. */
+  logs?: { file?: string; maxSize?: Size; keep?: number };
+  /** Overrides the supervisor's backoff for this program. */
+  backoff?: BackoffInput;
+}
+
+export interface ConfigInput {
+  /** Default ./.bosun beside the config file. */
+  home?: string;
+  /** Default { host: 127.0.0.1, port: 9615 }; port 0 picks a free port; false turns it off. */
+  dashboard?: { host?: string; port?: number } | false;
+  supervisor?: { strategy?: 'one_for_one'; intensity?: number; period?: Duration; backoff?: BackoffInput };
+  programs: Record<string, ProgramInput>;
+}
+
+/** Types a config written in JavaScript: `export default defineConfig({ programs: {...} })`. */
+export function defineConfig(config: ConfigInput): ConfigInput {
+  return config;
+}
+
+export type Ready = { kind: 'log'; pattern: RegExp } | { kind: 'http'; url: string } | { kind: 'message' } | { kind: 'delay'; ms: number };
+
+export interface Backoff {
+  initialMs: number;
+  factor: number;
+  maxMs: number;
+  resetAfterMs: number;
+}
+
+export interface ProgramConfig {
+  name: string;
+  command: string[];
+  shell: boolean;
+  cwd: string;
+  env: Record<string, string>;
+  instances: number;
+  restart: 'always' | 'on-failure' | 'never';
+  after: string[];
+  ready?: Ready;
+  activityTimeoutMs?: number;
+  memoryLimitBytes?: number;
+  killSignal: NodeJS.Signals;
+  killTimeoutMs: number;
+  logs: { file?: string; maxSize: number; keep: number };
+  backoff: Backoff;
+  intensity: number;
+  periodMs: number;
+}
+
+export interface DaemonConfig {
+  /** Absolute path of the file it came from. */
+  file: string;
+  home: string;
+  dashboard: { host: string; port: number } | false;
+  /** In the order the file lists them. */
+  programs: ProgramConfig[];
+}
+
+/** The config is invalid; `problems` holds one line per problem, each starting with its path. */
+export class ConfigError extends BosunError {
+  readonly problems: string[];
+  constructor(problems: string[], file: string) {
+    super('ERR_CONFIG', `invalid config ${file}:\n${problems.join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+export const CONFIG_NAMES = ['bosun.config.yaml', 'bosun.config.yml', 'bosun.config.json', 'bosun.config.mjs', 'bosun.config.js'];
+
+/** The config file to use: `given`, else the first bosun.config.* in `cwd`; undefined when none exists. */
+export function findConfig(given: string | undefined, cwd = process.cwd()): string | undefined {
+  if (given !== undefined) return resolve(cwd, given);
+  for (const name of CONFIG_NAMES) {
+    const file = resolve(cwd, name);
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+/** Reads and validates `file`; throws ConfigError listing every problem. */
+export async function loadConfig(file: string): Promise<DaemonConfig> {
+  let raw: unknown;
+  try {
+    raw = await readConfigFile(file);
+  } catch (err) {
+    throw new ConfigError([`${file}: ${(err as Error).message.split('\n')[0]}`], file);
+  }
+  return validateConfig(raw, file);
+}
+
+async function readConfigFile(file: string): Promise<unknown> {
+  const ext = extname(file);
+  if (ext === '.js' || ext === '.mjs' || ext === '.cjs') {
+    // A query string defeats the module cache so `reload` sees the edited file.
+    const mod = (await import(`${pathToFileURL(file).href}?t=${Date.now()}`)) as { default?: unknown };
+    return mod.default;
+  }
+  const text = readFileSync(file, 'utf8');
+  if (ext === '.json') return JSON.parse(text);
+  // yaml is loaded only when a yaml file is, to keep the daemon's startup lean.
+  const { parse } = await import('yaml');
+  return parse(text);
+}
+
+const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff'];
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'];
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/** Validates a parsed config object; `file` anchors relative paths. Throws ConfigError. */
+export function validateConfig(raw: unknown, file: string): DaemonConfig {
+  const problems: string[] = [];
+  const v = new Validator(problems);
+  const base = dirname(file);
+  if (!isObject(raw)) throw new ConfigError([`(root): expected an object with 'programs', got ${show(raw)}`], file);
+  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs']);
+
+  const home = raw.home === undefined ? resolve(base, '.bosun') : resolve(base, v.string(raw.home, 'home') ?? '.bosun');
+
+  let dashboard: DaemonConfig['dashboard'] = { host: '127.0.0.1', port: 9615 };
+  if (raw.dashboard === false) dashboard = false;
+  else if (raw.dashboard !== undefined) {
+    if (v.object(raw.dashboard, 'dashboard')) {
+      const d = raw.dashboard as Record<string, unknown>;
+      v.keys(d, 'dashboard', ['host', 'port']);
+      const host = d.host === undefined ? '127.0.0.1' : v.string(d.host, 'dashboard.host') ?? '127.0.0.1';
+      const port = d.port === undefined ? 9615 : v.int(d.port, 'dashboard.port', 0, 65535) ?? 9615;
+      dashboard = { host, port };
+    }
+  }
+
+  let intensity = 5;
+  let periodMs = 30_000;
+  let backoff: Backoff = { initialMs: 100, factor: 2, maxMs: 30_000, resetAfterMs: 30_000 };
+  if (raw.supervisor !== undefined && v.object(raw.supervisor, 'supervisor')) {
+    const s = raw.supervisor as Record<string, unknown>;
+    v.keys(s, 'supervisor', ['strategy', 'intensity', 'period', 'backoff']);
+    if (s.strategy !== undefined) v.oneOf(s.strategy, 'supervisor.strategy', ['one_for_one']);
+    if (s.intensity !== undefined) intensity = v.int(s.intensity, 'supervisor.intensity', 0) ?? intensity;
+    if (s.period !== undefined) periodMs = v.duration(s.period, 'supervisor.period') ?? periodMs;
+    if (s.backoff !== undefined) backoff = v.backoff(s.backoff, 'supervisor.backoff', backoff);
+  }
+
+  const programs: ProgramConfig[] = [];
+  const rawPrograms = raw.programs;
+  if (rawPrograms === undefined) problems.push('programs: required');
+  else if (v.object(rawPrograms, 'programs')) {
+    const entries = Object.entries(rawPrograms as Record<string, unknown>);
+    if (entries.length === 0) problems.push('programs: expected at least one program');
+    for (const [name, p] of entries) {
+      const path = `programs.${name}`;
+      if (!NAME.test(name)) problems.push(`${path}: a program name may hold letters, digits, '_', '-' and '.' only`);
+      if (!v.object(p, path)) continue;
+      const prog = p as Record<string, unknown>;
+      v.keys(prog, path, PROGRAM_KEYS);
+      const shell = prog.shell === undefined ? false : v.bool(prog.shell, `${path}.shell`) ?? false;
+      let command: string[] = [];
+      if (prog.command === undefined) problems.push(`${path}.command: required`);
+      else if (typeof prog.command === 'string') {
+        command = shell ? [prog.command] : prog.command.split(' ').filter((s) => s !== '');
+        if (command.length === 0) problems.push(`${path}.command: expected a non-empty command`);
+      } else if (Array.isArray(prog.command)) {
+        if (prog.command.length === 0) problems.push(`${path}.command: expected a non-empty argv array`);
+        prog.command.forEach((a, i) => {
+          if (typeof a === 'string' || typeof a === 'number') command.push(String(a));
+          else problems.push(`${path}.command[${i}]: expected a string, got ${show(a)}`);
+        });
+      } else problems.push(`${path}.command: expected an argv array or a string, got ${show(prog.command)}`);
+      const env: Record<string, string> = {};
+      if (prog.env !== undefined && v.object(prog.env, `${path}.env`)) {
+        for (const [k, val] of Object.entries(prog.env as Record<string, unknown>)) {
+          if (typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean') env[k] = String(val);
+          else problems.push(`${path}.env.${k}: expected a string, got ${show(val)}`);
+        }
+      }
+      const after: string[] = [];
+      if (prog.after !== undefined && v.array(prog.after, `${path}.after`)) {
+        (prog.after as unknown[]).forEach((a, i) => {
+          if (typeof a !== 'string') problems.push(`${path}.after[${i}]: expected a program name, got ${show(a)}`);
+          else if (!Object.hasOwn(rawPrograms as object, a)) problems.push(`${path}.after[${i}]: unknown program '${a}'`);
+          else if (a === name) problems.push(`${path}.after[${i}]: a program cannot wait for itself`);
+          else after.push(a);
+        });
+      }
+      const logs = { file: undefined as string | undefined, maxSize: 10 * 2 ** 20, keep: 5 };
+      if (prog.logs !== undefined && v.object(prog.logs, `${path}.logs`)) {
+        const l = prog.logs as Record<string, unknown>;
+        v.keys(l, `${path}.logs`, ['file', 'maxSize', 'keep']);
+        if (l.file !== undefined) {
+          const f = v.string(l.file, `${path}.logs.file`);
+          if (f !== undefined) logs.file = resolve(base, f);
+        }
+        if (l.maxSize !== undefined) logs.maxSize = v.size(l.maxSize, `${path}.logs.maxSize`) ?? logs.maxSize;
+        if (l.keep !== undefined) logs.keep = v.int(l.keep, `${path}.logs.keep`, 0) ?? logs.keep;
+      }
+      const cfg: ProgramConfig = {
+        name,
+        command,
+        shell,
+        cwd: prog.cwd === undefined ? base : resolve(base, v.string(prog.cwd, `${path}.cwd`) ?? '.'),
+        env,
+        instances: prog.instances === undefined ? 1 : v.int(prog.instances, `${path}.instances`, 1) ?? 1,
+        restart: prog.restart === undefined ? 'always' : (v.oneOf(prog.restart, `${path}.restart`, ['always', 'on-failure', 'never']) as ProgramConfig['restart']) ?? 'always',
+        after,
+        killSignal: prog.killSignal === undefined ? 'SIGTERM' : (v.oneOf(prog.killSignal, `${path}.killSignal`, SIGNALS) as NodeJS.Signals) ?? 'SIGTERM',
+        killTimeoutMs: prog.killTimeout === undefined ? 5000 : v.duration(prog.killTimeout, `${path}.killTimeout`) ?? 5000,
+        logs,
+        backoff: prog.backoff === undefined ? backoff : v.backoff(prog.backoff, `${path}.backoff`, backoff),
+        intensity,
+        periodMs,
+      };
+      if (prog.ready !== undefined) cfg.ready = v.ready(prog.ready, `${path}.ready`);
+      if (prog.activityTimeout !== undefined) cfg.activityTimeoutMs = v.duration(prog.activityTimeout, `${path}.activityTimeout`, 1);
+      if (prog.memoryLimit !== undefined) cfg.memoryLimitBytes = v.size(prog.memoryLimit, `${path}.memoryLimit`, 1);
+      programs.push(cfg);
+    }
+    for (const cycle of findCycles(programs)) problems.push(`programs.${cycle[0]}.after: dependency cycle ${[...cycle, cycle[0]].join(' -> ')}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems, file);
+  return { file, home, dashboard, programs };
+}
+
+/** Every dependency cycle once, each starting at its first program in file order. */
+function findCycles(programs: ProgramConfig[]): string[][] {
+  const byName = new Map(programs.map((p) => [p.name, p]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const cycles: string[][] = [];
+  const stack: string[] = [];
+  const visit = (name: string) => {
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const dep of byName.get(name)?.after ?? []) {
+      const s = state.get(dep);
+      if (s === 'visiting') cycles.push(stack.slice(stack.indexOf(dep)));
+      else if (s === undefined) visit(dep);
+    }
+    stack.pop();
+    state.set(name, 'done');
+  };
+  for (const p of programs) if (!state.has(p.name)) visit(p.name);
+  return cycles;
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function show(x: unknown): string {
+  if (typeof x === 'string') return `'${x}'`;
+  if (Array.isArray(x)) return 'a list';
+  if (x === null) return 'null';
+  if (typeof x === 'object') return 'an object';
+  return String(x);
+}
+
+/** Small checkers that record a problem and return undefined on a bad value. */
+class Validator {
+  constructor(private readonly problems: string[]) {}
+
+  keys(obj: Record<string, unknown>, path: string, allowed: string[]): void {
+    for (const k of Object.keys(obj)) {
+      if (!allowed.includes(k)) this.problems.push(`${path === '' ? '' : `${path}.`}${k}: unknown key (expected one of ${allowed.join(', ')})`);
+    }
+  }
+  object(x: unknown, path: string): boolean {
+    if (isObject(x)) return true;
+    this.problems.push(`${path}: expected an object, got ${show(x)}`);
+    return false;
+  }
+  array(x: unknown, path: string): boolean {
+    if (Array.isArray(x)) return true;
+    this.problems.push(`${path}: expected a list, got ${show(x)}`);
+    return false;
+  }
+  string(x: unknown, path: string): string | undefined {
+    if (typeof x === 'string' && x !== '') return x;
+    this.problems.push(`${path}: expected a non-empty string, got ${show(x)}`);
+    return undefined;
+  }
+  bool(x: unknown, path: string): boolean | undefined {
+    if (typeof x === 'boolean') return x;
+    this.problems.push(`${path}: expected true or false, got ${show(x)}`);
+    return undefined;
+  }
+  int(x: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    if (typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max) return x;
+    this.problems.push(`${path}: expected an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got ${show(x)}`);
+    return undefined;
+  }
+  oneOf(x: unknown, path: string, options: string[]): string | undefined {
+    if (typeof x === 'string' && options.includes(x)) return x;
+    this.problems.push(`${path}: expected ${options.join(' | ')}, got ${show(x)}`);
+    return undefined;
+  }
+  duration(x: unknown, path: string, min = 0): number | undefined {
+    const ms = parseDuration(x);
+    if (ms !== undefined && ms >= min) return ms;
+    this.problems.push(`${path}: expected a duration (ms number or "500ms", "5s", "2m", "1h"), got ${show(x)}`);
+    return undefined;
+  }
+  size(x: unknown, path: string, min = 0): number | undefined {
+    const bytes = parseSize(x);
+    if (bytes !== undefined && bytes >= min) return bytes;
+    this.problems.push(`${path}: expected a size (bytes number or "512KB", "10MB", "1GB"), got ${show(x)}`);
+    return undefined;
+  }
+  backoff(x: unknown, path: string, dflt: Backoff): Backoff {
+    if (!this.object(x, path)) return dflt;
+    const b = x as Record<string, unknown>;
+    this.keys(b, path, ['initial', 'factor', 'max', 'resetAfter']);
+    const out = { ...dflt };
+    if (b.initial !== undefined) out.initialMs = this.duration(b.initial, `${path}.initial`) ?? out.initialMs;
+    if (b.max !== undefined) out.maxMs = this.duration(b.max, `${path}.max`) ?? out.maxMs;
+    if (b.resetAfter !== undefined) out.resetAfterMs = this.duration(b.resetAfter, `${path}.resetAfter`) ?? out.resetAfterMs;
+    if (b.factor !== undefined) {
+      if (typeof b.factor === 'number' && b.factor >= 1) out.factor = b.factor;
+      else this.problems.push(`${path}.factor: expected a number >= 1, got ${show(b.factor)}`);
+    }
+    return out;
+  }
+  ready(x: unknown, path: string): Ready | undefined {
+    if (!this.object(x, path)) return undefined;
+    const r = x as Record<string, unknown>;
+    const keys = Object.keys(r);
+    if (keys.length !== 1 || !['log', 'http', 'message', 'delay'].includes(keys[0]!)) {
+      this.problems.push(`${path}: expected exactly one of log, http, message, delay, got ${keys.length === 0 ? 'none' : keys.join(', ')}`);
+      return undefined;
+    }
+    if (r.log !== undefined) {
+      const src = this.string(r.log, `${path}.log`);
+      if (src === undefined) return undefined;
+      try {
+        return { kind: 'log', pattern: new RegExp(src) };
+      } catch (err) {
+        this.problems.push(`${path}.log: not a valid pattern: ${(err as Error).message}`);
+        return undefined;
+      }
+    }
+    if (r.http !== undefined) {
+      const url = this.string(r.http, `${path}.http`);
+      if (url === undefined) return undefined;
+      if (!/^https?:\/\//.test(url)) {
+        this.problems.push(`${path}.http: expected an http:// or https:// URL, got ${show(url)}`);
+        return undefined;
+      }
+      return { kind: 'http', url };
+    }
+    if (r.message !== undefined) {
+      if (r.message === true) return { kind: 'message' };
+      this.problems.push(`${path}.message: expected true, got ${show(r.message)}`);
+      return undefined;
+    }
+    const ms = this.duration(r.delay, `${path}.delay`);
+    return ms === undefined ? undefined : { kind: 'delay', ms };
+  }
+}

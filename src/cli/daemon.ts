@@ -1,0 +1,325 @@
+// The daemon: supervises the programs of one config, answers the control socket and (loaded
+// only when enabled) serves the dashboard. Programs start in `after` order, each waiting for
+// its dependencies to be ready; they stop in the reverse order: a program stops once every
+// running program that waits for it has stopped. Unrelated programs start and stop in parallel.
+
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { join } from 'node:path';
+import { systemClock } from '../core/clock.js';
+import { ConfigError, loadConfig, type DaemonConfig, type ProgramConfig } from './config.js';
+import { request, serveControl, type Reply, type Request } from './control.js';
+import { Instance, type LastExit, type LifecycleEvent, type State } from './instance.js';
+import { Sampler } from './sampler.js';
+
+export interface ProgramStatus {
+  name: string;
+  instance: number;
+  pid: number | null;
+  state: State;
+  restarts: number;
+  uptimeMs: number;
+  memoryBytes: number;
+  cpuPercent: number;
+  lastExit?: LastExit;
+  /** Why it failed (or was last restarted), when known. */
+  reason?: string;
+}
+
+export interface LogFileRef {
+  name: string;
+  instance: number;
+  path: string;
+}
+
+export interface StatusBody {
+  programs: ProgramStatus[];
+}
+
+/** What the dashboard needs of the daemon. */
+export interface DaemonView {
+  readonly token: string;
+  status(): StatusBody;
+  /** Recent output lines and CPU history of each instance, keyed `name[instance]`. */
+  details(): Record<string, { tail: string[]; cpu: number[] }>;
+  act(action: 'start' | 'stop' | 'restart', target: string): Promise<Reply>;
+  /** Subscribes to lifecycle events and state changes; returns the unsubscribe. */
+  subscribe(fn: (event: LifecycleEvent | null) => void): () => void;
+}
+
+interface Program {
+  config: ProgramConfig;
+  instances: Instance[];
+}
+
+export function paths(home: string) {
+  return { socket: join(home, 'bosun.sock'), pid: join(home, 'bosun.pid'), token: join(home, 'token'), logs: join(home, 'logs'), daemonLog: join(home, 'daemon.log') };
+}
+
+export function formatEvent(e: LifecycleEvent): string {
+  return `${new Date(e.at).toISOString()} ${e.program}[${e.instance}] ${e.event}${e.details === '' ? '' : ` ${e.details}`}`;
+}
+
+export class Daemon implements DaemonView {
+  config: DaemonConfig;
+  readonly token = randomBytes(32).toString('hex');
+  readonly #programs = new Map<string, Program>();
+  readonly #listeners = new Set<(event: LifecycleEvent | null) => void>();
+  readonly #paths: ReturnType<typeof paths>;
+  readonly #sampler: Sampler;
+  readonly #out: (line: string) => void;
+  #control: Server | undefined;
+  #closeDashboard: (() => Promise<void>) | undefined;
+  #shutdown: Promise<void> | undefined;
+  #exited!: () => void;
+  readonly exited = new Promise<void>((resolve) => (this.#exited = resolve));
+
+  constructor(config: DaemonConfig, out: (line: string) => void) {
+    this.config = config;
+    this.#out = out;
+    this.#paths = paths(config.home);
+    this.#sampler = new Sampler(() => this.#instances(), systemClock);
+  }
+
+  /**
+   * Takes the home (refusing when another daemon holds it), opens the socket and dashboard and
+   * starts the programs. Returns an exit code: 0 once started, 1 when another daemon runs.
+   */
+  async open(): Promise<number> {
+    const p = this.#paths;
+    mkdirSync(p.logs, { recursive: true, mode: 0o700 });
+    const other = await runningDaemon(p);
+    if (other !== undefined) {
+      this.#out(`bosun: a daemon is already running on ${this.config.home} (pid ${other}); use \`bosun shutdown --home ${this.config.home}\` to stop it`);
+      return 1;
+    }
+    writeFileSync(p.pid, `${process.pid}\n`, { mode: 0o644 });
+    writeFileSync(p.token, `${this.token}\n`, { mode: 0o600 });
+    if (this.config.dashboard !== false) {
+      // Loaded only when enabled, so a daemon without a dashboard never pays for it.
+      const { startDashboard } = await import('./dashboard/server.js');
+      const dash = await startDashboard(this, this.config.dashboard);
+      this.#closeDashboard = dash.close;
+      this.#out(`dashboard http://${dash.host}:${dash.port}/`);
+      this.#out(`dashboard token in ${p.token}; open http://${dash.host}:${dash.port}/#token=${this.token} to use its buttons`);
+    }
+    // The socket opens last: a client that reaches it (`bosun start` waits for that) finds the daemon up.
+    this.#control = await serveControl(p.socket, (req) => this.#handle(req));
+    for (const cfg of this.config.programs) this.#add(cfg);
+    this.#sampler.start();
+    await this.#startPrograms([...this.#programs.keys()]);
+    return 0;
+  }
+
+  /** Stops every program in reverse order, closes the socket and dashboard, removes the pid file. */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= (async () => {
+      await this.#stopPrograms([...this.#programs.keys()]);
+      this.#sampler.stop();
+      await this.#closeDashboard?.();
+      // Not awaited: close() waits for open connections, and the shutdown request is one of them.
+      this.#control?.close();
+      rmSync(this.#paths.socket, { force: true });
+      rmSync(this.#paths.pid, { force: true });
+      this.#exited();
+    })();
+    return this.#shutdown;
+  }
+
+  status(): StatusBody {
+    const programs: ProgramStatus[] = [];
+    for (const inst of this.#instances()) {
+      const s: ProgramStatus = {
+        name: inst.name,
+        instance: inst.index,
+        pid: inst.pid,
+        state: inst.state,
+        restarts: inst.restarts,
+        uptimeMs: inst.uptimeMs(),
+        memoryBytes: inst.pid === null ? 0 : inst.memoryBytes,
+        cpuPercent: inst.pid === null ? 0 : inst.cpuPercent,
+      };
+      if (inst.lastExit !== undefined) s.lastExit = inst.lastExit;
+      // A reason explains a state that is not the healthy one; a running instance shows none.
+      if (inst.reason !== undefined && inst.pid === null) s.reason = inst.reason;
+      programs.push(s);
+    }
+    return { programs };
+  }
+
+  details(): Record<string, { tail: string[]; cpu: number[] }> {
+    const out: Record<string, { tail: string[]; cpu: number[] }> = {};
+    for (const inst of this.#instances()) out[`${inst.name}[${inst.index}]`] = { tail: inst.tail(), cpu: [...inst.cpuHistory] };
+    return out;
+  }
+
+  /** Where each instance's output goes. */
+  logFiles(): LogFileRef[] {
+    return [...this.#instances()].map((i) => ({ name: i.name, instance: i.index, path: this.#logFile(i.config, i.index).path }));
+  }
+
+  #logFile(c: ProgramConfig, i: number) {
+    return {
+      path: c.logs.file === undefined ? join(this.#paths.logs, `${c.name}-${i}.log`) : c.instances > 1 ? c.logs.file.replace(/(\.log)?$/, `-${i}$1`) : c.logs.file,
+      maxSize: c.logs.maxSize,
+      keep: c.logs.keep,
+    };
+  }
+
+  subscribe(fn: (event: LifecycleEvent | null) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  async act(action: 'start' | 'stop' | 'restart', target: string): Promise<Reply> {
+    if (this.#shutdown !== undefined) return { ok: false, error: 'the daemon is shutting down', exit: 1 };
+    const names = target === 'all' ? [...this.#programs.keys()] : [target];
+    if (target !== 'all' && !this.#programs.has(target)) return { ok: false, error: `unknown program '${target}' (known: ${[...this.#programs.keys()].join(', ')})`, exit: 1 };
+    if (action === 'stop') await this.#stopPrograms(names);
+    else if (action === 'start') await this.#startPrograms(names);
+    else {
+      await this.#stopPrograms(names);
+      await this.#startPrograms(names);
+    }
+    return { ok: true, result: this.status() };
+  }
+
+  *#instances(): Iterable<Instance> {
+    for (const p of this.#programs.values()) yield* p.instances;
+  }
+
+  #add(cfg: ProgramConfig): void {
+    const hooks = {
+      emit: (e: LifecycleEvent) => {
+        this.#out(formatEvent(e));
+        for (const fn of this.#listeners) fn(e);
+      },
+      changed: () => {
+        for (const fn of this.#listeners) fn(null);
+      },
+      logFile: (c: ProgramConfig, i: number) => this.#logFile(c, i),
+    };
+    const instances = Array.from({ length: cfg.instances }, (_, i) => new Instance(cfg, i, hooks));
+    this.#programs.set(cfg.name, { config: cfg, instances });
+  }
+
+  /** Starts `names`, each once the running programs it waits for are ready; resolves once all spawned. */
+  async #startPrograms(names: string[]): Promise<void> {
+    const starting = new Map<string, Promise<void>>();
+    const startOne = (name: string): Promise<void> => {
+      let p = starting.get(name);
+      if (p !== undefined) return p;
+      p = (async () => {
+        const prog = this.#programs.get(name);
+        if (prog === undefined) return;
+        const deps = prog.config.after.filter((d) => this.#programs.has(d));
+        // Dependencies being started now are waited for; running ones must be ready; stopped
+        // ones outside this start are not pulled in (`after` orders, like systemd's After=).
+        await Promise.all(deps.map((d) => (names.includes(d) ? startOne(d) : Promise.resolve())));
+        try {
+          await Promise.all(deps.flatMap((d) => this.#programs.get(d)!.instances.filter((i) => i.running).map((i) => i.whenReady())));
+        } catch {
+          for (const inst of prog.instances) if (!inst.running) inst.reason = `not started: a program in after (${deps.join(', ')}) stopped before it was ready`;
+          return;
+        }
+        await Promise.all(prog.instances.map((i) => i.start()));
+      })();
+      starting.set(name, p);
+      return p;
+    };
+    await Promise.all(names.map(startOne));
+  }
+
+  /** Stops `names`, each once the running programs among them that wait for it have stopped. */
+  async #stopPrograms(names: string[]): Promise<void> {
+    const stopping = new Map<string, Promise<void>>();
+    const stopOne = (name: string): Promise<void> => {
+      let p = stopping.get(name);
+      if (p !== undefined) return p;
+      p = (async () => {
+        const dependents = names.filter((n) => n !== name && this.#programs.get(n)?.config.after.includes(name));
+        await Promise.all(dependents.map(stopOne));
+        await Promise.all((this.#programs.get(name)?.instances ?? []).map((i) => i.stop()));
+      })();
+      stopping.set(name, p);
+      return p;
+    };
+    await Promise.all(names.map(stopOne));
+  }
+
+  /** Applies the edited config: starts added programs, stops removed ones, restarts changed ones only. */
+  async #reload(): Promise<Reply> {
+    let next: DaemonConfig;
+    try {
+      next = await loadConfig(this.config.file);
+    } catch (err) {
+      if (err instanceof ConfigError) return { ok: false, error: err.problems.join('\n'), exit: 2 };
+      throw err;
+    }
+    const key = (c: ProgramConfig) => JSON.stringify(c, (_k, v: unknown) => (v instanceof RegExp ? v.source : v));
+    const nextByName = new Map(next.programs.map((c) => [c.name, c]));
+    const removed = [...this.#programs.keys()].filter((n) => !nextByName.has(n));
+    const changed = next.programs.filter((c) => this.#programs.has(c.name) && key(this.#programs.get(c.name)!.config) !== key(c)).map((c) => c.name);
+    const added = next.programs.filter((c) => !this.#programs.has(c.name)).map((c) => c.name);
+    await this.#stopPrograms([...removed, ...changed]);
+    for (const n of removed) this.#programs.delete(n);
+    // Rebuild in the new file order so status lists programs as the file does.
+    const old = new Map(this.#programs);
+    this.#programs.clear();
+    for (const c of next.programs) {
+      const prev = old.get(c.name);
+      if (prev !== undefined && !changed.includes(c.name)) this.#programs.set(c.name, prev);
+      else this.#add(c);
+    }
+    this.config = { ...this.config, programs: next.programs };
+    await this.#startPrograms([...changed, ...added]);
+    for (const fn of this.#listeners) fn(null);
+    return { ok: true, result: { added, removed, changed } };
+  }
+
+  async #handle(req: Request): Promise<Reply> {
+    switch (req.cmd) {
+      case 'ping':
+        return { ok: true, result: { pid: process.pid } };
+      case 'status':
+        return { ok: true, result: this.status() };
+      case 'start':
+      case 'stop':
+      case 'restart':
+        return this.act(req.cmd, req.target);
+      case 'logfiles':
+        return { ok: true, result: this.logFiles() };
+      case 'reload':
+        return this.#reload();
+      case 'shutdown':
+        await this.shutdown();
+        return { ok: true };
+      default:
+        return { ok: false, error: `unknown request '${(req as { cmd: string }).cmd}'`, exit: 2 };
+    }
+  }
+}
+
+/** The pid of a live daemon on this home, if any: one whose socket answers, or whose pid file names a live bosun. */
+async function runningDaemon(p: ReturnType<typeof paths>): Promise<number | undefined> {
+  let pid: number | undefined;
+  try {
+    pid = Number(readFileSync(p.pid, 'utf8').trim()) || undefined;
+  } catch {
+    pid = undefined;
+  }
+  try {
+    const reply = await request(p.socket, { cmd: 'ping' });
+    if (reply.ok) return (reply.result as { pid: number }).pid;
+  } catch {
+    // nothing answers: fall through to the pid file
+  }
+  if (pid === undefined || pid === process.pid) return undefined;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    return /bosun|cli\/main/.test(cmdline) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,263 @@
+// One instance of one program: spawns it with monitorProcess, applies the restart policy with
+// backoff, and gives up (`failed`) when it restarts more than `intensity` times within `period`.
+//
+// Why not core's Supervisor: the daemon needs each instance to fail on its own (siblings keep
+// running, and `status` must say why), restarts asked for by a command must not count, and the
+// states `starting | ready | running | backoff | failed` must be observable from outside. A
+// Supervisor dies as a whole when intensity is exceeded, so the per-instance loop is this small
+// state machine instead; every timer still goes through a Clock.
+
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { monitorProcess } from '../process/monitor.js';
+import type { ProgramConfig, Ready } from './config.js';
+
+export type State = 'starting' | 'ready' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
+export type EventName = 'started' | 'ready' | 'exited' | 'restarting' | 'failed' | 'stopped';
+
+export interface LifecycleEvent {
+  at: number;
+  program: string;
+  instance: number;
+  event: EventName;
+  details: string;
+}
+
+export interface LastExit {
+  code: number | null;
+  signal: string | null;
+  at: string;
+}
+
+export interface InstanceHooks {
+  emit(event: LifecycleEvent): void;
+  /** Called after every state change, for live views. */
+  changed(): void;
+  logFile(program: ProgramConfig, instance: number): { path: string; maxSize: number; keep: number };
+  clock?: Clock;
+}
+
+type Monitor = ReturnType<typeof monitorProcess>;
+
+export class Instance {
+  config: ProgramConfig;
+  readonly index: number;
+  state: State = 'stopped';
+  /** Restarts made by the policy; a restart by command does not count. */
+  restarts = 0;
+  pid: number | null = null;
+  startedAt = 0;
+  lastExit: LastExit | undefined;
+  /** Why the instance is failed (or was last restarted). */
+  reason: string | undefined;
+  memoryBytes = 0;
+  cpuPercent = 0;
+  /** Set by the sampler when the tree's RSS passed memoryLimit; the loop restarts the instance. */
+  memoryExceeded = false;
+  /** CPU percent of the last samples, oldest first, for sparklines. */
+  cpuHistory: number[] = [];
+
+  readonly #hooks: InstanceHooks;
+  readonly #clock: Clock;
+  #monitor: Monitor | undefined;
+  #loop: Promise<void> | undefined;
+  #abort: AbortController | undefined;
+  #restartTimes: number[] = [];
+  #readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+
+  constructor(config: ProgramConfig, index: number, hooks: InstanceHooks) {
+    this.config = config;
+    this.index = index;
+    this.#hooks = hooks;
+    this.#clock = hooks.clock ?? systemClock;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get running(): boolean {
+    return this.#loop !== undefined;
+  }
+
+  /** Last lines of output of the current (or last) process, oldest first. */
+  tail(): string[] {
+    return this.#monitor?.tail() ?? [];
+  }
+
+  uptimeMs(): number {
+    return this.pid === null ? 0 : Math.max(0, this.#clock.now() - this.startedAt);
+  }
+
+  /** Starts the loop unless it runs; resolves once the first process was spawned (or could not be). */
+  start(): Promise<void> {
+    if (this.#loop !== undefined) return Promise.resolve();
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.#restartTimes = [];
+    this.reason = undefined;
+    return new Promise<void>((spawned) => {
+      this.#loop = this.#run(abort.signal, spawned).finally(() => {
+        if (this.#abort === abort) {
+          this.#loop = undefined;
+          this.#abort = undefined;
+        }
+        spawned();
+      });
+    });
+  }
+
+  /** Stops the process (its whole tree, within killTimeout) and the loop; resolves once it is reaped. */
+  async stop(): Promise<void> {
+    const loop = this.#loop;
+    if (loop === undefined) return;
+    this.#abort?.abort();
+    if (this.#monitor !== undefined && this.pid !== null) this.#set('stopping');
+    this.#monitor?.kill();
+    await loop;
+  }
+
+  /** Stop, then start again; resolves once the new process runs. Not counted in `restarts`. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** The sampler saw the tree's RSS pass memoryLimit: kill it; the loop restarts it as a failure. */
+  exceedMemory(rss: number): void {
+    if (this.memoryExceeded || this.#monitor === undefined || this.pid === null) return;
+    this.memoryExceeded = true;
+    this.reason = `memory ${rss} bytes > memoryLimit ${this.config.memoryLimitBytes}`;
+    this.#monitor.kill();
+  }
+
+  /** Resolves once ready (or running, without a `ready` check); rejects if the loop ends first. */
+  whenReady(): Promise<void> {
+    if (this.state === 'ready' || (this.state === 'running' && this.config.ready === undefined)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+  }
+
+  #set(state: State): void {
+    this.state = state;
+    if (state === 'ready' || (state === 'running' && this.config.ready === undefined)) {
+      for (const w of this.#readyWaiters.splice(0)) w.resolve();
+    }
+    this.#hooks.changed();
+  }
+
+  #emit(event: EventName, details = ''): void {
+    this.#hooks.emit({ at: this.#clock.now(), program: this.name, instance: this.index, event, details });
+  }
+
+  async #run(signal: AbortSignal, spawned: () => void): Promise<void> {
+    let consecutive = 0;
+    let final: State = 'stopped';
+    while (!signal.aborted) {
+      const cfg = this.config;
+      const command = cfg.shell ? ['/bin/sh', '-c', cfg.command.join(' ')] : cfg.command;
+      this.memoryExceeded = false;
+      const m = monitorProcess({
+        command: command[0]!,
+        args: command.slice(1),
+        cwd: cfg.cwd,
+        env: { ...process.env, ...cfg.env, BOSUN_PROGRAM: cfg.name, BOSUN_INSTANCE: String(this.index) },
+        activityTimeoutMs: cfg.activityTimeoutMs,
+        logFile: this.#hooks.logFile(cfg, this.index),
+        killSignal: cfg.killSignal,
+        killGraceMs: cfg.killTimeoutMs,
+        ready: readyOption(cfg.ready),
+        tailLines: 20,
+        clock: this.#clock,
+        name: `${cfg.name}[${this.index}]`,
+      });
+      this.#monitor = m;
+      const began = this.#clock.now();
+      this.startedAt = began;
+      this.pid = m.pid ?? null;
+      this.memoryBytes = 0;
+      this.cpuPercent = 0;
+      if (this.pid !== null) this.#emit('started', `pid=${this.pid}`);
+      this.#set(cfg.ready === undefined ? 'running' : 'starting');
+      spawned();
+      m.ready().then(
+        () => {
+          if (this.#monitor === m && this.state === 'starting') {
+            this.#set('ready');
+            this.#emit('ready');
+          }
+        },
+        () => {},
+      );
+      let error: unknown;
+      try {
+        await m.wait();
+      } catch (err) {
+        error = err;
+      }
+      const exit = m.exitInfo ?? { code: null, signal: null };
+      this.pid = null;
+      this.memoryBytes = 0;
+      this.cpuPercent = 0;
+      this.lastExit = { code: exit.code, signal: exit.signal, at: new Date(this.#clock.now()).toISOString() };
+      const why = this.memoryExceeded
+        ? ' reason=memory-limit'
+        : (error as { code?: string } | undefined)?.code === 'ERR_TIMEOUT'
+          ? ` reason=${/ready/i.test((error as Error).message) ? 'ready-timeout' : 'activity-timeout'}`
+          : (error as { code?: string } | undefined)?.code === 'ERR_PROCESS_SPAWN'
+            ? ` reason=${JSON.stringify((error as Error).message)}`
+            : '';
+      this.#emit('exited', `code=${exit.code} signal=${exit.signal}${why}`);
+      if (signal.aborted) break;
+
+      const failedRun = error !== undefined || this.memoryExceeded || exit.code !== 0;
+      const restart = cfg.restart === 'always' || (cfg.restart === 'on-failure' && failedRun);
+      if (!restart) {
+        final = failedRun ? 'failed' : 'stopped';
+        if (failedRun) this.reason = `exited code=${exit.code} signal=${exit.signal}${why} (restart: ${cfg.restart})`;
+        break;
+      }
+      const now = this.#clock.now();
+      this.#restartTimes = this.#restartTimes.filter((t) => t > now - cfg.periodMs);
+      this.#restartTimes.push(now);
+      if (this.#restartTimes.length > cfg.intensity) {
+        this.reason = `restart intensity exceeded: more than ${cfg.intensity} restarts in ${cfg.periodMs}ms (last exit code=${exit.code} signal=${exit.signal}${why})`;
+        final = 'failed';
+        break;
+      }
+      if (now - began >= cfg.backoff.resetAfterMs) consecutive = 0;
+      const delay = Math.round(Math.min(cfg.backoff.initialMs * cfg.backoff.factor ** consecutive, cfg.backoff.maxMs));
+      consecutive++;
+      this.reason = `last exit code=${exit.code} signal=${exit.signal}${why}`;
+      this.#set('backoff');
+      this.#emit('restarting', `in=${delay}ms`);
+      try {
+        await this.#clock.sleep(delay, signal);
+      } catch {
+        break;
+      }
+      this.restarts++;
+    }
+    this.pid = null;
+    this.#set(final);
+    if (final === 'failed') this.#emit('failed', `reason=${this.reason ?? 'unknown'}`);
+    else this.#emit('stopped');
+    const err = new Error(`${this.name}[${this.index}] is ${final}`);
+    for (const w of this.#readyWaiters.splice(0)) w.reject(err);
+  }
+}
+
+function readyOption(ready: Ready | undefined) {
+  switch (ready?.kind) {
+    case undefined:
+      return undefined;
+    case 'log':
+      return { log: ready.pattern };
+    case 'http':
+      return { http: ready.url };
+    case 'message':
+      return { message: true as const };
+    case 'delay':
+      return { delayMs: ready.ms };
+  }
+}
+

@@ -1,0 +1,234 @@
+#!/usr/bin/env node
+// The bosun command line. `run` is the daemon in the foreground, `start` the same daemon
+// detached; the other commands talk to it over <home>/bosun.sock and return once the action is
+// done. Exit codes: 0 done, 1 failed, 2 bad usage or config, 3 no daemon running.
+
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { CONFIG_NAMES, ConfigError, findConfig, loadConfig, type DaemonConfig } from './config.js';
+import { NoDaemonError, request, type Reply, type Request } from './control.js';
+import type { LogFileRef, StatusBody } from './daemon.js';
+import { paths } from './daemon.js';
+
+const EXIT = { ok: 0, failed: 1, usage: 2, noDaemon: 3 } as const;
+
+/** Raised inside a command to exit with `code` after printing `message`. */
+class Exit extends Error {
+  constructor(
+    readonly exitCode: number,
+    message = '',
+  ) {
+    super(message);
+  }
+}
+
+interface Common {
+  home?: string;
+  config?: string;
+}
+
+async function configOrExit(file: string | undefined): Promise<DaemonConfig> {
+  const found = findConfig(file);
+  if (found === undefined) throw new Exit(EXIT.usage, `bosun: no config file given and none found here (looked for ${CONFIG_NAMES.join(', ')})`);
+  if (!existsSync(found)) throw new Exit(EXIT.usage, `bosun: config file ${found} does not exist`);
+  try {
+    return await loadConfig(found);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new Exit(EXIT.usage, err.problems.join('\n'));
+    throw err;
+  }
+}
+
+/** The home a client command talks to: --home, else the config's home, else ./.bosun. */
+async function clientHome(o: Common): Promise<string> {
+  if (o.home !== undefined) return resolve(o.home);
+  const found = findConfig(o.config);
+  if (found === undefined) return resolve('.bosun');
+  return (await configOrExit(found)).home;
+}
+
+async function ask(o: Common, req: Request): Promise<unknown> {
+  const home = await clientHome(o);
+  let reply: Reply;
+  try {
+    reply = await request(paths(home).socket, req);
+  } catch (err) {
+    if (err instanceof NoDaemonError) throw new Exit(EXIT.noDaemon, `bosun: ${err.message} (home ${home})`);
+    throw err;
+  }
+  if (!reply.ok) throw new Exit(reply.exit, reply.exit === EXIT.usage ? reply.error : `bosun: ${reply.error}`);
+  return reply.result;
+}
+
+async function runDaemon(file: string | undefined, o: Common): Promise<number> {
+  const config = await configOrExit(file ?? o.config);
+  if (o.home !== undefined) config.home = resolve(o.home);
+  // Imported here so client commands never load the daemon's modules.
+  const { Daemon } = await import('./daemon.js');
+  const daemon = new Daemon(config, (line) => process.stdout.write(`${line}\n`));
+  const stop = () => void daemon.shutdown();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const code = await daemon.open();
+  if (code !== 0) return code;
+  await daemon.exited;
+  return EXIT.ok;
+}
+
+async function startDetached(file: string | undefined, o: Common): Promise<number> {
+  const config = await configOrExit(file ?? o.config);
+  const home = o.home !== undefined ? resolve(o.home) : config.home;
+  const p = paths(home);
+  try {
+    const r = await request(p.socket, { cmd: 'ping' });
+    if (r.ok) throw new Exit(EXIT.failed, `bosun: a daemon is already running on ${home} (pid ${(r.result as { pid: number }).pid})`);
+  } catch (err) {
+    if (!(err instanceof NoDaemonError)) throw err;
+  }
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const log = openSync(p.daemonLog, 'a', 0o600);
+  const offset = statSync(p.daemonLog).size;
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'run', config.file, '--home', home], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    cwd: process.cwd(),
+  });
+  closeSync(log);
+  let exited = undefined as number | undefined;
+  child.on("exit", (code) => (exited = code ?? EXIT.failed));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited !== undefined) {
+      process.stderr.write(readFileSync(p.daemonLog, 'utf8').slice(offset));
+      return exited === 0 ? EXIT.failed : exited;
+    }
+    try {
+      const r = await request(p.socket, { cmd: 'ping' });
+      if (r.ok && (r.result as { pid: number }).pid === child.pid) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Exit(EXIT.failed, `bosun: the daemon did not come up within 30s; see ${p.daemonLog}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  child.unref();
+  const dash = readFileSync(p.daemonLog, 'utf8').slice(offset).split('\n').filter((l) => l.startsWith('dashboard'));
+  process.stdout.write([`bosun: daemon started (pid ${child.pid}), home ${home}, output in ${p.daemonLog}`, ...dash].join('\n') + '\n');
+  return EXIT.ok;
+}
+
+async function showLogs(name: string | undefined, lines: number, followOn: boolean, o: Common): Promise<number> {
+  const home = await clientHome(o);
+  const { scanLogDir, lastLines, follow } = await import('./logs.js');
+  let refs: LogFileRef[];
+  try {
+    const r = await request(paths(home).socket, { cmd: 'logfiles' });
+    refs = r.ok ? (r.result as LogFileRef[]) : scanLogDir(paths(home).logs);
+  } catch {
+    refs = scanLogDir(paths(home).logs);
+  }
+  if (name !== undefined) {
+    refs = refs.filter((r) => r.name === name);
+    if (refs.length === 0) throw new Exit(EXIT.failed, `bosun: no logs for unknown program '${name}'`);
+  }
+  const print = (ref: LogFileRef, line: string) => process.stdout.write(`${ref.name}[${ref.instance}] | ${line}\n`);
+  const files = refs.map((ref) => {
+    const { lines: last, size } = lastLines(ref.path, lines);
+    for (const l of last) print(ref, l);
+    return { ref, pos: size };
+  });
+  if (!followOn) return EXIT.ok;
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  process.once('SIGTERM', () => abort.abort());
+  await follow(files, print, abort.signal);
+  return EXIT.ok;
+}
+
+async function waitGone(pid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function program(): Command {
+  const cli = new Command('bosun')
+    .description('Keeps programs running: a daemon that supervises the programs of a config file, and its command line.')
+    .addHelpText('after', '\nExit codes: 0 done, 1 failed, 2 bad usage or config, 3 no daemon running.')
+    .exitOverride();
+  // Every command takes the common options, so they may come before or after the command.
+  const common = (c: Command) => c.option('--home <dir>', 'the daemon home (socket, pid file, token, logs)').option('-c, --config <file>', 'config file (default bosun.config.{yaml,yml,json,mjs,js})');
+  common(cli);
+  const opts = (c: Command): Common => c.optsWithGlobals();
+  let code: number = EXIT.ok;
+
+  common(cli.command('run [config]').description('run the daemon in the foreground; Ctrl-C stops every program in reverse order'))
+    .action(async (file: string | undefined, _o, c: Command) => void (code = await runDaemon(file, opts(c))));
+  common(cli.command('start [target]').description('start the daemon detached (target: a config file), or start a program (target: name|all)'))
+    .action(async (target: string | undefined, _o, c: Command) => {
+      const o = opts(c);
+      const isProgram = target !== undefined && (target === 'all' || !existsSync(target));
+      if (isProgram) await ask(o, { cmd: 'start', target });
+      else code = await startDetached(target, o);
+    });
+  for (const action of ['stop', 'restart'] as const) {
+    common(cli.command(`${action} <target>`).description(`${action} a program (name|all); returns once done`))
+      .action(async (target: string, _o, c: Command) => void (await ask(opts(c), { cmd: action, target })));
+  }
+  common(cli.command('status').description('show every program instance').option('--json', 'print JSON for scripts'))
+    .action(async (o: { json?: boolean }, c: Command) => {
+      const body = (await ask(opts(c), { cmd: 'status' })) as StatusBody;
+      if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
+      else process.stdout.write(`${(await import('./status-table.js')).statusTable(body)}\n`);
+    });
+  common(cli.command('logs [name]').description('print the last lines of each log; -f follows').option('-f, --follow', 'keep printing new lines').option('-n, --lines <n>', 'lines per log', '20'))
+    .action(async (name: string | undefined, o: { follow?: boolean; lines: string }, c: Command) => {
+      const n = Number(o.lines);
+      if (!Number.isInteger(n) || n < 0) throw new Exit(EXIT.usage, `bosun: -n expects a whole number, got '${o.lines}'`);
+      code = await showLogs(name, n, o.follow === true, opts(c));
+    });
+  common(cli.command('reload').description('apply config changes: start added programs, stop removed ones, restart changed ones'))
+    .action(async (_o, c: Command) => {
+      const r = (await ask(opts(c), { cmd: 'reload' })) as { added: string[]; removed: string[]; changed: string[] };
+      process.stdout.write(`reloaded: added [${r.added.join(', ')}] removed [${r.removed.join(', ')}] changed [${r.changed.join(', ')}]\n`);
+    });
+  common(cli.command('shutdown').description('stop every program and the daemon'))
+    .action(async (_o, c: Command) => {
+      const o = opts(c);
+      const pid = ((await ask(o, { cmd: 'ping' })) as { pid: number }).pid;
+      await ask(o, { cmd: 'shutdown' });
+      await waitGone(pid, 15_000);
+    });
+  cli.hook('postAction', () => {
+    process.exitCode = code;
+  });
+  return cli;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    } else if (err instanceof Exit) {
+      if (err.message !== '') process.stderr.write(`${err.message}\n`);
+      process.exitCode = err.exitCode;
+    } else {
+      process.stderr.write(`bosun: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = EXIT.failed;
+    }
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,63 @@
+// Restart delays for a supervised child: they grow by `factor` after each restart up to
+// `maxMs`, are spread by `jitter` so crashed siblings do not restart in lockstep, and fall
+// back to `initialMs` once the child has run steadily for `resetAfterMs`.
+
+/** How long a supervisor waits before restarting a crashed child. */
+export interface BackoffOptions {
+  /** Delay before the first restart, in ms. Default 100. `0` restarts at once (and stays 0). */
+  initialMs?: number;
+  /** Each restart multiplies the next delay by this. Default 2. */
+  factor?: number;
+  /** Upper bound on the delay before jitter, in ms. Default 30000. */
+  maxMs?: number;
+  /** Random spread as a fraction of the delay: 0.1 means ±10%. Default 0.1; 0 turns it off. */
+  jitter?: number;
+  /** A child that ran at least this long before it crashed restarts from `initialMs`. Default 30000. */
+  resetAfterMs?: number;
+}
+
+export type ResolvedBackoff = Required<BackoffOptions>;
+
+export const defaultBackoff: ResolvedBackoff = Object.freeze({
+  initialMs: 100,
+  factor: 2,
+  maxMs: 30_000,
+  jitter: 0.1,
+  resetAfterMs: 30_000,
+});
+
+/** Fills in defaults and refuses values that would make the delays meaningless. */
+export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBackoff {
+  const b = { ...defaultBackoff, ...dropUndefined(options ?? {}) };
+  const bad = (field: string, value: number, want: string) =>
+    new RangeError(`backoff.${field} must be ${want}, got ${value}`);
+  if (!(b.initialMs >= 0) || !Number.isFinite(b.initialMs)) throw bad('initialMs', b.initialMs, 'a finite number >= 0');
+  if (!(b.factor >= 1) || !Number.isFinite(b.factor)) throw bad('factor', b.factor, 'a finite number >= 1');
+  if (!(b.maxMs >= b.initialMs)) throw bad('maxMs', b.maxMs, `>= initialMs (${b.initialMs})`);
+  if (!(b.jitter >= 0 && b.jitter <= 1)) throw bad('jitter', b.jitter, 'between 0 and 1');
+  if (!(b.resetAfterMs >= 0)) throw bad('resetAfterMs', b.resetAfterMs, '>= 0');
+  return b;
+}
+
+/**
+ * The delay for this restart, given the child's current base delay and how long it ran.
+ * Returns the jittered delay and the base delay for the next restart.
+ */
+export function nextDelay(
+  b: ResolvedBackoff,
+  baseMs: number,
+  ranMs: number,
+  random: () => number,
+): { delayMs: number; nextBaseMs: number } {
+  const base = ranMs >= b.resetAfterMs ? b.initialMs : baseMs;
+  const nextBaseMs = Math.min(b.maxMs, base * b.factor);
+  if (base === 0 || b.jitter === 0) return { delayMs: base, nextBaseMs };
+  const delayMs = Math.max(0, Math.round(base * (1 + b.jitter * (2 * random() - 1))));
+  return { delayMs, nextBaseMs };
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,111 @@
+// What a supervisor is told about each child (OTP's child specification) and what it
+// reports back. Specs are checked once, when given, so a bad one fails loudly at the call
+// that supplied it rather than at the first crash.
+
+import type { Worker } from './worker.js';
+
+/** Which children a crash restarts (OTP strategies). */
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+
+/**
+ * When a child is restarted: `permanent` always; `transient` only after an error (a clean
+ * stop removes it); `temporary` never (any stop removes it).
+ */
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+
+/**
+ * How a child is stopped: a number of ms to wait after `kill()` before abandoning it with a
+ * logged error; `'brutal'` kills without waiting; `'infinity'` waits as long as it takes.
+ */
+export type ShutdownMs = number | 'brutal' | 'infinity';
+
+/** OTP's auto_shutdown: whether the exit of `significant` children stops the supervisor. */
+export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
+
+export type ChildState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+
+export interface ChildSpec {
+  /** Unique within its supervisor. */
+  id: string;
+  /**
+   * Starts the child. A Worker is the child. A promise means the child is running from the
+   * call: a promise of a Worker makes that Worker the child; a promise of nothing means the
+   * call itself is the work and ends when the promise settles. `signal` aborts when the
+   * supervisor stops this child. A synchronous throw is a failure to start.
+   */
+  start: (signal: AbortSignal) => Worker | Promise<Worker | void>;
+  /** Default `'permanent'`. */
+  restart?: RestartType;
+  /** Default 5000 for a worker, `'infinity'` for a child whose worker is a Supervisor or Runner. */
+  shutdownMs?: ShutdownMs;
+  /**
+   * With the supervisor's `autoShutdown`, the exit of this child (when it is not restarted)
+   * can stop the supervisor. Only `transient` and `temporary` children may be significant,
+   * and only under an `autoShutdown` other than `'never'` (as in OTP). Default false.
+   */
+  significant?: boolean;
+}
+
+/** A snapshot of one child, as `Supervisor.children()` reports it. */
+export interface ChildInfo {
+  id: string;
+  state: ChildState;
+  /** Restarts done by the supervisor (a crash, or a sibling's crash under one_for_all/rest_for_one). */
+  restarts: number;
+  /** The last error this child exited with, if any. */
+  lastError?: Error;
+  /** When the current (or last) run started, on the supervisor's clock. */
+  startedAt?: number;
+}
+
+export interface ResolvedSpec {
+  id: string;
+  start: ChildSpec['start'];
+  restart: RestartType;
+  shutdownMs: ShutdownMs | undefined;
+  significant: boolean;
+}
+
+const restartTypes: readonly string[] = ['permanent', 'transient', 'temporary'];
+
+/** Validates a spec; throws a TypeError that names the child and the field. */
+export function resolveSpec(spec: ChildSpec, autoShutdown: AutoShutdown): ResolvedSpec {
+  if (spec === null || typeof spec !== 'object') throw new TypeError('child spec must be an object');
+  const { id } = spec;
+  if (typeof id !== 'string' || id === '') throw new TypeError('child spec id must be a non-empty string');
+  if (typeof spec.start !== 'function') throw new TypeError(`child ${id}: start must be a function`);
+  const restart = spec.restart ?? 'permanent';
+  if (!restartTypes.includes(restart)) {
+    throw new TypeError(`child ${id}: restart must be permanent, transient or temporary, got ${String(restart)}`);
+  }
+  const shutdownMs = spec.shutdownMs;
+  if (
+    shutdownMs !== undefined &&
+    shutdownMs !== 'brutal' &&
+    shutdownMs !== 'infinity' &&
+    !(typeof shutdownMs === 'number' && shutdownMs >= 0 && Number.isFinite(shutdownMs))
+  ) {
+    throw new TypeError(`child ${id}: shutdownMs must be a number >= 0, 'brutal' or 'infinity', got ${String(shutdownMs)}`);
+  }
+  const significant = spec.significant === true;
+  if (significant && restart === 'permanent') {
+    throw new TypeError(`child ${id}: a permanent child cannot be significant (it is always restarted)`);
+  }
+  if (significant && autoShutdown === 'never') {
+    throw new TypeError(`child ${id}: significant needs the supervisor's autoShutdown to be any_significant or all_significant`);
+  }
+  return { id, start: spec.start, restart, shutdownMs, significant };
+}
+
+/** True for anything with Worker's shape. */
+export function isWorker(value: unknown): value is Worker {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Worker).kill === 'function' &&
+    typeof (value as Worker).wait === 'function'
+  );
+}
+
+/** Supervisors and Runners register here so their parents default to waiting for them. */
+export const supervisorWorkers = new WeakSet<object>();

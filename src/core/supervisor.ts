@@ -1,0 +1,667 @@
+// Supervisor: Erlang/OTP's supervisor behaviour for Workers. It starts its children in
+// order, restarts them by strategy and restart type with backoff, gives up (stopping every
+// child, in reverse order) when restarts exceed its intensity, and is itself a Worker, so
+// trees nest: a child supervisor that gives up is one crash in its parent.
+//
+// Every decision runs in one serial queue, like the single OTP process it copies: an exit
+// that arrives while a restart is stopping siblings is handled after that restart.
+
+import {
+  isWorker,
+  resolveSpec,
+  supervisorWorkers,
+  type AutoShutdown,
+  type ChildInfo,
+  type ChildSpec,
+  type ChildState,
+  type ResolvedSpec,
+  type ShutdownMs,
+  type Strategy,
+} from './child-spec.js';
+import { nextDelay, resolveBackoff, type ResolvedBackoff } from './backoff.js';
+import { AlreadyExistsError, DeadError, KilledError, NotFoundError, RestartIntensityError, isAbortLike, toError } from './errors.js';
+import { Emitter, type Listener } from './events.js';
+import { RestartWindow } from './intensity.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import type { Logger } from './logger.js';
+import { silentLogger } from './logger.js';
+import { quiet, type Worker } from './worker.js';
+import type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
+
+export type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
+
+/** Default `shutdownMs` for a child whose worker is not a supervisor. */
+const DEFAULT_SHUTDOWN_MS = 5000;
+
+interface ChildRecord {
+  spec: ResolvedSpec;
+  state: ChildState;
+  restarts: number;
+  lastError: Error | undefined;
+  startedAt: number | undefined;
+  /** The current run; undefined while not running or while being stopped. */
+  run: ChildRun | undefined;
+  /** Base of the next backoff delay. */
+  baseDelayMs: number;
+  /** When a 'restarting' child is due; Infinity while its failed start awaits a decision. */
+  dueAt: number;
+}
+
+type ExitFn = (run: ChildRun, err: unknown, failed: boolean) => void;
+
+/** One run of a child: its signal, its worker once known, and how its exit is reported. */
+class ChildRun {
+  worker: Worker | undefined = undefined;
+  killed = false;
+  exited = false;
+  killReason: unknown = undefined;
+  /** Set while a stop waits for this run to exit. */
+  onStopped: (() => void) | undefined = undefined;
+  readonly ok: () => void;
+  readonly fail: (err: unknown) => void;
+
+  constructor(
+    readonly record: ChildRecord,
+    readonly abort: AbortController,
+    readonly exit: ExitFn,
+  ) {
+    this.ok = () => exit(this, undefined, false);
+    this.fail = (err: unknown) => exit(this, err, true);
+  }
+
+  watch(worker: Worker): void {
+    this.worker = worker;
+    let done: Promise<void>;
+    try {
+      done = worker.wait();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    done.then(this.ok, this.fail);
+  }
+
+  /** For a start that returned a promise: the child is the Worker it brings, or the call itself. */
+  settled = (value: Worker | void): void => {
+    if (isWorker(value)) {
+      if (this.killed) value.kill(this.killReason);
+      this.watch(value);
+    } else if (value === undefined) this.ok();
+    else this.fail(new TypeError(`child ${this.record.spec.id}: start resolved to neither a Worker nor nothing`));
+  };
+
+  kill(reason: unknown): void {
+    if (this.killed) return;
+    this.killed = true;
+    this.killReason = reason;
+    this.abort.abort(reason);
+    this.worker?.kill(reason);
+  }
+}
+
+type Op = () => void | Promise<void>;
+
+/**
+ * An OTP supervisor for Workers. It runs from construction: children start in the order
+ * given (after the current tick, so listeners attached right after `new` see them start).
+ *
+ * - `strategy` (default `'one_for_one'`): `one_for_one` restarts only the crashed child;
+ *   `one_for_all` stops the others in reverse start order and restarts all in order;
+ *   `rest_for_one` does that for the crashed child and those started after it. Temporary
+ *   children caught in such a restart are dropped; explicitly terminated ones stay stopped.
+ * - `intensity`/`periodMs` (default 1 restart in 5000 ms, OTP's): the restart that would be
+ *   the (intensity+1)-th within `periodMs` makes the supervisor stop all children and die
+ *   with `RestartIntensityError`, whose `cause` is the last child error. `Infinity` never
+ *   gives up.
+ * - `backoff` (default initial 100 ms, factor 2, max 30 s, jitter ±10%, reset after 30 s):
+ *   see `BackoffOptions`. Intensity counts a restart when it is decided, before the delay.
+ * - `isFatal(err)` (default: nothing is fatal): a child error for which it returns true
+ *   stops everything and the supervisor dies with that error.
+ * - `autoShutdown` (default `'never'`): with `'any_significant'` the supervisor stops
+ *   cleanly when a significant child exits and is not restarted; with `'all_significant'`
+ *   when the last such child has.
+ *
+ * A child's `start` that throws while the supervisor starts up makes it stop the children
+ * already started and die with that error (OTP's failed init); at a restart it counts as a
+ * crash; from `startChild` it rejects the call and the child is not added.
+ */
+export class Supervisor implements Worker {
+  readonly name: string;
+  readonly #clock: Clock;
+  readonly #strategy: Strategy;
+  readonly #autoShutdown: AutoShutdown;
+  readonly #backoff: ResolvedBackoff;
+  readonly #window: RestartWindow;
+  readonly #isFatal: (err: Error) => boolean;
+  readonly #random: () => number;
+  readonly #log: Logger | undefined;
+  readonly #events: Emitter<SupervisorEvents>;
+  readonly #records: ChildRecord[] = [];
+  readonly #byId = new Map<string, ChildRecord>();
+  readonly #exit: ExitFn = (run, err, failed) => this.#onExit(run, err, failed);
+  readonly #ops: Op[] = [];
+  /** True while an op runs; starts true so nothing overtakes the start-up sequence. */
+  #busy = true;
+  #dying = false;
+  #shutdownStarted = false;
+  #stopped = false;
+  #error: Error | undefined;
+  #timer: TimerHandle | undefined;
+  #timerDue = Infinity;
+  #settle!: (err: Error | undefined) => void;
+  readonly #done: Promise<void>;
+
+  constructor(options: SupervisorOptions = {}) {
+    this.name = options.name ?? 'supervisor';
+    this.#clock = options.clock ?? systemClock;
+    this.#strategy = options.strategy ?? 'one_for_one';
+    if (!['one_for_one', 'one_for_all', 'rest_for_one'].includes(this.#strategy)) {
+      throw new TypeError(`supervisor ${this.name}: unknown strategy ${String(this.#strategy)}`);
+    }
+    this.#autoShutdown = options.autoShutdown ?? 'never';
+    if (!['never', 'any_significant', 'all_significant'].includes(this.#autoShutdown)) {
+      throw new TypeError(`supervisor ${this.name}: unknown autoShutdown ${String(this.#autoShutdown)}`);
+    }
+    this.#backoff = resolveBackoff(options.backoff);
+    this.#window = new RestartWindow(options.intensity ?? 1, options.periodMs ?? 5000);
+    this.#isFatal = options.isFatal ?? (() => false);
+    this.#random = options.random ?? Math.random;
+    const logger = options.logger ?? silentLogger;
+    this.#log = logger === silentLogger ? undefined : logger;
+    this.#events = new Emitter<SupervisorEvents>((err, event) =>
+      this.#log?.error({ supervisor: this.name, event, err }, 'supervisor event listener threw'),
+    );
+    for (const spec of options.children ?? []) {
+      const resolved = resolveSpec(spec, this.#autoShutdown);
+      if (this.#byId.has(resolved.id)) throw new AlreadyExistsError(`supervisor ${this.name}: duplicate child id ${resolved.id}`);
+      this.#add(this.#newRecord(resolved, 'starting'));
+    }
+    this.#done = quiet(
+      new Promise<void>((resolve, reject) => {
+        this.#settle = (err) => (err === undefined ? resolve() : reject(err));
+      }),
+    );
+    supervisorWorkers.add(this);
+    this.#ops.push(() => this.#startAll());
+    queueMicrotask(this.#drain);
+  }
+
+  /** Subscribes to lifecycle events; returns a function that unsubscribes. */
+  on<K extends keyof SupervisorEvents>(name: K, listener: Listener<SupervisorEvents[K]>): () => void {
+    return this.#events.on(name, listener);
+  }
+
+  off<K extends keyof SupervisorEvents>(name: K, listener: Listener<SupervisorEvents[K]>): void {
+    this.#events.off(name, listener);
+  }
+
+  /** Stops every child in reverse start order, then resolves `wait()` (unless it gave up). */
+  kill(_reason?: unknown): void {
+    if (this.#dying) return;
+    this.#dying = true;
+    this.#clearTimer();
+    this.#enqueue(() => this.#shutdown());
+  }
+
+  /** Resolves once stopped by `kill()` or auto shutdown; rejects with the error it died of. */
+  wait(): Promise<void> {
+    return this.#done;
+  }
+
+  /** Adds and starts a child; settles once its `start` returned. Rejects with AlreadyExistsError, DeadError, or start's own error. */
+  startChild(spec: ChildSpec): Promise<void> {
+    return this.#call(() => {
+      this.#checkAlive(`start child ${spec?.id}`);
+      const resolved = resolveSpec(spec, this.#autoShutdown);
+      if (this.#byId.has(resolved.id)) {
+        throw new AlreadyExistsError(`supervisor ${this.name}: child ${resolved.id} already exists`);
+      }
+      const record = this.#newRecord(resolved, 'starting');
+      this.#add(record);
+      const err = this.#startRun(record);
+      if (err !== undefined) {
+        this.#remove(record, false);
+        throw err;
+      }
+    });
+  }
+
+  /** Stops a child and keeps its spec (state `stopped`); a temporary child is removed. */
+  terminateChild(id: string): Promise<void> {
+    return this.#call(async () => {
+      this.#checkAlive(`terminate child ${id}`);
+      const record = this.#get(id);
+      await this.#stopRun(record);
+      if (record.spec.restart === 'temporary') this.#remove(record, true);
+      else record.state = 'stopped';
+      this.#armTimer();
+    });
+  }
+
+  /** Stops the child if it runs, then starts it again now (a waiting restart is cut short). Not counted in `restarts`. */
+  restartChild(id: string): Promise<void> {
+    return this.#call(async () => {
+      this.#checkAlive(`restart child ${id}`);
+      const record = this.#get(id);
+      await this.#stopRun(record);
+      this.#checkAlive(`restart child ${id}`);
+      record.state = 'stopped';
+      this.#armTimer();
+      const err = this.#startRun(record);
+      if (err !== undefined) throw err;
+    });
+  }
+
+  /** Stops the child if it runs, then removes its spec. */
+  deleteChild(id: string): Promise<void> {
+    return this.#call(async () => {
+      this.#checkAlive(`delete child ${id}`);
+      const record = this.#get(id);
+      await this.#stopRun(record);
+      this.#remove(record, true);
+      this.#armTimer();
+    });
+  }
+
+  /** A snapshot of the children in start order. */
+  children(): ChildInfo[] {
+    return this.#records.map((r) => {
+      const info: ChildInfo = { id: r.spec.id, state: r.state, restarts: r.restarts };
+      if (r.lastError !== undefined) info.lastError = r.lastError;
+      if (r.startedAt !== undefined) info.startedAt = r.startedAt;
+      return info;
+    });
+  }
+
+  // ---- the serial queue -------------------------------------------------------------
+
+  #enqueue(op: Op): void {
+    this.#ops.push(op);
+    if (!this.#busy) {
+      this.#busy = true;
+      this.#drain();
+    }
+  }
+
+  /** Runs queued ops one at a time; an op that returns a promise holds the queue until it settles. */
+  readonly #drain = (): void => {
+    for (;;) {
+      const op = this.#ops.shift();
+      if (op === undefined) {
+        this.#busy = false;
+        return;
+      }
+      let result: void | Promise<void>;
+      try {
+        result = op();
+      } catch (err) {
+        result = this.#internalError(err);
+      }
+      if (result !== undefined) {
+        result.then(this.#drain, this.#drainAfterError);
+        return;
+      }
+    }
+  };
+
+  readonly #drainAfterError = (err: unknown): void => {
+    const more = this.#internalError(err);
+    if (more !== undefined) more.then(this.#drain, this.#drain);
+    else this.#drain();
+  };
+
+  /** A bug in the supervisor itself must not vanish: die with it. */
+  #internalError(err: unknown): void | Promise<void> {
+    this.#log?.error({ supervisor: this.name, err }, 'supervisor internal error');
+    return this.#die(toError(err), false);
+  }
+
+  /** Runs `fn` in the queue and settles the returned promise with its result. */
+  #call(fn: () => void | Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#enqueue(() => {
+        let result: void | Promise<void>;
+        try {
+          result = fn();
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        if (result !== undefined) return result.then(resolve, reject);
+        resolve();
+      });
+    });
+  }
+
+  // ---- starting ---------------------------------------------------------------------
+
+  #startAll(): void | Promise<void> {
+    for (const record of [...this.#records]) {
+      if (this.#dying) return;
+      const err = this.#startRun(record);
+      if (err !== undefined) {
+        record.state = 'stopped';
+        this.#log?.error({ supervisor: this.name, child: record.spec.id, err }, 'child failed to start; supervisor stops');
+        return this.#die(err, false);
+      }
+    }
+  }
+
+  /** Calls the child's `start`. Returns the error if it threw or returned something unusable. */
+  #startRun(record: ChildRecord): Error | undefined {
+    const abort = new AbortController();
+    let result: Worker | Promise<Worker | void>;
+    try {
+      result = record.spec.start(abort.signal);
+    } catch (err) {
+      return toError(err);
+    }
+    const run = new ChildRun(record, abort, this.#exit);
+    if (isWorker(result)) {
+      this.#running(record, run);
+      run.watch(result);
+    } else if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
+      this.#running(record, run);
+      Promise.resolve(result).then(run.settled, run.fail);
+    } else {
+      return new TypeError(`child ${record.spec.id}: start must return a Worker or a Promise, got ${typeof result}`);
+    }
+    return undefined;
+  }
+
+  #running(record: ChildRecord, run: ChildRun): void {
+    record.run = run;
+    record.state = 'running';
+    record.startedAt = this.#clock.now();
+    if (this.#events.has('childStarted')) {
+      this.#events.emit('childStarted', { supervisor: this.name, id: record.spec.id, restarts: record.restarts });
+    }
+    this.#log?.debug({ supervisor: this.name, child: record.spec.id, restarts: record.restarts }, 'child started');
+  }
+
+  /** Restarts a child whose delay is over; a start that throws is decided on like a crash. */
+  #restartNow(record: ChildRecord): void {
+    const err = this.#startRun(record);
+    if (err === undefined) return;
+    record.lastError = err;
+    record.state = 'restarting';
+    record.dueAt = Infinity;
+    this.#emitExited(record, err, false);
+    this.#ops.push(() => {
+      const current = this.#byId.get(record.spec.id) === record && record.state === 'restarting' && record.dueAt === Infinity;
+      if (this.#dying || !current) return;
+      return this.#decide(record, err);
+    });
+  }
+
+  /** Starts, in order, every restarting child that is due, then re-arms the timer. */
+  readonly #startDue = (): void => {
+    if (this.#dying) return;
+    const now = this.#clock.now();
+    for (const record of this.#records) {
+      if (record.state === 'restarting' && record.dueAt <= now) this.#restartNow(record);
+    }
+    this.#armTimer();
+  };
+
+  // ---- exits and restart decisions ----------------------------------------------------
+
+  #onExit(run: ChildRun, err: unknown, failed: boolean): void {
+    if (run.exited) return;
+    run.exited = true;
+    const record = run.record;
+    const error = failed && !(run.killed && isAbortLike(err, run.abort.signal)) ? toError(err) : undefined;
+    if (error !== undefined) record.lastError = error;
+    this.#emitExited(record, error, run.killed);
+    if (run.killed) {
+      run.onStopped?.();
+      return;
+    }
+    if (record.run !== run) return;
+    if (this.#dying) {
+      record.run = undefined;
+      record.state = 'stopped';
+      return;
+    }
+    if (this.#busy) {
+      this.#ops.push(() => this.#handleExit(run, error));
+      return;
+    }
+    this.#busy = true;
+    let result: void | Promise<void>;
+    try {
+      result = this.#handleExit(run, error);
+    } catch (e) {
+      result = this.#internalError(e);
+    }
+    if (result !== undefined) result.then(this.#drain, this.#drainAfterError);
+    else this.#drain();
+  }
+
+  #emitExited(record: ChildRecord, error: Error | undefined, killed: boolean): void {
+    if (this.#events.has('childExited')) {
+      this.#events.emit('childExited', { supervisor: this.name, id: record.spec.id, error, killed });
+    }
+    if (this.#log !== undefined) {
+      const fields = { supervisor: this.name, child: record.spec.id, err: error, killed };
+      if (error !== undefined) this.#log.warn(fields, 'child exited with error');
+      else this.#log.debug(fields, 'child exited');
+    }
+  }
+
+  #handleExit(run: ChildRun, error: Error | undefined): void | Promise<void> {
+    const record = run.record;
+    if (this.#dying || record.run !== run) return;
+    record.run = undefined;
+    return this.#decide(record, error);
+  }
+
+  /** What OTP does with an exit: fatal, remove, give up, or restart by strategy. */
+  #decide(record: ChildRecord, error: Error | undefined): void | Promise<void> {
+    if (error !== undefined && this.#isFatal(error)) return this.#die(error, false);
+    const { restart } = record.spec;
+    if (restart === 'temporary' || (restart === 'transient' && error === undefined)) {
+      this.#remove(record, true);
+      return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
+    }
+    const now = this.#clock.now();
+    if (!this.#window.add(now)) {
+      const message =
+        `supervisor ${this.name} gave up: more than ${this.#window.intensity} restarts in ${this.#window.periodMs} ms ` +
+        `(last: child ${record.spec.id}${error === undefined ? ' stopped' : ` failed: ${error.message}`})`;
+      return this.#die(new RestartIntensityError(message, { cause: error }), true);
+    }
+    const ran = record.startedAt === undefined ? 0 : now - record.startedAt;
+    const { delayMs, nextBaseMs } = nextDelay(this.#backoff, record.baseDelayMs, ran, this.#random);
+    record.baseDelayMs = nextBaseMs;
+    record.restarts++;
+    if (this.#events.has('childRestarting')) {
+      this.#events.emit('childRestarting', { supervisor: this.name, id: record.spec.id, delayMs, restarts: record.restarts, error });
+    }
+    this.#log?.info({ supervisor: this.name, child: record.spec.id, delayMs, restarts: record.restarts }, 'child restarting');
+    if (this.#strategy === 'one_for_one') {
+      if (delayMs === 0) return this.#restartNow(record);
+      record.state = 'restarting';
+      record.dueAt = now + delayMs;
+      this.#armTimer();
+      return;
+    }
+    return this.#restartGroup(record, now + delayMs);
+  }
+
+  /** one_for_all / rest_for_one: stop the others in reverse order, then restart them all in order at `dueAt`. */
+  #restartGroup(crashed: ChildRecord, dueAt: number): void | Promise<void> {
+    crashed.state = 'restarting';
+    crashed.dueAt = dueAt;
+    const from = this.#strategy === 'one_for_all' ? 0 : this.#records.indexOf(crashed);
+    const group = this.#records.slice(from).filter((r) => r !== crashed && r.state !== 'stopped');
+    const finish = (): void => {
+      if (this.#dying) return;
+      for (const r of group) {
+        if (r.spec.restart === 'temporary') {
+          this.#remove(r, true);
+          continue;
+        }
+        if (r.state !== 'restarting') r.restarts++;
+        r.dueAt = r.state === 'restarting' ? Math.max(r.dueAt, dueAt) : dueAt;
+        r.state = 'restarting';
+      }
+      if (dueAt <= this.#clock.now()) this.#startDue();
+      else this.#armTimer();
+    };
+    const running = group.filter((r) => r.run !== undefined);
+    if (running.length === 0) return finish();
+    return (async () => {
+      for (let i = running.length - 1; i >= 0; i--) await this.#stopRun(running[i]!);
+      finish();
+    })();
+  }
+
+  // ---- stopping ---------------------------------------------------------------------
+
+  /** Kills the child's current run and waits for it as its `shutdownMs` says. */
+  #stopRun(record: ChildRecord): void | Promise<void> {
+    const run = record.run;
+    if (record.state === 'restarting') record.state = 'stopped';
+    if (run === undefined) return;
+    record.run = undefined;
+    record.state = 'stopping';
+    run.kill(new KilledError(`stopped by supervisor ${this.name}`));
+    if (run.exited) {
+      record.state = 'stopped';
+      return;
+    }
+    const shutdown = this.#shutdownOf(record, run);
+    if (shutdown === 'brutal') {
+      record.state = 'stopped';
+      this.#log?.debug({ supervisor: this.name, child: record.spec.id }, 'child killed brutally, not waiting');
+      return;
+    }
+    return new Promise<void>((resolve) => {
+      let timer: TimerHandle | undefined;
+      run.onStopped = () => {
+        run.onStopped = undefined;
+        timer?.clear();
+        record.state = 'stopped';
+        resolve();
+      };
+      if (shutdown === 'infinity') return;
+      timer = this.#clock.setTimeout(() => {
+        run.onStopped = undefined;
+        record.state = 'stopped';
+        this.#log?.error(
+          { supervisor: this.name, child: record.spec.id, shutdownMs: shutdown },
+          `child did not stop within ${shutdown} ms; abandoned`,
+        );
+        if (this.#events.has('childAbandoned')) {
+          this.#events.emit('childAbandoned', { supervisor: this.name, id: record.spec.id, shutdownMs: shutdown });
+        }
+        resolve();
+      }, shutdown);
+    });
+  }
+
+  #shutdownOf(record: ChildRecord, run: ChildRun): ShutdownMs {
+    if (record.spec.shutdownMs !== undefined) return record.spec.shutdownMs;
+    return run.worker !== undefined && supervisorWorkers.has(run.worker) ? 'infinity' : DEFAULT_SHUTDOWN_MS;
+  }
+
+  /** Dies with `error` (the first one recorded wins): stop everything, then reject `wait()`. */
+  #die(error: Error, gaveUp: boolean): void | Promise<void> {
+    if (this.#error === undefined) this.#error = error;
+    if (this.#events.has('gaveUp')) this.#events.emit('gaveUp', { supervisor: this.name, error });
+    this.#log?.error({ supervisor: this.name, err: error }, gaveUp ? 'supervisor gave up' : 'supervisor dying');
+    this.#dying = true;
+    this.#clearTimer();
+    return this.#shutdown();
+  }
+
+  #autoShutdownCheck(record: ChildRecord): void | Promise<void> {
+    const stop =
+      this.#autoShutdown === 'any_significant' ||
+      (this.#autoShutdown === 'all_significant' &&
+        !this.#records.some((r) => r.spec.significant && r.state !== 'stopped'));
+    if (!stop) return;
+    this.#log?.info({ supervisor: this.name, child: record.spec.id }, 'significant child exited; supervisor shuts down');
+    this.#dying = true;
+    this.#clearTimer();
+    return this.#shutdown();
+  }
+
+  #shutdown(): void | Promise<void> {
+    if (this.#shutdownStarted) return;
+    this.#shutdownStarted = true;
+    return (async () => {
+      for (let i = this.#records.length - 1; i >= 0; i--) {
+        const record = this.#records[i]!;
+        await this.#stopRun(record);
+        record.state = 'stopped';
+      }
+      this.#clearTimer();
+      this.#stopped = true;
+      this.#settle(this.#error);
+    })();
+  }
+
+  // ---- bookkeeping ------------------------------------------------------------------
+
+  #armTimer(): void {
+    let due = Infinity;
+    for (const r of this.#records) if (r.state === 'restarting' && r.dueAt < due) due = r.dueAt;
+    if (due === this.#timerDue) return;
+    this.#clearTimer();
+    if (due === Infinity || this.#dying) return;
+    this.#timerDue = due;
+    this.#timer = this.#clock.setTimeout(this.#onTimer, due - this.#clock.now());
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerDue = Infinity;
+    this.#enqueue(this.#startDue);
+  };
+
+  #clearTimer(): void {
+    this.#timer?.clear();
+    this.#timer = undefined;
+    this.#timerDue = Infinity;
+  }
+
+  #newRecord(spec: ResolvedSpec, state: ChildState): ChildRecord {
+    return {
+      spec,
+      state,
+      restarts: 0,
+      lastError: undefined,
+      startedAt: undefined,
+      run: undefined,
+      baseDelayMs: this.#backoff.initialMs,
+      dueAt: Infinity,
+    };
+  }
+
+  #add(record: ChildRecord): void {
+    this.#records.push(record);
+    this.#byId.set(record.spec.id, record);
+  }
+
+  #remove(record: ChildRecord, announce: boolean): void {
+    record.state = 'stopped';
+    const i = this.#records.indexOf(record);
+    if (i >= 0) this.#records.splice(i, 1);
+    if (this.#byId.get(record.spec.id) === record) this.#byId.delete(record.spec.id);
+    if (announce && this.#events.has('childRemoved')) this.#events.emit('childRemoved', { supervisor: this.name, id: record.spec.id });
+  }
+
+  #get(id: string): ChildRecord {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new NotFoundError(`supervisor ${this.name}: no child ${id}`);
+    return record;
+  }
+
+  #checkAlive(what: string): void {
+    if (this.#dying) {
+      throw new DeadError(`supervisor ${this.name} is ${this.#stopped ? 'stopped' : 'stopping'}; cannot ${what}`);
+    }
+  }
+}

@@ -1,0 +1,178 @@
+// The parent's handle on one ProcessPool child: forks the runtime, batches calls into one IPC
+// message per tick, and hands replies back in order. Because the child runs its calls one at a
+// time in arrival order, the oldest call without a reply is the one running; the others sent
+// ahead (pipelined) have not started and can be given to another child if this one dies.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import type { TimerHandle } from '../core/clock.js';
+import { forgetGroup, signalQuietly, trackGroup } from './tree.js';
+import type { ErrorRecord } from './remote-error.js';
+
+export const RESULT = 0;
+export const ERROR = 1;
+export const MESSAGE = 2;
+export const SKIPPED = 3;
+
+/** A call as the pool tracks it from run() until it settles. */
+export interface PoolCall {
+  id: number;
+  name: string;
+  args: unknown[];
+  timeoutMs: number | undefined;
+  onMessage: ((message: unknown) => void) | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  settled: boolean;
+  child: PoolChild | undefined;
+  timer: TimerHandle | undefined;
+}
+
+export interface ChildEvents {
+  /** A reply for `call` (already removed from inflight) of `kind` RESULT, ERROR or SKIPPED. */
+  reply(child: PoolChild, call: PoolCall, kind: number, payload: unknown): void;
+  message(child: PoolChild, call: PoolCall, payload: unknown): void;
+  /** Called after every batch of replies, so the pool can dispatch more. */
+  idle(child: PoolChild): void;
+  ready(child: PoolChild): void;
+  initError(child: PoolChild, error: ErrorRecord): void;
+  exit(child: PoolChild, code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+export interface SpawnSpec {
+  runtime: string;
+  module: string;
+  execArgv: string[];
+  env: NodeJS.ProcessEnv | undefined;
+}
+
+export class PoolChild {
+  readonly proc: ChildProcess;
+  readonly pid: number | undefined;
+  /** Calls sent and not yet answered, oldest (running) first. */
+  readonly inflight: PoolCall[] = [];
+  /** Calls sent to this child over its life (for recycleAfter). */
+  assigned = 0;
+  ready = false;
+  /** Takes no more calls: recycling, closing, or being killed. */
+  retiring = false;
+  exited = false;
+  readonly #events: ChildEvents;
+  #outbox: unknown[] = [];
+  #flushQueued = false;
+  readonly #flush = () => this.#send();
+
+  constructor(spec: SpawnSpec, events: ChildEvents) {
+    this.#events = events;
+    this.proc = fork(spec.runtime, [spec.module], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true, // its own process group, so a kill reaches whatever a call started
+      execArgv: spec.execArgv,
+      env: spec.env,
+    });
+    this.pid = this.proc.pid;
+    if (this.pid !== undefined) trackGroup(this.pid);
+    this.proc.on('error', () => {}); // spawn failures surface as 'exit'; a failed send is followed by exit too
+    this.proc.on('message', (m) => this.#onMessage(m));
+    this.proc.once('exit', (code, signal) => {
+      this.exited = true;
+      this.retiring = true;
+      if (this.pid !== undefined) {
+        signalQuietly(-this.pid, 'SIGKILL'); // whatever the child started dies with it
+        forgetGroup(this.pid);
+      }
+      events.exit(this, code, signal);
+    });
+  }
+
+  /** Sends `call` (batched with others sent in the same tick). */
+  dispatch(call: PoolCall): void {
+    call.child = this;
+    this.assigned++;
+    this.inflight.push(call);
+    this.#outbox.push(call.id, call.name, call.args);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  /** Asks the child to skip a call it has not started. */
+  cancel(id: number): void {
+    this.#post({ t: 'cancel', id });
+  }
+
+  /** Graceful stop: closing the channel makes the runtime exit. */
+  disconnect(): void {
+    this.retiring = true;
+    if (this.proc.connected) this.proc.disconnect();
+  }
+
+  /** Kills the child's whole process group at once. */
+  kill(): void {
+    this.retiring = true;
+    if (this.exited || this.pid === undefined) return;
+    if (!signalQuietly(-this.pid, 'SIGKILL')) signalQuietly(this.pid, 'SIGKILL');
+  }
+
+  #send(): void {
+    this.#flushQueued = false;
+    if (this.#outbox.length === 0) return;
+    const c = this.#outbox;
+    this.#outbox = [];
+    this.#post({ t: 'calls', c });
+  }
+
+  #post(message: object): void {
+    if (!this.proc.connected) return;
+    try {
+      this.proc.send(message, undefined, undefined, () => {});
+    } catch (err) {
+      // Arguments that cannot be cloned: fail those calls, not the child.
+      const c = (message as { c?: unknown[] }).c;
+      if (c === undefined) return;
+      for (let i = 0; i < c.length; i += 3) {
+        const call = this.#take(c[i] as number);
+        if (call === undefined) continue;
+        try {
+          this.proc.send({ t: 'calls', c: [c[i], c[i + 1], c[i + 2]] }, undefined, undefined, () => {});
+          this.inflight.push(call);
+        } catch (e) {
+          this.#events.reply(this, call, ERROR, e ?? err);
+        }
+      }
+    }
+  }
+
+  #take(id: number): PoolCall | undefined {
+    const i = this.inflight.findIndex((c) => c.id === id);
+    return i < 0 ? undefined : this.inflight.splice(i, 1)[0];
+  }
+
+  #onMessage(m: unknown): void {
+    if (Array.isArray(m)) {
+      for (let i = 0; i < m.length; i += 3) {
+        const kind = m[i] as number;
+        const id = m[i + 1] as number;
+        if (kind === MESSAGE) {
+          const call = this.inflight[0]?.id === id ? this.inflight[0] : this.inflight.find((c) => c.id === id);
+          if (call !== undefined) this.#events.message(this, call, m[i + 2]);
+          continue;
+        }
+        const call = this.inflight[0]?.id === id ? this.inflight.shift() : this.#take(id);
+        if (call !== undefined) this.#events.reply(this, call, kind, m[i + 2]);
+      }
+      this.#events.idle(this);
+      return;
+    }
+    const t = (m as { t?: string }).t;
+    if (t === 'ready') {
+      this.ready = true;
+      this.#events.ready(this);
+    } else if (t === 'init-error') {
+      this.#events.initError(this, (m as { error: ErrorRecord }).error);
+    }
+  }
+}

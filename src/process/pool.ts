@@ -1,0 +1,368 @@
+// ProcessPool: runs an ES module's exported functions in `size` child processes (procrastinate's
+// manager, piscina's API). Calls queue in order and are pipelined to the least busy child, so
+// each child always has the next call at hand; results, errors (class name, message, stack, own
+// properties) and send() messages come back by structured clone. A child that dies during a call
+// rejects that call with ChildDeathError and is replaced; calls it had not started go to another
+// child. An aborted or timed-out call kills its child. Every child is reaped before close() or
+// destroy() settles. The pool is a Worker: kill() destroys it, wait() settles when it is gone.
+
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { systemClock, type Clock } from '../core/clock.js';
+import { BosunError, DeadError, TimeoutError } from '../core/errors.js';
+import { quiet, type Worker } from '../core/worker.js';
+import { ChildDeathError, QueueFullError } from './errors.js';
+import { ERROR, PoolChild, RESULT, SKIPPED, type ChildEvents, type PoolCall, type SpawnSpec } from './pool-child.js';
+import { decodeError, type ErrorRecord } from './remote-error.js';
+
+export interface PoolOptions {
+  /** Absolute path or file: URL of the ES module whose exported functions run(name) calls. */
+  module: string | URL;
+  /** Child processes. Default: os.availableParallelism(). */
+  size?: number;
+  /** Calls allowed to wait for a child; run() rejects with QueueFullError beyond it. Default: unbounded. */
+  maxQueue?: number;
+  /** Default timeout of a call, from when its child starts it. Default: none. */
+  taskTimeoutMs?: number;
+  /** Replace a child after it ran this many calls. Default: never. */
+  recycleAfter?: number;
+  /** Calls sent ahead to each child. Default 16. 1 disables pipelining. */
+  pipeline?: number;
+  /** Node flags for the children. Default: this process's, minus --test and --inspect ones. */
+  execArgv?: string[];
+  /** The children's environment. Default: this process's. */
+  env?: NodeJS.ProcessEnv;
+  /** close() waits this long for a child to exit after its channel closed, then kills it. Default 5000. */
+  closeGraceMs?: number;
+  clock?: Clock;
+}
+
+export interface RunOptions<M = unknown> {
+  /** Receives every send() the function makes, in order, before the call settles. */
+  onMessage?: (message: M) => void;
+  /** Aborting removes a waiting call, or kills the child running it; the call rejects with the reason. */
+  signal?: AbortSignal;
+  /** Overrides taskTimeoutMs for this call. */
+  timeoutMs?: number;
+}
+
+export interface PoolStats {
+  size: number;
+  /** Child processes alive now. */
+  children: number;
+  queued: number;
+  running: number;
+  completed: number;
+  failed: number;
+  /** Children started to replace one that died, was killed or was recycled. */
+  restarts: number;
+}
+
+/** The pool's module could not be loaded in a child; `cause` is the child's error. */
+export class PoolModuleError extends BosunError {
+  constructor(module: string, cause: unknown) {
+    super('ERR_POOL_MODULE', `pool module ${module} failed to load in a child: ${String((cause as Error)?.message ?? cause)}`, { cause });
+  }
+}
+
+const RUNTIME = fileURLToPath(new URL('./child-runtime.js', import.meta.url));
+const EARLY_DEATHS_LIMIT = 3;
+
+export class ProcessPool implements Worker {
+  readonly #size: number;
+  readonly #maxQueue: number;
+  readonly #timeoutMs: number | undefined;
+  readonly #recycleAfter: number;
+  readonly #pipeline: number;
+  readonly #closeGraceMs: number;
+  readonly #clock: Clock;
+  readonly #spec: SpawnSpec;
+  readonly #children = new Set<PoolChild>();
+  // The wait queue: an array with a moving head, so 10,000 queued calls cost no shifting.
+  #queue: (PoolCall | undefined)[] = [];
+  #qHead = 0;
+  #queued = 0;
+  #nextId = 1;
+  #state: 'open' | 'closing' | 'destroyed' | 'failed' = 'open';
+  #err: Error | undefined;
+  #earlyDeaths = 0;
+  #stats = { completed: 0, failed: 0, restarts: 0 };
+  #settleDone!: () => void;
+  readonly #done: Promise<void>;
+  readonly #events: ChildEvents;
+
+  constructor(options: PoolOptions) {
+    const mod = options.module instanceof URL ? options.module.href : options.module;
+    this.#size = Math.max(1, options.size ?? availableParallelism());
+    this.#maxQueue = options.maxQueue ?? Infinity;
+    this.#timeoutMs = options.taskTimeoutMs;
+    this.#recycleAfter = options.recycleAfter ?? Infinity;
+    this.#pipeline = Math.max(1, options.pipeline ?? 16);
+    this.#closeGraceMs = options.closeGraceMs ?? 5000;
+    this.#clock = options.clock ?? systemClock;
+    this.#spec = {
+      runtime: RUNTIME,
+      module: mod,
+      execArgv: options.execArgv ?? process.execArgv.filter((a) => !/^--(test|inspect|experimental-test)/.test(a)),
+      env: options.env,
+    };
+    this.#done = quiet(
+      new Promise<void>((resolve) => (this.#settleDone = resolve)).then(() => {
+        if (this.#err !== undefined) throw this.#err;
+      }),
+    );
+    this.#events = {
+      reply: (child, call, kind, payload) => this.#onReply(child, call, kind, payload),
+      message: (_child, call, payload) => this.#onMessage(call, payload),
+      idle: (child) => this.#onIdle(child),
+      ready: () => void (this.#earlyDeaths = 0),
+      initError: (_child, error) => this.#fail(new PoolModuleError(mod, decodeError(error))),
+      exit: (child, code, signal) => this.#onExit(child, code, signal),
+    };
+    for (let i = 0; i < this.#size; i++) this.#spawn();
+  }
+
+  /** Calls the module's export `name` with `args` in a child; settles with its result or error. */
+  run<T = unknown, M = unknown>(name: string, args: readonly unknown[] = [], options: RunOptions<M> = {}): Promise<T> {
+    if (this.#state !== 'open') return Promise.reject(this.#err ?? new DeadError('the pool is closed; run() needs an open pool'));
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#queued >= this.#maxQueue && !this.#hasRoom()) return Promise.reject(new QueueFullError(this.#maxQueue));
+    return new Promise<T>((resolve, reject) => {
+      const call: PoolCall = {
+        id: this.#nextId++,
+        name,
+        args: args as unknown[],
+        timeoutMs: options.timeoutMs ?? this.#timeoutMs,
+        onMessage: options.onMessage as ((m: unknown) => void) | undefined,
+        signal,
+        onAbort: undefined,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        settled: false,
+        child: undefined,
+        timer: undefined,
+      };
+      if (signal !== undefined) {
+        call.onAbort = () => this.#abort(call, signal.reason);
+        signal.addEventListener('abort', call.onAbort, { once: true });
+      }
+      this.#queue.push(call);
+      this.#queued++;
+      this.#pump();
+    });
+  }
+
+  /** Lets queued and running calls finish, then stops every child; settles once all are reaped. */
+  close(): Promise<void> {
+    if (this.#state === 'open') {
+      this.#state = 'closing';
+      this.#pump();
+      this.#maybeFinish();
+    }
+    return this.#done.catch(() => {});
+  }
+
+  /** Rejects queued and running calls, kills every child; settles once all are reaped. */
+  destroy(reason?: Error): Promise<void> {
+    if (this.#state === 'open' || this.#state === 'closing') {
+      this.#state = 'destroyed';
+      const err = reason ?? new DeadError('the pool was destroyed');
+      this.#rejectAll(err);
+      for (const c of this.#children) c.kill();
+      this.#maybeFinish();
+    }
+    return this.#done.catch(() => {});
+  }
+
+  /** Worker: kill() destroys the pool (calls reject with DeadError). */
+  kill(): void {
+    void this.destroy();
+  }
+
+  /** Worker: resolves once the pool closed or was destroyed and every child is reaped; rejects if its module failed to load. */
+  wait(): Promise<void> {
+    return this.#done;
+  }
+
+  stats(): PoolStats {
+    let running = 0;
+    for (const c of this.#children) for (const call of c.inflight) if (!call.settled) running++;
+    return { size: this.#size, children: this.#children.size, queued: this.#queued, running, ...this.#stats };
+  }
+
+  #hasRoom(): boolean {
+    for (const c of this.#children) if (!c.retiring && c.inflight.length < this.#pipeline) return true;
+    return false;
+  }
+
+  #spawn(): void {
+    this.#children.add(new PoolChild(this.#spec, this.#events));
+  }
+
+  /** Gives waiting calls to the least busy children, up to `pipeline` each. */
+  #pump(): void {
+    while (this.#queued > 0) {
+      let best: PoolChild | undefined;
+      for (const c of this.#children) {
+        if (c.retiring || c.inflight.length >= this.#pipeline) continue;
+        if (best === undefined || c.inflight.length < best.inflight.length) best = c;
+      }
+      if (best === undefined) return;
+      const call = this.#dequeue()!;
+      best.dispatch(call);
+      if (best.inflight.length === 1) this.#startClock(call);
+      if (best.assigned >= this.#recycleAfter) best.retiring = true;
+    }
+  }
+
+  #dequeue(): PoolCall | undefined {
+    while (this.#qHead < this.#queue.length) {
+      const call = this.#queue[this.#qHead];
+      this.#queue[this.#qHead++] = undefined;
+      if (call === undefined || call.settled) continue;
+      this.#queued--;
+      if (this.#qHead > 1024 && this.#qHead * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#qHead);
+        this.#qHead = 0;
+      }
+      return call;
+    }
+    return undefined;
+  }
+
+  /** A call's timeout runs from when it becomes its child's oldest unanswered call, i.e. starts running. */
+  #startClock(call: PoolCall): void {
+    if (call.timeoutMs === undefined || call.settled || call.timer !== undefined) return;
+    const ms = call.timeoutMs;
+    call.timer = this.#clock.setTimeout(() => {
+      call.timer = undefined;
+      if (call.settled) return;
+      this.#settle(call, false, new TimeoutError(`pool call ${call.name} took longer than ${ms} ms; its child was killed`));
+      call.child?.kill();
+    }, ms);
+  }
+
+  #abort(call: PoolCall, reason: unknown): void {
+    if (call.settled) return;
+    const child = call.child;
+    if (child === undefined) this.#queued--; // still waiting: the queue skips settled calls
+    this.#settle(call, false, reason);
+    if (child === undefined) return;
+    if (child.inflight[0] === call) child.kill();
+    else child.cancel(call.id);
+  }
+
+  #settle(call: PoolCall, ok: boolean, value: unknown): void {
+    if (call.settled) return;
+    call.settled = true;
+    call.timer?.clear();
+    call.timer = undefined;
+    if (call.onAbort !== undefined) call.signal!.removeEventListener('abort', call.onAbort);
+    if (ok) {
+      this.#stats.completed++;
+      call.resolve(value);
+    } else {
+      this.#stats.failed++;
+      call.reject(value);
+    }
+  }
+
+  #onReply(child: PoolChild, call: PoolCall, kind: number, payload: unknown): void {
+    if (kind === RESULT) this.#settle(call, true, payload);
+    else if (kind === ERROR) this.#settle(call, false, decodeError(payload as ErrorRecord));
+    else if (kind === SKIPPED) this.#settle(call, false, new DeadError('call skipped'));
+    const next = child.inflight[0];
+    if (next !== undefined) this.#startClock(next);
+  }
+
+  #onMessage(call: PoolCall, payload: unknown): void {
+    if (call.settled || call.onMessage === undefined) return;
+    try {
+      call.onMessage(payload);
+    } catch (err) {
+      this.#settle(call, false, err);
+    }
+  }
+
+  #onIdle(child: PoolChild): void {
+    if (child.retiring && child.inflight.length === 0 && !child.exited) {
+      child.disconnect();
+      this.#armCloseGrace(child);
+      if (this.#state === 'open' && child.assigned >= this.#recycleAfter) {
+        this.#stats.restarts++;
+        this.#spawn();
+      }
+    }
+    this.#pump();
+    this.#maybeFinish();
+  }
+
+  #onExit(child: PoolChild, code: number | null, signal: NodeJS.Signals | null): void {
+    this.#children.delete(child);
+    const calls = child.inflight.splice(0);
+    const running = calls.find((c) => !c.settled);
+    // The oldest unanswered call was running; the rest never started and go back to the queue front.
+    const requeue: PoolCall[] = [];
+    for (const call of calls) {
+      if (call.settled) continue;
+      if (call === running && child.ready) this.#settle(call, false, new ChildDeathError(code, signal));
+      else {
+        call.child = undefined;
+        call.timer?.clear();
+        call.timer = undefined;
+        requeue.push(call);
+      }
+    }
+    if (!child.ready) this.#earlyDeaths++;
+    if (requeue.length > 0) {
+      this.#queue.splice(this.#qHead, 0, ...requeue);
+      this.#queued += requeue.length;
+    }
+    if (this.#earlyDeaths >= EARLY_DEATHS_LIMIT && this.#state !== 'destroyed' && this.#err === undefined) {
+      this.#fail(new ChildDeathError(code, signal, `pool children exit before loading ${this.#spec.module} (code ${code}, signal ${signal})`));
+    }
+    const recycled = child.assigned >= this.#recycleAfter && requeue.length === 0 && running === undefined;
+    const wanted = this.#state === 'open' || (this.#state === 'closing' && this.#queued > 0);
+    if (wanted && !recycled && this.#children.size < this.#size) {
+      this.#stats.restarts++;
+      this.#spawn();
+    }
+    this.#pump();
+    this.#maybeFinish();
+  }
+
+  #armCloseGrace(child: PoolChild): void {
+    const timer = this.#clock.setTimeout(() => child.kill(), this.#closeGraceMs);
+    child.proc.once('exit', () => timer.clear());
+  }
+
+  /** The module cannot load: every call fails with that error and the pool stops. */
+  #fail(err: Error): void {
+    if (this.#state === 'destroyed' || this.#state === 'failed') return;
+    this.#state = 'failed';
+    this.#err = err;
+    this.#rejectAll(err);
+    for (const c of this.#children) c.kill();
+    this.#maybeFinish();
+  }
+
+  #rejectAll(err: unknown): void {
+    for (let call = this.#dequeue(); call !== undefined; call = this.#dequeue()) this.#settle(call, false, err);
+    for (const c of this.#children) for (const call of c.inflight) this.#settle(call, false, err);
+  }
+
+  /** Closing with nothing left to run: stop idle children; settle once none is left. */
+  #maybeFinish(): void {
+    if (this.#state === 'open') return;
+    if (this.#state === 'closing' && this.#queued === 0) {
+      for (const c of this.#children) {
+        if (c.inflight.length === 0 && !c.exited && c.proc.connected) {
+          c.disconnect();
+          this.#armCloseGrace(c);
+        }
+      }
+    }
+    if (this.#children.size === 0) this.#settleDone();
+  }
+}

@@ -1,0 +1,44 @@
+// pgliteStore(dir): the queue embedded in this process on PGlite (PostgreSQL compiled to
+// WebAssembly), stored in `dir` (default ./.bosun/queue). Same SQL and migrations as the
+// PostgreSQL store; one process owns the directory at a time. Use postgresStore to share
+// work between processes or machines.
+
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { SqlStore, type Db, type Row } from './sql-store.js';
+import type { Store } from './types.js';
+
+export const DEFAULT_PGLITE_DIR = './.bosun/queue';
+
+async function connect(dir: string): Promise<Db> {
+  await mkdir(dir, { recursive: true });
+  const pg = await PGlite.create(dir);
+  return {
+    async query(text, params) {
+      return (await pg.query<Row>(text, params)).rows;
+    },
+    transaction(fn) {
+      return pg.transaction((tx) =>
+        fn({
+          query: async (text, params) => (await tx.query<Row>(text, params)).rows,
+          exec: async (text) => {
+            await tx.exec(text);
+          },
+        }),
+      );
+    },
+    async listen(channel, fn) {
+      const unlisten = await pg.listen(channel, fn);
+      return () => unlisten();
+    },
+    reserve() {
+      // One in-process connection: statements queue inside PGlite.
+    },
+    close: () => pg.close(),
+  };
+}
+
+/** The embedded store: PGlite in `dir` (created if missing). */
+export function pgliteStore(dir: string = DEFAULT_PGLITE_DIR): Store {
+  return new SqlStore('pglite', 'bosun', () => connect(dir));
+}

@@ -1,0 +1,305 @@
+// QueueTask: sparts' queue task. `submit(item)` resolves with `execute(item)`'s result or
+// rejects with its error; `workers` items run at once; TryLater re-queues an item with
+// exponential backoff; `maxQueue` bounds the queue with back-pressure. On stop every promise
+// settles: queued items drain until `drainMs`, then the rest reject with DeadError.
+//
+// The submit/dispatch path is kept cheap on purpose (see bench/queue-task): an array queue
+// with a head index, no timer per item, and a worker loop that pulls the next item itself
+// instead of going back through the event loop.
+
+import { DeadError, toError } from '../core/errors.js';
+import type { TimerHandle } from '../core/clock.js';
+import type { Worker } from '../core/worker.js';
+import { QueueFullError, TryLater } from './errors.js';
+import { kMachinery } from './internal.js';
+import type { OptionSpecs } from './options.js';
+import type { Service } from './service.js';
+import { Task, type TaskContext } from './task.js';
+
+export interface QueueContext {
+  /** Aborted when the service stops and the drain deadline passed. */
+  signal: AbortSignal;
+  service: Service;
+}
+
+export interface SubmitOptions {
+  /** When the queue is at `maxQueue`: true (default) waits for room; false rejects with QueueFullError. */
+  wait?: boolean;
+}
+
+/** The longest wait between two tries of one item. */
+const MAX_RETRY_MS = 60_000;
+
+interface Entry<I, R> {
+  item: I;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+  tries: number;
+  done: boolean;
+}
+
+export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
+  /** Default of the `maxQueue` option: queued items beyond which submit waits (0: unbounded). */
+  static maxQueue = 0;
+  /** Default of the `drainMs` option: how long a stopping queue keeps running queued items. */
+  static drainMs = 30_000;
+
+  static override optionSpecs(): OptionSpecs {
+    return {
+      workers: { type: 'integer', default: this.workers, min: 1, help: 'items executed at once' },
+      maxQueue: { type: 'integer', default: this.maxQueue, min: 0, help: 'queued items beyond which submit waits (0: unbounded)' },
+      drainMs: { type: 'duration', default: this.drainMs, min: 0, help: 'on stop, how long queued items keep running before the rest are rejected' },
+      ...super.optionSpecs(),
+    };
+  }
+
+  override readonly counters: Record<string, number> = {
+    submitted: 0,
+    completed: 0,
+    failed: 0,
+    tryLater: 0,
+    rejected: 0,
+    queueDepth: 0,
+    running: 0,
+    delayed: 0,
+    waiting: 0,
+  };
+
+  readonly #concurrency: number;
+  readonly #maxQueue: number;
+  readonly #abort = new AbortController();
+  readonly #ctx: QueueContext;
+  #queue: Entry<Item, Result>[] = [];
+  #head = 0;
+  #blocked: Entry<Item, Result>[] = [];
+  #blockedHead = 0;
+  readonly #delayed = new Map<Entry<Item, Result>, TimerHandle>();
+  readonly #runningEntries = new Set<Entry<Item, Result>>();
+  #running = 0;
+  #dispatching = false;
+  #closed = false;
+  #drainTimer: TimerHandle | undefined;
+  #idle: (() => void) | undefined;
+
+  constructor(ctx: TaskContext) {
+    super(ctx);
+    this.#concurrency = (this.options.workers as number | undefined) ?? 1;
+    this.#maxQueue = (this.options.maxQueue as number | undefined) ?? 0;
+    this.#ctx = Object.freeze({ signal: this.#abort.signal, service: this.service });
+    this.signal.addEventListener('abort', () => this.#close(), { once: true });
+  }
+
+  /** Does the work for one item; its result resolves the item's `submit`. */
+  abstract execute(item: Item, ctx: QueueContext): Promise<Result>;
+
+  /** Queues `item`; resolves with its result. Items submitted before the task starts wait for it. */
+  submit(item: Item, opts?: SubmitOptions): Promise<Result> {
+    if (this.#closed) return Promise.reject(new DeadError(`task ${this.name} is stopping and takes no new items`));
+    const c = this.counters;
+    c.submitted!++;
+    const full = this.#maxQueue > 0 && (this.#queue.length - this.#head + this.#delayed.size >= this.#maxQueue || this.#blocked.length > this.#blockedHead);
+    if (full && opts?.wait === false) {
+      c.rejected!++;
+      return Promise.reject(
+        new QueueFullError(`task ${this.name}: queue is full (maxQueue ${this.#maxQueue}); try again later, or submit without { wait: false } to wait for room`),
+      );
+    }
+    return new Promise<Result>((resolve, reject) => {
+      const entry: Entry<Item, Result> = { item, resolve, reject, tries: 0, done: false };
+      if (full) {
+        this.#blocked.push(entry);
+        c.waiting!++;
+      } else if (this.#dispatching && this.#running < this.#concurrency) {
+        this.#launch(entry);
+      } else {
+        this.#queue.push(entry);
+        c.queueDepth!++;
+      }
+    });
+  }
+
+  /** Submits every item; resolves with their results in input order (rejects with the first error). */
+  map(items: Iterable<Item>, opts?: SubmitOptions): Promise<Result[]> {
+    const all: Promise<Result>[] = [];
+    for (const item of items) all.push(this.submit(item, opts));
+    return Promise.all(all);
+  }
+
+  override warnings(): string[] {
+    if (this.#maxQueue > 0 && this.counters.queueDepth! >= this.#maxQueue * 0.9) return [`queue at ${this.counters.queueDepth}/${this.#maxQueue}`];
+    return [];
+  }
+
+  override [kMachinery](): Worker {
+    this.#dispatching = true;
+    while (this.#running < this.#concurrency) {
+      const next = this.#shift();
+      if (next === undefined) break;
+      this.#launch(next);
+    }
+    const done = new Promise<void>((resolve) => {
+      this.#idle = resolve;
+    });
+    this.#checkIdle();
+    return { kill: () => this.#close(), wait: () => done };
+  }
+
+  #launch(entry: Entry<Item, Result>): void {
+    this.#running++;
+    this.counters.running = this.#running;
+    this.#work(entry).catch((err: unknown) => {
+      // #work handles every error itself; reaching here is a bug in this file.
+      this.logger.error({ task: this.name, err: toError(err) }, 'queue worker crashed');
+    });
+  }
+
+  /** Runs `entry`, then keeps pulling queued items until there are none (or the worker is surplus). */
+  async #work(first: Entry<Item, Result>): Promise<void> {
+    const c = this.counters;
+    const clock = this.clock;
+    const timing = this.timing;
+    let entry: Entry<Item, Result> | undefined = first;
+    while (entry !== undefined) {
+      this.#runningEntries.add(entry);
+      const started = clock.now();
+      try {
+        const result = await this.execute(entry.item, this.#ctx);
+        c.completed!++;
+        if (!entry.done) {
+          entry.done = true;
+          entry.resolve(result);
+        }
+      } catch (err) {
+        this.#onError(entry, err);
+      }
+      timing.record(clock.now() - started);
+      this.#runningEntries.delete(entry);
+      entry = this.#running <= this.#concurrency && !this.#abort.signal.aborted ? this.#shift() : undefined;
+    }
+    this.#running--;
+    c.running = this.#running;
+    this.#checkIdle();
+  }
+
+  #onError(entry: Entry<Item, Result>, err: unknown): void {
+    const c = this.counters;
+    if (err instanceof TryLater && !this.#abort.signal.aborted && !entry.done) {
+      c.tryLater!++;
+      const delay = Math.min(Math.max(1, err.afterMs) * 2 ** entry.tries, MAX_RETRY_MS);
+      entry.tries++;
+      c.delayed!++;
+      this.#delayed.set(
+        entry,
+        this.clock.setTimeout(() => {
+          this.#delayed.delete(entry);
+          c.delayed!--;
+          if (this.#dispatching && this.#running < this.#concurrency && !this.#abort.signal.aborted) this.#launch(entry);
+          else {
+            this.#queue.push(entry);
+            c.queueDepth!++;
+          }
+        }, delay),
+      );
+      return;
+    }
+    c.failed!++;
+    if (!entry.done) {
+      entry.done = true;
+      entry.reject(err);
+    }
+  }
+
+  /** The next queued item, moving a blocked submit into the freed place. */
+  #shift(): Entry<Item, Result> | undefined {
+    if (this.#head === this.#queue.length) {
+      if (this.#blockedHead === this.#blocked.length) return undefined;
+      this.#admitBlocked();
+      if (this.#head === this.#queue.length) return undefined;
+    }
+    const entry = this.#queue[this.#head]!;
+    this.#queue[this.#head++] = undefined as unknown as Entry<Item, Result>;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.counters.queueDepth!--;
+    if (this.#blockedHead < this.#blocked.length) this.#admitBlocked();
+    return entry;
+  }
+
+  #admitBlocked(): void {
+    while (this.#blockedHead < this.#blocked.length && this.#queue.length - this.#head + this.#delayed.size < this.#maxQueue) {
+      const e = this.#blocked[this.#blockedHead]!;
+      this.#blocked[this.#blockedHead++] = undefined as unknown as Entry<Item, Result>;
+      this.counters.waiting!--;
+      this.#queue.push(e);
+      this.counters.queueDepth!++;
+    }
+    if (this.#blockedHead === this.#blocked.length) {
+      this.#blocked = [];
+      this.#blockedHead = 0;
+    }
+  }
+
+  /** Stop taking items; drain until `drainMs`, then reject what is left. Idempotent. */
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const dead = () => new DeadError(`task ${this.name} stopped before this item ran`);
+    // Submits still waiting for room were never accepted: they fail now.
+    for (let i = this.#blockedHead; i < this.#blocked.length; i++) this.#settleDead(this.#blocked[i]!, dead());
+    this.#blocked = [];
+    this.#blockedHead = 0;
+    this.counters.waiting = 0;
+    const drainMs = this.#dispatching ? ((this.options.drainMs as number | undefined) ?? 30_000) : 0;
+    if (drainMs > 0 && !this.#isIdle()) {
+      this.#drainTimer = this.clock.setTimeout(() => this.#cutOff(), drainMs);
+    } else {
+      this.#cutOff();
+    }
+    this.#checkIdle();
+  }
+
+  /** The drain deadline passed: reject queued, delayed and running items, abort running work. */
+  #cutOff(): void {
+    this.#drainTimer = undefined;
+    const err = () => new DeadError(`task ${this.name} stopped (drain deadline passed) before this item finished`);
+    for (let i = this.#head; i < this.#queue.length; i++) this.#settleDead(this.#queue[i]!, err());
+    this.#queue = [];
+    this.#head = 0;
+    this.counters.queueDepth = 0;
+    for (const [entry, timer] of this.#delayed) {
+      timer.clear();
+      this.#settleDead(entry, err());
+    }
+    this.#delayed.clear();
+    this.counters.delayed = 0;
+    for (const entry of this.#runningEntries) this.#settleDead(entry, err());
+    this.#abort.abort(new DeadError(`task ${this.name} is stopping`));
+    this.#checkIdle();
+  }
+
+  #settleDead(entry: Entry<Item, Result>, err: DeadError): void {
+    if (entry.done) return;
+    entry.done = true;
+    this.counters.rejected!++;
+    entry.reject(err);
+  }
+
+  #isIdle(): boolean {
+    return this.#running === 0 && this.#head === this.#queue.length && this.#delayed.size === 0;
+  }
+
+  #checkIdle(): void {
+    if (this.#closed && this.#idle !== undefined && this.#isIdle()) {
+      this.#drainTimer?.clear();
+      this.#drainTimer = undefined;
+      const idle = this.#idle;
+      this.#idle = undefined;
+      idle();
+    }
+  }
+}

@@ -1,0 +1,143 @@
+// Many processes on one PostgreSQL queue: sharing work without running a job twice,
+// redelivery after a consumer is SIGKILLed, lease handover after the holder is SIGKILLed,
+// and migrations applied once when five processes open a fresh schema at the same time.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { JobQueue, postgresStore } from '../../src/queue/index.js';
+import { DATABASE_URL, dropSchema, sql, uniqueSchema, waitFor } from './helpers.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/queue-child.js', import.meta.url));
+
+interface Child {
+  proc: ChildProcess;
+  lines: string[];
+  exited: Promise<number | null>;
+}
+
+const children = new Set<Child>();
+
+function spawnChild(command: Record<string, unknown>): Child {
+  const proc = spawn(process.execPath, [FIXTURE, JSON.stringify({ url: DATABASE_URL, ...command })], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const child: Child = {
+    proc,
+    lines: [],
+    exited: new Promise((resolve) => proc.on('exit', (code) => resolve(code))),
+  };
+  createInterface({ input: proc.stdout! }).on('line', (l) => child.lines.push(l));
+  children.add(child);
+  void child.exited.then(() => children.delete(child));
+  return child;
+}
+
+async function stopChild(c: Child, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill(signal);
+  await c.exited;
+}
+
+const ready = (c: Child) => waitFor('child ready', () => c.lines.includes('ready'), 20_000);
+
+describe('queue across processes on PostgreSQL', () => {
+  const schema = uniqueSchema('procs');
+  let q: JobQueue;
+  before(async () => {
+    q = await JobQueue.open({ store: postgresStore({ connectionString: DATABASE_URL, schema }) });
+  });
+  after(async () => {
+    await Promise.all([...children].map((c) => stopChild(c, 'SIGKILL')));
+    await q?.close();
+    await dropSchema(schema);
+  });
+
+  test('10,000 jobs across 4 consumers in 2 processes: every job completes, none twice', async () => {
+    const kind = 'share';
+    const procs = [0, 1].map(() => spawnChild({ mode: 'consume', schema, kind, workers: 2, concurrency: 4 }));
+    await Promise.all(procs.map(ready));
+    const items = Array.from({ length: 10_000 }, (_, i) => ({ kind, payload: { i } }));
+    const ids: string[] = [];
+    for (let i = 0; i < items.length; i += 2000) ids.push(...(await q.addMany(items.slice(i, i + 2000))).map((j) => j.id));
+    await waitFor('all done', async () => (await q.counts()).byKind[kind]?.done === 10_000, 60_000);
+    await Promise.all(procs.map((c) => stopChild(c)));
+    const runs = new Map<string, number>();
+    for (const c of procs) {
+      for (const l of c.lines) {
+        const [word, id, attempts] = l.split(' ');
+        if (word !== 'ran') continue;
+        runs.set(id!, (runs.get(id!) ?? 0) + 1);
+        assert.equal(attempts, '1');
+      }
+    }
+    assert.equal(runs.size, 10_000);
+    assert.deepEqual(new Set(runs.keys()), new Set(ids));
+    assert.ok([...runs.values()].every((n) => n === 1), 'no job ran twice');
+    for (const c of procs) assert.ok(c.lines.some((l) => l.startsWith('ran ')), 'both processes did work');
+  });
+
+  test('a consumer process SIGKILLed mid-job: its jobs are done by another after the lease', async () => {
+    const kind = 'crash';
+    const leaseMs = 600;
+    const victim = spawnChild({ mode: 'consume', schema, kind, concurrency: 3, leaseMs, hang: true });
+    await ready(victim);
+    const jobs = await q.addMany([1, 2, 3].map((i) => ({ kind, payload: i })));
+    await waitFor('victim started all three', () => victim.lines.filter((l) => l.startsWith('started ')).length === 3);
+    const killedAt = Date.now();
+    await stopChild(victim, 'SIGKILL');
+    const rescuer = spawnChild({ mode: 'consume', schema, kind, concurrency: 3, leaseMs });
+    await waitFor('rescued', () => rescuer.lines.filter((l) => l.startsWith('ran ')).length === 3, 20_000);
+    const elapsed = Date.now() - killedAt;
+    assert.ok(elapsed >= leaseMs / 2, `redelivered ${elapsed} ms after the kill: not before the lease ran out`);
+    for (const j of jobs) {
+      const now = await waitFor('acknowledged', async () => {
+        const got = (await q.get(j.id))!;
+        return got.state === 'done' && got;
+      });
+      assert.equal(now.state, 'done');
+      assert.equal(now.attempts, 2, 'the crashed run counts as an attempt');
+      assert.ok(rescuer.lines.includes(`ran ${j.id} 2`));
+    }
+    await stopChild(rescuer);
+  });
+
+  test('lease: two processes compete, exactly one holds; SIGKILL of the holder hands over within ttl plus a renewal', async () => {
+    const name = 'leader';
+    const ttlMs = 900;
+    const a = spawnChild({ mode: 'lease', schema, name, ttlMs });
+    const b = spawnChild({ mode: 'lease', schema, name, ttlMs });
+    await Promise.all([ready(a), ready(b)]);
+    const holding = (c: Child) => c.lines.filter((l) => l === 'holding').length;
+    await waitFor('one holder', () => holding(a) + holding(b) === 1);
+    await new Promise((r) => setTimeout(r, ttlMs * 1.5)); // renewals keep it with the first holder
+    assert.equal(holding(a) + holding(b), 1, 'exactly one holder, still the same');
+    const [holder, other] = holding(a) === 1 ? [a, b] : [b, a];
+    const killedAt = Date.now();
+    await stopChild(holder, 'SIGKILL');
+    await waitFor('handover', () => holding(other) === 1, 10_000);
+    const took = Date.now() - killedAt;
+    // ttl + one renewal period, plus slack for a busy machine.
+    assert.ok(took <= ttlMs + ttlMs / 3 + 1000, `handover took ${took} ms`);
+    await stopChild(other);
+    assert.ok(other.lines.includes('released'), 'a stopped holder stops its worker');
+    assert.equal((await sql(`SELECT count(*)::int AS n FROM "${schema}".leases WHERE name = $1`, [name]))[0]!['n'], 0, 'and releases the lease');
+  });
+
+  test('migrations run once when five processes open a fresh schema at the same time', async () => {
+    const fresh = uniqueSchema('mig');
+    try {
+      const procs = Array.from({ length: 5 }, () => spawnChild({ mode: 'open', schema: fresh }));
+      const codes = await Promise.all(procs.map((c) => c.exited));
+      assert.deepEqual(codes, [0, 0, 0, 0, 0]);
+      const applied = procs.map((c) => c.lines.find((l) => l.startsWith('applied '))!.slice('applied '.length));
+      assert.equal(applied.filter((a) => a === '[1]').length, 1, `applied: ${applied.join(' ')}`);
+      assert.equal(applied.filter((a) => a === '[]').length, 4);
+      const rows = await sql(`SELECT version FROM "${fresh}".migrations`);
+      assert.deepEqual(rows.map((r) => r['version']), [1]);
+    } finally {
+      await dropSchema(fresh);
+    }
+  });
+});
