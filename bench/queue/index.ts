@@ -182,8 +182,10 @@ async function measure(c: Contender): Promise<Result> {
 }
 
 const results: Result[] = [];
+const only = process.env['BENCH_ONLY']?.split(',');
 for (const make of [bosunOnPostgres, graphile, pgBoss, bosunOnPglite]) {
   const c = make();
+  if (only && !only.includes(c.name)) continue;
   try {
     results.push(await measure(c));
   } catch (err) {

@@ -4,7 +4,8 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve, extname } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execFile } from 'node:child_process';
 import { BosunError } from '../core/errors.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -140,11 +141,25 @@ async function readConfigFile(file: string): Promise<unknown> {
     const mod = (await import(`${pathToFileURL(file).href}?t=${Date.now()}`)) as { default?: unknown };
     return mod.default;
   }
-  const text = readFileSync(file, 'utf8');
-  if (ext === '.json') return JSON.parse(text);
-  // yaml is loaded only when a yaml file is, to keep the daemon's startup lean.
-  const { parse } = await import('yaml');
-  return parse(text);
+  if (ext === '.json') return JSON.parse(readFileSync(file, 'utf8'));
+  return parseYamlElsewhere(file);
+}
+
+/** YAML parsed by a child process (see yaml-to-json.ts): the daemon stays free of the parser. */
+function parseYamlElsewhere(file: string): Promise<unknown> {
+  const script = fileURLToPath(new URL('./yaml-to-json.js', import.meta.url));
+  return new Promise((resolvePromise, reject) => {
+    execFile(process.execPath, [script, file], { maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) => {
+      if (err !== null) reject(new Error(stderr.trim() || err.message));
+      else {
+        try {
+          resolvePromise(JSON.parse(stdout));
+        } catch (e) {
+          reject(e as Error);
+        }
+      }
+    });
+  });
 }
 
 const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff'];

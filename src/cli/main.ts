@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { CONFIG_NAMES, ConfigError, findConfig, loadConfig, type DaemonConfig } from './config.js';
 import { NoDaemonError, request, type Reply, type Request } from './control.js';
 import type { LogFileRef, StatusBody } from './daemon.js';
@@ -161,7 +161,8 @@ async function waitGone(pid: number, ms: number): Promise<void> {
   }
 }
 
-function program(): Command {
+async function program(): Promise<Command> {
+  const { Command } = await import('commander');
   const cli = new Command('bosun')
     .description('Keeps programs running: a daemon that supervises the programs of a config file, and its command line.')
     .addHelpText('after', '\nExit codes: 0 done, 1 failed, 2 bad usage or config, 3 no daemon running.')
@@ -215,12 +216,37 @@ function program(): Command {
   return cli;
 }
 
+/**
+ * `run [config]` with only --home/--config is parsed by hand: the daemon then never loads
+ * commander (about 3 MB resident). Anything else, including --help, goes to commander.
+ */
+function parseRun(args: string[]): { file?: string; o: Common } | undefined {
+  const o: Common = {};
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const eq = /^--(home|config)=(.*)$/.exec(a);
+    if (eq !== null) o[eq[1] as 'home' | 'config'] = eq[2]!;
+    else if (a === '--home' || a === '--config' || a === '-c') {
+      const v = args[++i];
+      if (v === undefined) return undefined;
+      o[a === '--home' ? 'home' : 'config'] = v;
+    } else if (a.startsWith('-')) return undefined;
+    else positional.push(a);
+  }
+  if (positional[0] !== 'run' || positional.length > 2) return undefined;
+  return positional[1] === undefined ? { o } : { file: positional[1], o };
+}
+
 async function main(argv: string[]): Promise<void> {
   try {
-    await program().parseAsync(argv);
+    const run = parseRun(argv.slice(2));
+    if (run !== undefined) process.exitCode = await runDaemon(run.file, run.o);
+    else await (await program()).parseAsync(argv);
   } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if ((err as { name?: string }).name === 'CommanderError') {
+      const code = (err as { exitCode: number }).exitCode;
+      process.exitCode = code === 0 ? EXIT.ok : EXIT.usage;
     } else if (err instanceof Exit) {
       if (err.message !== '') process.stderr.write(`${err.message}\n`);
       process.exitCode = err.exitCode;

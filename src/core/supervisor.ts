@@ -26,80 +26,14 @@ import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { quiet, type Worker } from './worker.js';
+import { ChildRun, type ChildRecord, type ExitFn } from './child-run.js';
+import { SerialQueue } from './serial-queue.js';
 import type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
 
 export type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
 
 /** Default `shutdownMs` for a child whose worker is not a supervisor. */
 const DEFAULT_SHUTDOWN_MS = 5000;
-
-interface ChildRecord {
-  spec: ResolvedSpec;
-  state: ChildState;
-  restarts: number;
-  lastError: Error | undefined;
-  startedAt: number | undefined;
-  /** The current run; undefined while not running or while being stopped. */
-  run: ChildRun | undefined;
-  /** Base of the next backoff delay. */
-  baseDelayMs: number;
-  /** When a 'restarting' child is due; Infinity while its failed start awaits a decision. */
-  dueAt: number;
-}
-
-type ExitFn = (run: ChildRun, err: unknown, failed: boolean) => void;
-
-/** One run of a child: its signal, its worker once known, and how its exit is reported. */
-class ChildRun {
-  worker: Worker | undefined = undefined;
-  killed = false;
-  exited = false;
-  killReason: unknown = undefined;
-  /** Set while a stop waits for this run to exit. */
-  onStopped: (() => void) | undefined = undefined;
-  readonly ok: () => void;
-  readonly fail: (err: unknown) => void;
-
-  constructor(
-    readonly record: ChildRecord,
-    readonly abort: AbortController,
-    readonly exit: ExitFn,
-  ) {
-    this.ok = () => exit(this, undefined, false);
-    this.fail = (err: unknown) => exit(this, err, true);
-  }
-
-  watch(worker: Worker): void {
-    this.worker = worker;
-    let done: Promise<void>;
-    try {
-      done = worker.wait();
-    } catch (err) {
-      this.fail(err);
-      return;
-    }
-    done.then(this.ok, this.fail);
-  }
-
-  /** For a start that returned a promise: the child is the Worker it brings, or the call itself. */
-  settled = (value: Worker | void): void => {
-    if (isWorker(value)) {
-      if (this.killed) value.kill(this.killReason);
-      this.watch(value);
-    } else if (value === undefined) this.ok();
-    else this.fail(new TypeError(`child ${this.record.spec.id}: start resolved to neither a Worker nor nothing`));
-  };
-
-  kill(reason: unknown): void {
-    if (this.killed) return;
-    this.killed = true;
-    this.killReason = reason;
-    this.abort.abort(reason);
-    this.worker?.kill(reason);
-  }
-}
-
-type Op = () => void | Promise<void>;
 
 /**
  * An OTP supervisor for Workers. It runs from construction: children start in the order
@@ -139,9 +73,8 @@ export class Supervisor implements Worker {
   readonly #records: ChildRecord[] = [];
   readonly #byId = new Map<string, ChildRecord>();
   readonly #exit: ExitFn = (run, err, failed) => this.#onExit(run, err, failed);
-  readonly #ops: Op[] = [];
-  /** True while an op runs; starts true so nothing overtakes the start-up sequence. */
-  #busy = true;
+  /** Created busy so that nothing overtakes the start-up sequence. */
+  readonly #queue = new SerialQueue((err) => this.#internalError(err), true);
   #dying = false;
   #shutdownStarted = false;
   #stopped = false;
@@ -182,8 +115,8 @@ export class Supervisor implements Worker {
       }),
     );
     supervisorWorkers.add(this);
-    this.#ops.push(() => this.#startAll());
-    queueMicrotask(this.#drain);
+    this.#queue.enqueue(() => this.#startAll());
+    queueMicrotask(() => this.#queue.start());
   }
 
   /** Subscribes to lifecycle events; returns a function that unsubscribes. */
@@ -200,7 +133,7 @@ export class Supervisor implements Worker {
     if (this.#dying) return;
     this.#dying = true;
     this.#clearTimer();
-    this.#enqueue(() => this.#shutdown());
+    this.#queue.enqueue(() => this.#shutdown());
   }
 
   /** Resolves once stopped by `kill()` or auto shutdown; rejects with the error it died of. */
@@ -210,7 +143,7 @@ export class Supervisor implements Worker {
 
   /** Adds and starts a child; settles once its `start` returned. Rejects with AlreadyExistsError, DeadError, or start's own error. */
   startChild(spec: ChildSpec): Promise<void> {
-    return this.#call(() => {
+    return this.#queue.call(() => {
       this.#checkAlive(`start child ${spec?.id}`);
       const resolved = resolveSpec(spec, this.#autoShutdown);
       if (this.#byId.has(resolved.id)) {
@@ -228,7 +161,7 @@ export class Supervisor implements Worker {
 
   /** Stops a child and keeps its spec (state `stopped`); a temporary child is removed. */
   terminateChild(id: string): Promise<void> {
-    return this.#call(async () => {
+    return this.#queue.call(async () => {
       this.#checkAlive(`terminate child ${id}`);
       const record = this.#get(id);
       await this.#stopRun(record);
@@ -240,7 +173,7 @@ export class Supervisor implements Worker {
 
   /** Stops the child if it runs, then starts it again now (a waiting restart is cut short). Not counted in `restarts`. */
   restartChild(id: string): Promise<void> {
-    return this.#call(async () => {
+    return this.#queue.call(async () => {
       this.#checkAlive(`restart child ${id}`);
       const record = this.#get(id);
       await this.#stopRun(record);
@@ -254,7 +187,7 @@ export class Supervisor implements Worker {
 
   /** Stops the child if it runs, then removes its spec. */
   deleteChild(id: string): Promise<void> {
-    return this.#call(async () => {
+    return this.#queue.call(async () => {
       this.#checkAlive(`delete child ${id}`);
       const record = this.#get(id);
       await this.#stopRun(record);
@@ -273,64 +206,10 @@ export class Supervisor implements Worker {
     });
   }
 
-  // ---- the serial queue -------------------------------------------------------------
-
-  #enqueue(op: Op): void {
-    this.#ops.push(op);
-    if (!this.#busy) {
-      this.#busy = true;
-      this.#drain();
-    }
-  }
-
-  /** Runs queued ops one at a time; an op that returns a promise holds the queue until it settles. */
-  readonly #drain = (): void => {
-    for (;;) {
-      const op = this.#ops.shift();
-      if (op === undefined) {
-        this.#busy = false;
-        return;
-      }
-      let result: void | Promise<void>;
-      try {
-        result = op();
-      } catch (err) {
-        result = this.#internalError(err);
-      }
-      if (result !== undefined) {
-        result.then(this.#drain, this.#drainAfterError);
-        return;
-      }
-    }
-  };
-
-  readonly #drainAfterError = (err: unknown): void => {
-    const more = this.#internalError(err);
-    if (more !== undefined) more.then(this.#drain, this.#drain);
-    else this.#drain();
-  };
-
   /** A bug in the supervisor itself must not vanish: die with it. */
   #internalError(err: unknown): void | Promise<void> {
     this.#log?.error({ supervisor: this.name, err }, 'supervisor internal error');
     return this.#die(toError(err), false);
-  }
-
-  /** Runs `fn` in the queue and settles the returned promise with its result. */
-  #call(fn: () => void | Promise<void>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#enqueue(() => {
-        let result: void | Promise<void>;
-        try {
-          result = fn();
-        } catch (err) {
-          reject(err);
-          return;
-        }
-        if (result !== undefined) return result.then(resolve, reject);
-        resolve();
-      });
-    });
   }
 
   // ---- starting ---------------------------------------------------------------------
@@ -387,7 +266,7 @@ export class Supervisor implements Worker {
     record.state = 'restarting';
     record.dueAt = Infinity;
     this.#emitExited(record, err, false);
-    this.#ops.push(() => {
+    this.#queue.enqueue(() => {
       const current = this.#byId.get(record.spec.id) === record && record.state === 'restarting' && record.dueAt === Infinity;
       if (this.#dying || !current) return;
       return this.#decide(record, err);
@@ -423,19 +302,17 @@ export class Supervisor implements Worker {
       record.state = 'stopped';
       return;
     }
-    if (this.#busy) {
-      this.#ops.push(() => this.#handleExit(run, error));
+    if (!this.#queue.tryEnter()) {
+      this.#queue.enqueue(() => this.#handleExit(run, error));
       return;
     }
-    this.#busy = true;
     let result: void | Promise<void>;
     try {
       result = this.#handleExit(run, error);
     } catch (e) {
       result = this.#internalError(e);
     }
-    if (result !== undefined) result.then(this.#drain, this.#drainAfterError);
-    else this.#drain();
+    this.#queue.leave(result);
   }
 
   #emitExited(record: ChildRecord, error: Error | undefined, killed: boolean): void {
@@ -618,7 +495,7 @@ export class Supervisor implements Worker {
   readonly #onTimer = (): void => {
     this.#timer = undefined;
     this.#timerDue = Infinity;
-    this.#enqueue(this.#startDue);
+    this.#queue.enqueue(this.#startDue);
   };
 
   #clearTimer(): void {

@@ -4,51 +4,15 @@
 
 import { Catacomb } from '../core/catacomb.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { systemClock } from '../core/clock.js';
 import { AlreadyExistsError, DeadError, KilledError, isAbortLike, toError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { silentLogger } from '../core/logger.js';
 import type { Worker } from '../core/worker.js';
 import { Attempt } from './attempt.js';
 import { backoffDelay, fuzzed } from './delay.js';
 import { BounceError, MissingError, NoOutputError, UndeclaredInputError, UninstallError } from './errors.js';
 import { DependencyGraph } from './graph.js';
 import type { EngineReport, Manifold, ManifoldReport, ManifoldState, StartContext } from './manifold.js';
-
-export interface EngineOptions {
-  /** Errors that stop the whole engine rather than just restart their manifold. Default: none. */
-  isFatal?: (err: Error) => boolean;
-  /** Of two fatal errors, the one `wait()` should reject with. Default: the first seen. */
-  worstError?: (a: Error, b: Error) => Error;
-  /**
-   * Wait before the first restart after an error. Default 3000 ms (juju's): long enough not to
-   * hammer a server that just refused us, short enough that a blip heals before anyone looks.
-   */
-  errorDelayMs?: number;
-  /**
-   * Wait before restarting a manifold stopped because an input changed (and after `BounceError`).
-   * Default 10 ms (juju's): a bounce is expected, not a failure, so restart almost at once, but
-   * let a burst of input changes settle into one restart instead of several.
-   */
-  bounceDelayMs?: number;
-  /**
-   * Each further consecutive error multiplies the wait by this. Default 2, as bosun's Supervisor:
-   * from 3 s it reaches the one-minute cap after six failures (3, 6, 12, 24, 48, 60 s), where
-   * juju's 1.2 takes seventeen; a dependency that is down for minutes is asked less often sooner.
-   */
-  backoffFactor?: number;
-  /** A worker that ran at least this long before failing starts its backoff over. Default 60000 ms (juju's). */
-  backoffResetMs?: number;
-  /**
-   * Cap on any restart delay. Default 60000 ms (juju uses 2 min): an agent whose dependency came
-   * back should notice within a minute, and one request a minute costs a down server nothing.
-   */
-  maxDelayMs?: number;
-  /** Every restart delay is moved by up to ±this fraction, so workers that failed together spread out. Default 0.1; 0 turns it off. */
-  fuzz?: number;
-  clock?: Clock;
-  logger?: Logger;
-}
+import { resolveEngineOptions, type EngineOptions } from './options.js';
 
 interface Node {
   readonly name: string;
@@ -99,20 +63,21 @@ export class Engine implements Worker {
   /** One reason for every stop the engine asks for: a clean kill, and no stack trace made per stop. */
   readonly #stopReason = new KilledError('stopped by the dependency engine');
   readonly #catacomb: Catacomb;
+  readonly #stopQueue: Node[] = [];
+  #draining = false;
 
   constructor(options: EngineOptions = {}) {
-    this.#isFatal = options.isFatal ?? (() => false);
-    this.#worstError = options.worstError ?? ((a) => a);
-    this.#errorDelayMs = nonNegative('errorDelayMs', options.errorDelayMs ?? 3000);
-    this.#bounceDelayMs = nonNegative('bounceDelayMs', options.bounceDelayMs ?? 10);
-    this.#backoffFactor = options.backoffFactor ?? 2;
-    if (!(this.#backoffFactor >= 1)) throw new RangeError(`Engine: backoffFactor must be >= 1, got ${this.#backoffFactor}`);
-    this.#backoffResetMs = nonNegative('backoffResetMs', options.backoffResetMs ?? 60_000);
-    this.#maxDelayMs = nonNegative('maxDelayMs', options.maxDelayMs ?? 60_000);
-    this.#fuzz = options.fuzz ?? 0.1;
-    if (!(this.#fuzz >= 0 && this.#fuzz < 1)) throw new RangeError(`Engine: fuzz must be in [0, 1), got ${this.#fuzz}`);
-    this.#clock = options.clock ?? systemClock;
-    this.#log = options.logger ?? silentLogger;
+    const o = resolveEngineOptions(options);
+    this.#isFatal = o.isFatal;
+    this.#worstError = o.worstError;
+    this.#errorDelayMs = o.errorDelayMs;
+    this.#bounceDelayMs = o.bounceDelayMs;
+    this.#backoffFactor = o.backoffFactor;
+    this.#backoffResetMs = o.backoffResetMs;
+    this.#maxDelayMs = o.maxDelayMs;
+    this.#fuzz = o.fuzz;
+    this.#clock = o.clock;
+    this.#log = o.logger;
     this.#catacomb = Catacomb.invoke({ work: (c) => this.#run(c) });
   }
 
@@ -338,7 +303,7 @@ export class Engine implements Worker {
     // stopped by itself must stop too (their input changed) and restart when it runs again.
     for (const name of node.inputs) {
       const input = this.#nodes.get(name);
-      if (input?.stopWanted) this.#advanceStop(input);
+      if (input?.stopWanted) this.#queueStop(input);
     }
     for (const name of this.#graph.dependents(node.name)) {
       const dependent = this.#nodes.get(name);
@@ -392,22 +357,38 @@ export class Engine implements Worker {
   #requestStop(node: Node): void {
     if (node.status === 'stopped' || node.stopWanted) return;
     node.stopWanted = true;
-    this.#advanceStop(node);
+    this.#queueStop(node);
   }
 
-  /** Stops `node` once every dependent has stopped; until then asks them to stop. */
+  /**
+   * Stops run from a work list, not by recursion: a stop walks the whole dependent subtree, and
+   * a long chain of manifolds would otherwise overflow the call stack.
+   */
+  #queueStop(node: Node): void {
+    this.#stopQueue.push(node);
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      for (let next = this.#stopQueue.pop(); next !== undefined; next = this.#stopQueue.pop()) this.#advanceStop(next);
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  /** Stops `node` if every dependent has stopped; otherwise asks them to stop and waits to be queued again. */
   #advanceStop(node: Node): void {
     if (node.status !== 'starting' && node.status !== 'running') return;
     let waiting = false;
     for (const name of this.#graph.dependents(node.name)) {
       const dependent = this.#nodes.get(name);
       if (dependent === undefined || dependent.status === 'stopped') continue;
-      this.#requestStop(dependent);
-      // The request may have stopped it at once (a start still waiting on its delay).
-      if ((dependent.status as ManifoldState) !== 'stopped') waiting = true;
+      waiting = true; // its #exited queues this node again
+      if (!dependent.stopWanted) {
+        dependent.stopWanted = true;
+        this.#stopQueue.push(dependent);
+      }
     }
-    // A dependent stopping at once re-enters here and may already have stopped this node.
-    if (waiting || (node.status !== 'starting' && node.status !== 'running')) return;
+    if (waiting) return;
     const attempt = node.attempt!;
     if (node.timer !== undefined) {
       node.timer.clear();
@@ -419,9 +400,4 @@ export class Engine implements Worker {
     // A start still in flight: its worker is killed as soon as it arrives (see #started).
     node.worker?.kill(this.#stopReason);
   }
-}
-
-function nonNegative(name: string, value: number): number {
-  if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`Engine: ${name} must be a finite number >= 0, got ${value}`);
-  return value;
 }

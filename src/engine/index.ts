@@ -16,7 +16,8 @@
 // the first time a dependency restarts underneath its users.
 //
 // Gate and Fortress are small coordination workers commonly installed as manifolds.
-export { Engine, type EngineOptions } from './engine.js';
+export { Engine } from './engine.js';
+export type { EngineOptions } from './options.js';
 export type { Manifold, StartContext, ManifoldState, ManifoldReport, EngineReport } from './manifold.js';
 export {
   MissingError,

@@ -12,6 +12,8 @@ export const RESULT = 0;
 export const ERROR = 1;
 export const MESSAGE = 2;
 export const SKIPPED = 3;
+/** Not from the child: the call failed in this process (its arguments could not be cloned). */
+export const LOCAL_ERROR = 4;
 
 /** A call as the pool tracks it from run() until it settles. */
 export interface PoolCall {
@@ -30,7 +32,7 @@ export interface PoolCall {
 }
 
 export interface ChildEvents {
-  /** A reply for `call` (already removed from inflight) of `kind` RESULT, ERROR or SKIPPED. */
+  /** A reply for `call` (already removed from inflight) of `kind` RESULT, ERROR, SKIPPED or LOCAL_ERROR. */
   reply(child: PoolChild, call: PoolCall, kind: number, payload: unknown): void;
   message(child: PoolChild, call: PoolCall, payload: unknown): void;
   /** Called after every batch of replies, so the pool can dispatch more. */
@@ -140,7 +142,7 @@ export class PoolChild {
           this.proc.send({ t: 'calls', c: [c[i], c[i + 1], c[i + 2]] }, undefined, undefined, () => {});
           this.inflight.push(call);
         } catch (e) {
-          this.#events.reply(this, call, ERROR, e ?? err);
+          this.#events.reply(this, call, LOCAL_ERROR, e ?? err);
         }
       }
     }

@@ -12,7 +12,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { BosunError, DeadError, TimeoutError } from '../core/errors.js';
 import { quiet, type Worker } from '../core/worker.js';
 import { ChildDeathError, QueueFullError } from './errors.js';
-import { ERROR, PoolChild, RESULT, SKIPPED, type ChildEvents, type PoolCall, type SpawnSpec } from './pool-child.js';
+import { ERROR, LOCAL_ERROR, PoolChild, RESULT, SKIPPED, type ChildEvents, type PoolCall, type SpawnSpec } from './pool-child.js';
 import { decodeError, type ErrorRecord } from './remote-error.js';
 
 export interface PoolOptions {
@@ -272,6 +272,7 @@ export class ProcessPool implements Worker {
     if (kind === RESULT) this.#settle(call, true, payload);
     else if (kind === ERROR) this.#settle(call, false, decodeError(payload as ErrorRecord));
     else if (kind === SKIPPED) this.#settle(call, false, new DeadError('call skipped'));
+    else if (kind === LOCAL_ERROR) this.#settle(call, false, payload);
     const next = child.inflight[0];
     if (next !== undefined) this.#startClock(next);
   }

@@ -7,6 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { isAbortLike, startWorker, toError, type Clock, type Logger, type Worker } from '../core/index.js';
+import { AckBatcher } from './ack-batcher.js';
 import { resolveBackoff, retryDelayMs } from './backoff.js';
 import { LeaseLostError } from './errors.js';
 import type { Claim, Job, JobEvent, Store, WorkerOptions } from './types.js';
@@ -78,6 +79,9 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
   const bell = new Bell();
   const reapEveryMs = Math.max(20, Math.min(pollMs, leaseMs / 2));
   let fatal: Error | undefined;
+  /** Handlers running now (a job whose handler ended may still be acknowledging). */
+  let busy = 0;
+  const acks = new AckBatcher<Job>((jobs) => store.completeMany(jobs, token), (j) => j.id);
 
   const fail = (err: unknown) => {
     fatal ??= toError(err);
@@ -89,7 +93,7 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     const durationMs = clock.now() - startedAt;
     if (r.abort.signal.reason instanceof LeaseLostError) return; // someone else owns the job now
     if (ok) {
-      if (await store.complete(job, token)) emit({ type: 'done', job: { ...job, state: 'done' }, durationMs });
+      if (await acks.submit(job)) emit({ type: 'done', job: { ...job, state: 'done' }, durationMs });
       else logger.warn({ jobId: job.id, kind }, 'job finished but its claim was lost (lease expired or cancelled)');
       return;
     }
@@ -110,6 +114,7 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     const abort = new AbortController();
     const r: Running = { job, abort, handlerDone: false, abandoned: false, done: Promise.resolve() };
     running.set(job.id, r);
+    busy++;
     if (signal.aborted) abort.abort(signal.reason);
     r.done = (async () => {
       const startedAt = clock.now();
@@ -123,6 +128,8 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
         err = e;
       }
       r.handlerDone = true;
+      busy--;
+      bell.ring(); // the slot is free for the next claim while this job is acknowledged
       try {
         if (!r.abandoned) await settle(r, ok, err, startedAt);
       } catch (storeErr) {
@@ -162,7 +169,7 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     let lastReap = -Infinity;
     while (!signal.aborted && fatal === undefined) {
       let waitMs = pollMs;
-      const free = concurrency - running.size;
+      const free = concurrency - busy;
       if (free > 0) {
         if (clock.now() - lastReap >= reapEveryMs) {
           lastReap = clock.now();

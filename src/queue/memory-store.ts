@@ -140,6 +140,12 @@ class MemoryStore implements Store {
     return true;
   }
 
+  async completeMany(jobs: Job[], token: string): Promise<Set<string>> {
+    const done = new Set<string>();
+    for (const job of jobs) if (await this.complete(job, token)) done.add(job.id);
+    return done;
+  }
+
   async fail(job: Job, token: string, error: string, retryInMs: number | null): Promise<boolean> {
     const row = this.#held(job, token);
     if (!row) return false;

@@ -198,6 +198,18 @@ export class SqlStore implements Store {
     return rows.length === 1;
   }
 
+  async completeMany(jobs: Job[], token: string): Promise<Set<string>> {
+    if (jobs.length === 1) return new Set((await this.complete(jobs[0]!, token)) ? [jobs[0]!.id] : []);
+    const rows = await this.#q.query(
+      `UPDATE ${this.#s}.jobs j SET state = 'done', locked_by = NULL, locked_until = NULL, finished_at = now()
+       FROM unnest($1::bigint[], $2::integer[]) AS a(id, attempts)
+       WHERE j.id = a.id AND j.attempts = a.attempts AND j.locked_by = $3 AND j.state = 'running'
+       RETURNING j.id`,
+      [jobs.map((j) => j.id), jobs.map((j) => j.attempts), token],
+    );
+    return new Set(rows.map((r) => String(r['id'])));
+  }
+
   async fail(job: Job, token: string, error: string, retryInMs: number | null): Promise<boolean> {
     const rows = await this.#q.query(
       `UPDATE ${this.#s}.jobs SET last_error = $4, locked_by = NULL, locked_until = NULL,

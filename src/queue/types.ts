@@ -115,6 +115,8 @@ export interface Store {
   renew(ids: string[], leaseMs: number, token: string): Promise<Set<string>>;
   /** Marks a claimed job done; false if the claim was lost meanwhile. */
   complete(job: Job, token: string): Promise<boolean>;
+  /** complete() for several jobs in one statement; returns the ids it marked done. */
+  completeMany(jobs: Job[], token: string): Promise<Set<string>>;
   /** Records an error; retry after `retryInMs`, or mark failed when null. */
   fail(job: Job, token: string, error: string, retryInMs: number | null): Promise<boolean>;
   /** Gives a claimed job back, pending now, its attempt not counted. */

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AlreadyExistsError, DeadError, stopWorker } from '../../src/core/index.js';
-import { CycleError, MissingError, NoOutputError, UndeclaredInputError } from '../../src/engine/index.js';
+import { CycleError, Engine, MissingError, NoOutputError, UndeclaredInputError } from '../../src/engine/index.js';
 import { settle } from '../../src/testing/index.js';
 import { setup } from './helpers.js';
 
@@ -122,4 +122,11 @@ test('an engine installed in an engine shows its manifolds in the outer report',
   assert.equal(nested.manifolds['leaf']?.state, 'running');
   await stopWorker(engine);
   assert.equal(inner.report().state, 'stopped', 'stopping the outer engine stops the inner one');
+});
+
+test('options that make no sense are refused when the engine is made', () => {
+  assert.throws(() => new Engine({ backoffFactor: 0.5 }), RangeError);
+  assert.throws(() => new Engine({ fuzz: 1 }), RangeError);
+  assert.throws(() => new Engine({ errorDelayMs: -1 }), RangeError);
+  assert.throws(() => new Engine({ maxDelayMs: Infinity }), RangeError);
 });

@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stopWorker } from '../../src/core/index.js';
+import { noopWorker, stopWorker } from '../../src/core/index.js';
 import { BounceError } from '../../src/engine/index.js';
 import { settle } from '../../src/testing/index.js';
 import { deferred, setup } from './helpers.js';
@@ -166,4 +166,32 @@ test('a start in flight is aborted through ctx.signal when an input stops, and r
   assert.equal(engine.report().manifolds['b']?.state, 'running');
   assert.equal(signals.length, 2);
   await stopWorker(engine);
+});
+
+test('a chain of 5,000 manifolds starts, bounces and stops without overflowing the stack', async () => {
+  const { clock, engine } = setup({ bounceDelayMs: 0 });
+  const n = 5000;
+  let starts = 0;
+  let bounceRoot: (() => void) | undefined;
+  engine.install('m0', {
+    start: async () => {
+      starts++;
+      const w = noopWorker();
+      const bounced = new Promise<void>((_resolve, reject) => (bounceRoot = () => reject(new BounceError())));
+      return { kill: (r) => w.kill(r), wait: () => Promise.race([w.wait(), bounced]) };
+    },
+  });
+  for (let i = 1; i < n; i++) {
+    engine.install(`m${i}`, { inputs: [`m${i - 1}`], start: async () => (starts++, noopWorker()) });
+  }
+  await clock.advance(0);
+  assert.equal(starts, n);
+  bounceRoot!();
+  await clock.advance(0);
+  assert.equal(starts, 2 * n, 'every manifold in the chain restarted');
+  assert.equal(engine.report().manifolds[`m${n - 1}`]?.startCount, 2);
+  engine.kill();
+  await engine.wait();
+  const states = new Set(Object.values(engine.report().manifolds).map((m) => m.state));
+  assert.deepEqual([...states], ['stopped']);
 });

@@ -37,8 +37,14 @@ test('a command that cannot start rejects with ProcessSpawnError and ready() rej
 });
 
 test('a child printing every 50 ms outlives a 200 ms activity timeout; a silent one is killed at about 200 ms', async () => {
-  const chatty = monitorProcess({ command: node, args: proc('tick', '50'), activityTimeoutMs: 200, killGraceMs: 1000 });
-  const silent = monitorProcess({ command: node, args: proc('silent'), activityTimeoutMs: 200, killGraceMs: 1000 });
+  // sh starts in a millisecond, so the timer (which starts at spawn) measures the child, not node's boot on a busy machine.
+  const chatty = monitorProcess({
+    command: 'sh',
+    args: ['-c', 'i=0; while :; do echo "tick $i"; i=$((i+1)); sleep 0.05; done'],
+    activityTimeoutMs: 200,
+    killGraceMs: 1000,
+  });
+  const silent = monitorProcess({ command: 'sh', args: ['-c', 'echo started; exec sleep 30'], activityTimeoutMs: 200, killGraceMs: 1000 });
   const started = Date.now();
   const silentResult = silent.wait().then(
     () => assert.fail('silent child should time out'),
@@ -201,3 +207,39 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+test('onLine (option and method) sees every stdout and stderr line with its stream; a logger gets them too', async () => {
+  const seen: string[] = [];
+  const later: string[] = [];
+  const logged: unknown[] = [];
+  const drop = () => {};
+  const m = monitorProcess({
+    command: 'sh',
+    args: ['-c', 'echo one; echo two >&2; read _ 2>/dev/null; echo three'],
+    onLine: (stream, line) => seen.push(`${stream}:${line}`),
+    logger: { debug: drop, warn: drop, error: drop, info: (obj, msg) => logged.push({ ...obj, msg }) },
+    name: 'shell',
+  });
+  const off = m.onLine((stream, line) => later.push(`${stream}:${line}`));
+  await m.wait();
+  off();
+  assert.deepEqual(seen.sort(), ['stderr:two', 'stdout:one', 'stdout:three']);
+  assert.deepEqual(later.sort(), seen);
+  assert.deepEqual(logged.find((l) => (l as { msg: string }).msg === 'two'), { stream: 'stderr', pid: m.pid, name: 'shell', msg: 'two' });
+  assert.deepEqual(m.exitInfo, { code: 0, signal: null });
+});
+
+test('treeRss and treeCpuMs cover the child and its descendants, and are 0 once they are gone', async () => {
+  const { treeRss, treeCpuMs, listDescendants } = await import('../../src/process/tree.js');
+  const m = monitorProcess({ command: node, args: proc('tree'), killGraceMs: 300 });
+  await until(() => m.tail().filter((l) => l.startsWith('pid ')).length === 3, 'three pids printed');
+  const pid = m.pid!;
+  assert.equal(listDescendants(pid).length, 2);
+  const rss = treeRss(pid);
+  assert.ok(rss > 3 * 10 * 1024 * 1024, `three node processes use more than ${rss} bytes`);
+  assert.ok(treeCpuMs(pid) >= 0);
+  m.kill();
+  await m.wait();
+  assert.equal(treeRss(pid), 0);
+  assert.equal(treeCpuMs(pid), 0);
+});

@@ -48,6 +48,11 @@ test('results cross by structured clone; a thrown error keeps its class name, me
     assert.ok(te instanceof TypeError);
     assert.equal((te as TypeError).message, 'not a function');
 
+    // What structured clone cannot carry fails that call only.
+    await assert.rejects(pool.run('add', [() => 1, 2]), /could not be cloned/);
+    await assert.rejects(pool.run('unclonable'), /could not be cloned/);
+    assert.equal(await pool.run('add', [20, 22]), 42);
+
     const missing = await pool.run('noSuchFunction').catch((e: unknown) => e);
     assert.ok(missing instanceof TypeError);
     assert.match((missing as Error).message, /noSuchFunction/);
@@ -163,6 +168,18 @@ test('a timed-out or aborted call rejects and kills its child; the pool goes on'
     await assert.rejects(aborted, /caller gave up/);
     await until(() => gone(p2), 'aborted child gone');
     assert.equal(await pool.run('add', [1, 2]), 3);
+
+    // A call sent ahead but not started is skipped by its child, which lives on.
+    const p3 = await pool.run<number>('pid');
+    const ac3 = new AbortController();
+    const first = pool.run('delay', [200, 'first']);
+    const skipped = pool.run('delay', [0, 'skipped'], { signal: ac3.signal });
+    const third = pool.run('delay', [0, 'third']);
+    await until(() => pool.stats().running === 3, 'three calls sent');
+    ac3.abort(new Error('not any more'));
+    await assert.rejects(skipped, /not any more/);
+    assert.deepEqual(await Promise.all([first, third]), ['first', 'third']);
+    assert.equal(await pool.run('pid'), p3);
 
     // An abort before the call is sent just removes it.
     const ac2 = new AbortController();

@@ -1,0 +1,72 @@
+// One run of a supervised child: the AbortSignal its start got, its Worker once known, and
+// how its exit reaches the supervisor. Also the supervisor's record of each child.
+
+import { isWorker, type ChildState, type ResolvedSpec } from './child-spec.js';
+import type { Worker } from './worker.js';
+
+export interface ChildRecord {
+  spec: ResolvedSpec;
+  state: ChildState;
+  restarts: number;
+  lastError: Error | undefined;
+  startedAt: number | undefined;
+  /** The current run; undefined while not running or while being stopped. */
+  run: ChildRun | undefined;
+  /** Base of the next backoff delay. */
+  baseDelayMs: number;
+  /** When a 'restarting' child is due; Infinity while its failed start awaits a decision. */
+  dueAt: number;
+}
+
+export type ExitFn = (run: ChildRun, err: unknown, failed: boolean) => void;
+
+/** One run of a child: its signal, its worker once known, and how its exit is reported. */
+export class ChildRun {
+  worker: Worker | undefined = undefined;
+  killed = false;
+  exited = false;
+  killReason: unknown = undefined;
+  /** Set while a stop waits for this run to exit. */
+  onStopped: (() => void) | undefined = undefined;
+  readonly ok: () => void;
+  readonly fail: (err: unknown) => void;
+
+  constructor(
+    readonly record: ChildRecord,
+    readonly abort: AbortController,
+    readonly exit: ExitFn,
+  ) {
+    this.ok = () => exit(this, undefined, false);
+    this.fail = (err: unknown) => exit(this, err, true);
+  }
+
+  watch(worker: Worker): void {
+    this.worker = worker;
+    let done: Promise<void>;
+    try {
+      done = worker.wait();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    done.then(this.ok, this.fail);
+  }
+
+  /** For a start that returned a promise: the child is the Worker it brings, or the call itself. */
+  settled = (value: Worker | void): void => {
+    if (isWorker(value)) {
+      if (this.killed) value.kill(this.killReason);
+      this.watch(value);
+    } else if (value === undefined) this.ok();
+    else this.fail(new TypeError(`child ${this.record.spec.id}: start resolved to neither a Worker nor nothing`));
+  };
+
+  kill(reason: unknown): void {
+    if (this.killed) return;
+    this.killed = true;
+    this.killReason = reason;
+    this.abort.abort(reason);
+    this.worker?.kill(reason);
+  }
+}
+
