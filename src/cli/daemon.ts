@@ -51,6 +51,8 @@ export interface DaemonView {
 interface Program {
   config: ProgramConfig;
   instances: Instance[];
+  /** Bumped by every stop, so a start still waiting for its `after` programs gives up. */
+  generation: number;
 }
 
 export function paths(home: string) {
@@ -201,7 +203,7 @@ export class Daemon implements DaemonView {
       logFile: (c: ProgramConfig, i: number) => this.#logFile(c, i),
     };
     const instances = Array.from({ length: cfg.instances }, (_, i) => new Instance(cfg, i, hooks));
-    this.#programs.set(cfg.name, { config: cfg, instances });
+    this.#programs.set(cfg.name, { config: cfg, instances, generation: 0 });
   }
 
   /** Starts `names`, each once the running programs it waits for are ready; resolves once all spawned. */
@@ -213,6 +215,7 @@ export class Daemon implements DaemonView {
       p = (async () => {
         const prog = this.#programs.get(name);
         if (prog === undefined) return;
+        const generation = prog.generation;
         const deps = prog.config.after.filter((d) => this.#programs.has(d));
         // Dependencies being started now are waited for; running ones must be ready; stopped
         // ones outside this start are not pulled in (`after` orders, like systemd's After=).
@@ -223,6 +226,8 @@ export class Daemon implements DaemonView {
           for (const inst of prog.instances) if (!inst.running) inst.reason = `not started: a program in after (${deps.join(', ')}) stopped before it was ready`;
           return;
         }
+        // A stop (or shutdown) that came while this start waited wins.
+        if (prog.generation !== generation || this.#shutdown !== undefined) return;
         await Promise.all(prog.instances.map((i) => i.start()));
       })();
       starting.set(name, p);
@@ -238,9 +243,11 @@ export class Daemon implements DaemonView {
       let p = stopping.get(name);
       if (p !== undefined) return p;
       p = (async () => {
+        const prog = this.#programs.get(name);
+        if (prog !== undefined) prog.generation++;
         const dependents = names.filter((n) => n !== name && this.#programs.get(n)?.config.after.includes(name));
         await Promise.all(dependents.map(stopOne));
-        await Promise.all((this.#programs.get(name)?.instances ?? []).map((i) => i.stop()));
+        await Promise.all((prog?.instances ?? []).map((i) => i.stop()));
       })();
       stopping.set(name, p);
       return p;

@@ -69,12 +69,22 @@ async function runDaemon(file: string | undefined, o: Common): Promise<number> {
   // Imported here so client commands never load the daemon's modules.
   const { Daemon } = await import('./daemon.js');
   const daemon = new Daemon(config, (line) => process.stdout.write(`${line}\n`));
-  const stop = () => void daemon.shutdown();
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    // A second signal while stopping gives up waiting; process groups still get SIGKILL on exit.
+    if (++signals > 1) {
+      process.stderr.write(`bosun: ${signal} again, exiting now\n`);
+      process.exit(EXIT.failed);
+    }
+    void daemon.shutdown();
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const code = await daemon.open();
   if (code !== 0) return code;
   await daemon.exited;
+  // Everything is stopped and closed; do not let a stray handle keep the process alive.
+  setTimeout(() => process.exit(process.exitCode ?? EXIT.ok), 3000).unref();
   return EXIT.ok;
 }
 

@@ -1,7 +1,8 @@
 // One run of a supervised child: the AbortSignal its start got, its Worker once known, and
 // how its exit reaches the supervisor. Also the supervisor's record of each child.
 
-import { isWorker, type ChildState, type ResolvedSpec } from './child-spec.js';
+import { isWorker, type ChildState, type ResolvedSpec, type ShutdownMs } from './child-spec.js';
+import type { Clock, TimerHandle } from './clock.js';
 import type { Worker } from './worker.js';
 
 export interface ChildRecord {
@@ -10,6 +11,10 @@ export interface ChildRecord {
   restarts: number;
   lastError: Error | undefined;
   startedAt: number | undefined;
+  /** When `start` was last called, even if it threw: how long the child ran, for backoff reset. */
+  lastAttemptAt: number;
+  /** The controller of the last run that ended on its own, which the next run may reuse. */
+  spareAbort: AbortController | undefined;
   /** The current run; undefined while not running or while being stopped. */
   run: ChildRun | undefined;
   /** Base of the next backoff delay. */
@@ -53,13 +58,13 @@ export class ChildRun {
   }
 
   /** For a start that returned a promise: the child is the Worker it brings, or the call itself. */
-  settled = (value: Worker | void): void => {
+  settled(value: Worker | void): void {
     if (isWorker(value)) {
       if (this.killed) value.kill(this.killReason);
       this.watch(value);
     } else if (value === undefined) this.ok();
     else this.fail(new TypeError(`child ${this.record.spec.id}: start resolved to neither a Worker nor nothing`));
-  };
+  }
 
   kill(reason: unknown): void {
     if (this.killed) return;
@@ -68,5 +73,25 @@ export class ChildRun {
     this.abort.abort(reason);
     this.worker?.kill(reason);
   }
-}
 
+  /**
+   * After kill(): waits for the exit as `shutdown` says. Undefined if there is nothing to
+   * wait for (already exited, or brutal); else resolves true on exit, false when abandoned.
+   */
+  exitWithin(shutdown: ShutdownMs, clock: Clock): Promise<boolean> | undefined {
+    if (this.exited || shutdown === 'brutal') return undefined;
+    return new Promise<boolean>((resolve) => {
+      let timer: TimerHandle | undefined;
+      this.onStopped = () => {
+        this.onStopped = undefined;
+        timer?.clear();
+        resolve(true);
+      };
+      if (shutdown === 'infinity') return;
+      timer = clock.setTimeout(() => {
+        this.onStopped = undefined;
+        resolve(false);
+      }, shutdown);
+    });
+  }
+}

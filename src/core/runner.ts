@@ -7,7 +7,8 @@ import { isWorker, supervisorWorkers, type ChildInfo, type ShutdownMs } from './
 import type { Clock } from './clock.js';
 import { AlreadyExistsError, DeadError, NotFoundError, toError } from './errors.js';
 import type { Logger } from './logger.js';
-import { Supervisor } from './supervisor.js';
+import type { Listener } from './events.js';
+import { Supervisor, type SupervisorEvents } from './supervisor.js';
 import { quiet, type Worker } from './worker.js';
 
 export interface RunnerOptions {
@@ -47,7 +48,16 @@ interface Entry {
 /**
  * Runs a changing set of named workers (juju/worker's Runner). `startWorker(id, start)`
  * resolves once the worker is registered and its `start` called; use `worker(id)` to get the
- * Worker itself, waiting while it starts or restarts.
+ * Worker itself, waiting while it starts or restarts. Unlike a Supervisor's children, a
+ * worker that stops cleanly is done (removed), and errors never exhaust an intensity: a
+ * non-fatal error restarts after `restartDelayMs`, always the same delay, forever.
+ *
+ * ```ts
+ * const runner = new Runner({ isFatal: (err) => err instanceof AuthError });
+ * await runner.startWorker(`watch-${unit}`, (signal) => watchUnit(unit, signal));
+ * const w = await runner.worker(`watch-${unit}`, AbortSignal.timeout(5000));
+ * await runner.stopWorker(`watch-${unit}`);
+ * ```
  */
 export class Runner implements Worker {
   readonly #sup: Supervisor;
@@ -89,6 +99,11 @@ export class Runner implements Worker {
       ),
     );
     supervisorWorkers.add(this);
+  }
+
+  /** Subscribes to the underlying supervisor's lifecycle events (ids are worker ids). */
+  on<K extends keyof SupervisorEvents>(name: K, listener: Listener<SupervisorEvents[K]>): () => void {
+    return this.#sup.on(name, listener);
   }
 
   /**

@@ -6,6 +6,7 @@
 // Every decision runs in one serial queue, like the single OTP process it copies: an exit
 // that arrives while a restart is stopping siblings is handled after that restart.
 
+import { getEventListeners } from 'node:events';
 import {
   isWorker,
   resolveSpec,
@@ -36,6 +37,17 @@ export type { SupervisorEvents, SupervisorOptions } from './supervisor-options.j
 const DEFAULT_SHUTDOWN_MS = 5000;
 
 /**
+ * The signal of a run that ended on its own may serve the next run if it was never aborted
+ * and nothing listens to it any more: nobody can tell the difference, and on Node 20 making
+ * an AbortController is about half of what a restart costs. A signal that still has abort
+ * listeners is never handed on, so leftovers of a crashed run cannot pile up on it.
+ */
+function reusable(abort: AbortController | undefined): AbortController | undefined {
+  if (abort === undefined || abort.signal.aborted || getEventListeners(abort.signal, 'abort').length > 0) return undefined;
+  return abort;
+}
+
+/**
  * An OTP supervisor for Workers. It runs from construction: children start in the order
  * given (after the current tick, so listeners attached right after `new` see them start).
  *
@@ -58,6 +70,18 @@ const DEFAULT_SHUTDOWN_MS = 5000;
  * A child's `start` that throws while the supervisor starts up makes it stop the children
  * already started and die with that error (OTP's failed init); at a restart it counts as a
  * crash; from `startChild` it rejects the call and the child is not added.
+ *
+ * ```ts
+ * const sup = new Supervisor({
+ *   strategy: 'rest_for_one',
+ *   children: [
+ *     { id: 'db', start: (signal) => openPool(signal) },           // Promise<Worker>
+ *     { id: 'api', start: () => startWorker((signal) => serve(signal)) },
+ *   ],
+ * });
+ * sup.on('childRestarting', (e) => log(`${e.id} restarts in ${e.delayMs} ms`));
+ * await sup.wait(); // rejects with RestartIntensityError if it gives up
+ * ```
  */
 export class Supervisor implements Worker {
   readonly name: string;
@@ -128,7 +152,11 @@ export class Supervisor implements Worker {
     this.#events.off(name, listener);
   }
 
-  /** Stops every child in reverse start order, then resolves `wait()` (unless it gave up). */
+  /**
+   * Stops every child in reverse start order, then resolves `wait()` (or rejects, if it was
+   * already dying of an error). Idempotent. Children are killed with a KilledError rather
+   * than `reason`, as OTP stops them with `shutdown`: a child must see a clean request.
+   */
   kill(_reason?: unknown): void {
     if (this.#dying) return;
     this.#dying = true;
@@ -227,8 +255,9 @@ export class Supervisor implements Worker {
   }
 
   /** Calls the child's `start`. Returns the error if it threw or returned something unusable. */
-  #startRun(record: ChildRecord): Error | undefined {
-    const abort = new AbortController();
+  #startRun(record: ChildRecord, now = this.#clock.now()): Error | undefined {
+    const abort = reusable(record.spareAbort) ?? new AbortController();
+    record.spareAbort = undefined;
     let result: Worker | Promise<Worker | void>;
     try {
       result = record.spec.start(abort.signal);
@@ -237,21 +266,21 @@ export class Supervisor implements Worker {
     }
     const run = new ChildRun(record, abort, this.#exit);
     if (isWorker(result)) {
-      this.#running(record, run);
+      this.#running(record, run, now);
       run.watch(result);
     } else if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
-      this.#running(record, run);
-      Promise.resolve(result).then(run.settled, run.fail);
+      this.#running(record, run, now);
+      Promise.resolve(result).then((value) => run.settled(value), run.fail);
     } else {
       return new TypeError(`child ${record.spec.id}: start must return a Worker or a Promise, got ${typeof result}`);
     }
     return undefined;
   }
 
-  #running(record: ChildRecord, run: ChildRun): void {
+  #running(record: ChildRecord, run: ChildRun, now: number): void {
     record.run = run;
     record.state = 'running';
-    record.startedAt = this.#clock.now();
+    record.startedAt = record.lastAttemptAt = now;
     if (this.#events.has('childStarted')) {
       this.#events.emit('childStarted', { supervisor: this.name, id: record.spec.id, restarts: record.restarts });
     }
@@ -259,10 +288,11 @@ export class Supervisor implements Worker {
   }
 
   /** Restarts a child whose delay is over; a start that throws is decided on like a crash. */
-  #restartNow(record: ChildRecord): void {
-    const err = this.#startRun(record);
+  #restartNow(record: ChildRecord, now: number): void {
+    const err = this.#startRun(record, now);
     if (err === undefined) return;
     record.lastError = err;
+    record.lastAttemptAt = now; // a failed start ran for no time: backoff keeps growing
     record.state = 'restarting';
     record.dueAt = Infinity;
     this.#emitExited(record, err, false);
@@ -278,7 +308,7 @@ export class Supervisor implements Worker {
     if (this.#dying) return;
     const now = this.#clock.now();
     for (const record of this.#records) {
-      if (record.state === 'restarting' && record.dueAt <= now) this.#restartNow(record);
+      if (record.state === 'restarting' && record.dueAt <= now) this.#restartNow(record, now);
     }
     this.#armTimer();
   };
@@ -297,6 +327,7 @@ export class Supervisor implements Worker {
       return;
     }
     if (record.run !== run) return;
+    record.spareAbort = run.abort;
     if (this.#dying) {
       record.run = undefined;
       record.state = 'stopped';
@@ -348,7 +379,7 @@ export class Supervisor implements Worker {
         `(last: child ${record.spec.id}${error === undefined ? ' stopped' : ` failed: ${error.message}`})`;
       return this.#die(new RestartIntensityError(message, { cause: error }), true);
     }
-    const ran = record.startedAt === undefined ? 0 : now - record.startedAt;
+    const ran = now - record.lastAttemptAt;
     const { delayMs, nextBaseMs } = nextDelay(this.#backoff, record.baseDelayMs, ran, this.#random);
     record.baseDelayMs = nextBaseMs;
     record.restarts++;
@@ -357,7 +388,7 @@ export class Supervisor implements Worker {
     }
     this.#log?.info({ supervisor: this.name, child: record.spec.id, delayMs, restarts: record.restarts }, 'child restarting');
     if (this.#strategy === 'one_for_one') {
-      if (delayMs === 0) return this.#restartNow(record);
+      if (delayMs === 0) return this.#restartNow(record, now);
       record.state = 'restarting';
       record.dueAt = now + delayMs;
       this.#armTimer();
@@ -404,37 +435,22 @@ export class Supervisor implements Worker {
     record.run = undefined;
     record.state = 'stopping';
     run.kill(new KilledError(`stopped by supervisor ${this.name}`));
-    if (run.exited) {
-      record.state = 'stopped';
-      return;
-    }
     const shutdown = this.#shutdownOf(record, run);
-    if (shutdown === 'brutal') {
+    const stopped = run.exitWithin(shutdown, this.#clock);
+    if (stopped === undefined) {
       record.state = 'stopped';
-      this.#log?.debug({ supervisor: this.name, child: record.spec.id }, 'child killed brutally, not waiting');
       return;
     }
-    return new Promise<void>((resolve) => {
-      let timer: TimerHandle | undefined;
-      run.onStopped = () => {
-        run.onStopped = undefined;
-        timer?.clear();
-        record.state = 'stopped';
-        resolve();
-      };
-      if (shutdown === 'infinity') return;
-      timer = this.#clock.setTimeout(() => {
-        run.onStopped = undefined;
-        record.state = 'stopped';
-        this.#log?.error(
-          { supervisor: this.name, child: record.spec.id, shutdownMs: shutdown },
-          `child did not stop within ${shutdown} ms; abandoned`,
-        );
-        if (this.#events.has('childAbandoned')) {
-          this.#events.emit('childAbandoned', { supervisor: this.name, id: record.spec.id, shutdownMs: shutdown });
-        }
-        resolve();
-      }, shutdown);
+    return stopped.then((inTime) => {
+      record.state = 'stopped';
+      if (inTime) return;
+      this.#log?.error(
+        { supervisor: this.name, child: record.spec.id, shutdownMs: shutdown },
+        `child did not stop within ${String(shutdown)} ms; abandoned`,
+      );
+      if (this.#events.has('childAbandoned')) {
+        this.#events.emit('childAbandoned', { supervisor: this.name, id: record.spec.id, shutdownMs: shutdown });
+      }
     });
   }
 
@@ -511,7 +527,9 @@ export class Supervisor implements Worker {
       restarts: 0,
       lastError: undefined,
       startedAt: undefined,
+      lastAttemptAt: 0,
       run: undefined,
+      spareAbort: undefined,
       baseDelayMs: this.#backoff.initialMs,
       dueAt: Infinity,
     };

@@ -3,7 +3,17 @@
 // Canonical use: put `monitorProcess({ command, args })` under a Supervisor, which restarts it
 // with backoff; kill() never leaves a descendant behind (see tree.ts for the one exception).
 export * from './errors.js';
-export * from './tree.js';
+export {
+  isAlive,
+  killTree,
+  listDescendants,
+  listProcesses,
+  procInfo,
+  stillAlive,
+  treeCpuMs,
+  treeRss,
+  type ProcInfo,
+} from './tree.js';
 export { LogFile, type LogFileOptions } from './log-file.js';
 export { TailRing, type LineListener, type StreamName } from './output.js';
 export type { ReadyCheck } from './ready.js';

@@ -361,30 +361,34 @@ class ProcessMonitor implements MonitoredProcess {
   async #reapSurvivors(pid: number): Promise<void> {
     const survivors = () => stillAlive(mergeProcs(this.#snapshot, listProcesses().filter((p) => p.pgrp === pid)));
     let left = survivors();
+    // Polls use real time: they only observe deaths. The grace itself is a Clock timer, so a
+    // TestClock decides when SIGKILL comes, and a test needs no advance for children that obey.
     while (left.length > 0 && !this.#graceOver) {
-      await this.#clock.sleep(20).catch(() => {});
+      await realSleep(20);
       left = survivors();
     }
     if (left.length > 0) killTree(pid, 'SIGKILL', left);
     // SIGKILLed non-children become zombies of their own parents (or init) almost at once.
     for (let i = 0; i < 200 && left.length > 0; i++) {
-      await this.#clock.sleep(10).catch(() => {});
+      await realSleep(10);
       left = survivors();
     }
   }
 
-  /** Output still in the pipes is read to the end; a pipe held open by an escaped process is cut after 1 s. */
+  /** Output still in the pipes is read to the end; a pipe held open by an escaped process is cut after 1 s (real time). */
   async #drainStreams(): Promise<void> {
-    let timer: TimerHandle | undefined;
+    let timer: NodeJS.Timeout | undefined;
     const cut = new Promise<void>((resolve) => {
-      timer = this.#clock.setTimeout(resolve, 1000);
+      timer = setTimeout(resolve, 1000);
     });
     await Promise.race([this.#streams, cut]);
-    timer?.clear();
+    clearTimeout(timer);
     this.#child?.stdout?.destroy();
     this.#child?.stderr?.destroy();
   }
 }
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function mergeProcs(a: ProcInfo[], b: ProcInfo[]): ProcInfo[] {
   const seen = new Set(a.map((p) => `${p.pid}:${p.startTime}`));

@@ -81,7 +81,8 @@ export function captureLines(stream: Readable, name: StreamName, o: CaptureOptio
       stream.pause();
       o.log.onDrain(() => stream.resume());
     }
-    let start = 0;
+    // With nobody listening only the ring needs lines, and only its last `size` of this chunk.
+    let start = o.listeners.size === 0 ? lastLinesStart(data, o.ring.size) : 0;
     for (;;) {
       const nl = data.indexOf('\n', start);
       if (nl < 0) break;
@@ -105,4 +106,15 @@ export function captureLines(stream: Readable, name: StreamName, o: CaptureOptio
   }).then(() => {
     stream.removeAllListeners('data');
   });
+}
+
+/** Index in `text` (which ends with a newline) where its last `n` lines begin. */
+function lastLinesStart(text: string, n: number): number {
+  let from = text.length - 1;
+  for (let i = 0; i < n; i++) {
+    const prev = text.lastIndexOf('\n', from - 1);
+    if (prev < 0) return 0;
+    from = prev;
+  }
+  return n <= 0 ? text.length : from + 1;
 }

@@ -60,6 +60,8 @@ export class PoolChild {
   /** Takes no more calls: recycling, closing, or being killed. */
   retiring = false;
   exited = false;
+  /** The pool asked it to stop (disconnect or kill), so its exit is no crash. */
+  stopRequested = false;
   readonly #events: ChildEvents;
   #outbox: unknown[] = [];
   #flushQueued = false;
@@ -79,13 +81,26 @@ export class PoolChild {
     this.proc.on('error', () => {}); // spawn failures surface as 'exit'; a failed send is followed by exit too
     this.proc.on('message', (m) => this.#onMessage(m));
     this.proc.once('exit', (code, signal) => {
-      this.exited = true;
-      this.retiring = true;
-      if (this.pid !== undefined) {
-        signalQuietly(-this.pid, 'SIGKILL'); // whatever the child started dies with it
-        forgetGroup(this.pid);
-      }
-      events.exit(this, code, signal);
+      // Whatever the child started dies with it (and lets go of any pipe it inherited).
+      if (this.pid !== undefined) signalQuietly(-this.pid, 'SIGKILL');
+      const done = () => {
+        if (this.exited) return;
+        this.exited = true;
+        this.retiring = true;
+        if (this.pid !== undefined) forgetGroup(this.pid);
+        events.exit(this, code, signal);
+      };
+      // 'exit' can overtake messages still in the channel; the channel's own end comes after the
+      // last of them, so a reply already sent is never mistaken for a call cut short. A channel
+      // held open by an escaped process is cut after a second (a safety net, not a behaviour
+      // timer, hence no Clock).
+      if (this.proc.connected) {
+        this.proc.once('disconnect', done);
+        setTimeout(() => {
+          if (this.proc.connected) this.proc.disconnect();
+          done();
+        }, 1000).unref();
+      } else done();
     });
   }
 
@@ -109,12 +124,14 @@ export class PoolChild {
   /** Graceful stop: closing the channel makes the runtime exit. */
   disconnect(): void {
     this.retiring = true;
+    this.stopRequested = true;
     if (this.proc.connected) this.proc.disconnect();
   }
 
   /** Kills the child's whole process group at once. */
   kill(): void {
     this.retiring = true;
+    this.stopRequested = true;
     if (this.exited || this.pid === undefined) return;
     if (!signalQuietly(-this.pid, 'SIGKILL')) signalQuietly(this.pid, 'SIGKILL');
   }

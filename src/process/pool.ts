@@ -315,7 +315,7 @@ export class ProcessPool implements Worker {
         requeue.push(call);
       }
     }
-    if (!child.ready) this.#earlyDeaths++;
+    if (!child.ready && !child.stopRequested) this.#earlyDeaths++;
     if (requeue.length > 0) {
       this.#queue.splice(this.#qHead, 0, ...requeue);
       this.#queued += requeue.length;

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { isAbortLike, startWorker, toError, type Clock, type Logger, type Worker } from '../core/index.js';
 import { AckBatcher } from './ack-batcher.js';
+import { Bell } from './bell.js';
 import { resolveBackoff, retryDelayMs } from './backoff.js';
 import { LeaseLostError } from './errors.js';
 import type { Claim, Job, JobEvent, Store, WorkerOptions } from './types.js';
@@ -30,34 +31,6 @@ interface Running {
   handlerDone: boolean;
   abandoned: boolean;
   done: Promise<void>;
-}
-
-/** A wake-up that is never lost: a ring before the wait makes the next wait return at once. */
-class Bell {
-  #rung = false;
-  #wake: (() => void) | undefined;
-  ring(): void {
-    this.#rung = true;
-    this.#wake?.();
-  }
-  wait(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-    if (this.#rung || signal.aborted) {
-      this.#rung = false;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      const finish = () => {
-        timer.clear();
-        signal.removeEventListener('abort', finish);
-        this.#wake = undefined;
-        this.#rung = false;
-        resolve();
-      };
-      const timer = clock.setTimeout(finish, ms);
-      signal.addEventListener('abort', finish, { once: true });
-      this.#wake = finish;
-    });
-  }
 }
 
 export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Handler<P>, options: WorkerOptions = {}): Worker {

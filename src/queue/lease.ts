@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { isAbortLike, startWorker, type Clock, type Logger, type Worker } from '../core/index.js';
+import { Bell } from './bell.js';
 import { LeaseLostError } from './errors.js';
 import type { LeaseOptions, Store } from './types.js';
 
@@ -25,7 +26,7 @@ export function startLease(
 
   return startWorker(async (signal) => {
     let child: { worker: Worker; abort: AbortController; ended: boolean; error: unknown } | undefined;
-    let wake: (() => void) | undefined;
+    const bell = new Bell();
     // Renewed at (local time before the query): the lease is surely ours until this + ttlMs.
     let heldSince = -Infinity;
 
@@ -59,12 +60,12 @@ export function startLease(
           worker.wait().then(
             () => {
               c.ended = true;
-              wake?.();
+              bell.ring();
             },
             (err: unknown) => {
               c.ended = true;
               c.error = err ?? new Error('lease child failed');
-              wake?.();
+              bell.ring();
             },
           );
           logger.info({ lease: name }, 'lease acquired');
@@ -79,17 +80,7 @@ export function startLease(
           if (c.error !== undefined && !isAbortLike(c.error, c.abort.signal)) throw c.error;
           return;
         }
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            timer.clear();
-            signal.removeEventListener('abort', done);
-            wake = undefined;
-            resolve();
-          };
-          const timer = clock.setTimeout(done, renewMs);
-          signal.addEventListener('abort', done, { once: true });
-          wake = done;
-        });
+        await bell.wait(clock, renewMs, signal);
       }
     } finally {
       await stopChild(signal.reason);

@@ -36,7 +36,7 @@ export class ServiceMetrics {
       registers,
     });
     this.#samples = new Counter({ name: 'bosun_task_duration_samples_total', help: 'Units of work timed', labelNames: ['task'], registers });
-    this.#taskUp = new Gauge({ name: 'bosun_task_running', help: '1 if the task is running, else 0', labelNames: ['task', 'state'], registers });
+    this.#taskUp = new Gauge({ name: 'bosun_task_up', help: '1 if the task is running, else 0; label state has its state', labelNames: ['task', 'state'], registers });
     this.#uptime = new Gauge({ name: 'bosun_service_uptime_seconds', help: 'Seconds since the service was created', registers });
     this.#healthy = new Gauge({ name: 'bosun_service_healthy', help: '1 when every task started and none failed', registers });
   }
@@ -54,7 +54,9 @@ export class ServiceMetrics {
   #metric(key: string): Counter<string> | Gauge<string> {
     let m = this.#counters.get(key);
     if (m === undefined) {
-      const name = `bosun_task_${snake(key)}`;
+      let name = `bosun_task_${snake(key)}`;
+      // A counter whose name a fixed metric already has gets a suffix rather than breaking /metrics.
+      if (this.registry.getSingleMetric(MONOTONIC.has(key) ? `${name}_total` : name) !== undefined) name += '_counter';
       m = MONOTONIC.has(key)
         ? new Counter({ name: `${name}_total`, help: `Task counter ${key}`, labelNames: ['task'], registers: [this.registry] })
         : new Gauge({ name, help: `Task counter ${key}`, labelNames: ['task'], registers: [this.registry] });

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { get } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { cli, prog, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { CLI, cli, prog, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
 
 /** fetch cannot set Host, so this uses node:http. */
 function statusWithHost(url: string, host: string): Promise<number> {
@@ -122,5 +123,19 @@ programs:
     assert.equal(logs.code, 0);
     assert.equal(logs.stdout.split('\n').filter((x) => x !== '').length, 4, 'two lines per instance');
     assert.equal((await cli(['logs', 'nope', '--home', p.home])).code, 1);
+  });
+
+  test('logs -f keeps printing new lines until interrupted', async () => {
+    const child = spawn(process.execPath, [CLI, 'logs', 'other', '-f', '-n', '0', '--home', p.home], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      await cli(['restart', 'other', '--home', p.home]);
+      await waitFor('the restarted program line', () => /^other\[0\] \| pid=\d+ env=$/m.test(out));
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await closed, 0);
   });
 });

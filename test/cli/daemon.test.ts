@@ -52,6 +52,27 @@ programs:
     }
   });
 
+  test('readiness by IPC message, by HTTP and by delay gates the programs that come after', async () => {
+    const port = 20_000 + (process.pid % 20_000);
+    await withDaemon(`dashboard: false
+programs:
+  last: { command: ${prog()}, after: [ipc, http, delayed] }
+  ipc: { command: ${prog('--ipc-ready-after', 300)}, ready: { message: true } }
+  http: { command: ${prog('--http-after', 300)}, env: { PORT: "${port}" }, ready: { http: "http://127.0.0.1:${port}/" } }
+  delayed: { command: ${prog()}, ready: { delay: 400ms } }
+`, async (d) => {
+      const lastStarted = await d.line(/ last\[0\] started pid=/);
+      for (const name of ['ipc', 'http', 'delayed']) {
+        const ready = d.lines.findIndex((l) => l.endsWith(` ${name}[0] ready`));
+        assert.ok(ready >= 0 && ready < lastStarted, `${name} ready before last started:\n${d.lines.join('\n')}`);
+        const started = d.lines.findIndex((l) => l.includes(` ${name}[0] started`));
+        assert.ok(at(d.lines[ready]!) - at(d.lines[started]!) >= 250, `${name} was not ready at once`);
+      }
+      const s = await d.status();
+      assert.deepEqual(s.programs.map((x) => x.state), ['running', 'ready', 'ready', 'ready']);
+    });
+  });
+
   test('restarts a program killed from outside after the configured backoff; never and on-failure are not restarted', async () => {
     await withDaemon(`dashboard: false
 supervisor: { backoff: { initial: 300ms, factor: 2, max: 5s } }

@@ -61,6 +61,8 @@ describe('Runner', () => {
   test('an erroring worker restarts after restartDelayMs (default 3000)', async () => {
     const clock = new TestClock();
     const runner = new Runner({ clock });
+    const delays: number[] = [];
+    runner.on('childRestarting', (e) => delays.push(e.delayMs));
     const a = controlled();
     await runner.startWorker('a', a.start);
     a.last().fail(new Error('transient trouble'));
@@ -73,6 +75,7 @@ describe('Runner', () => {
     a.last().fail(new Error('again'));
     await clock.advance(3000);
     assert.equal(a.runs.length, 3);
+    assert.deepEqual(delays, [3000, 3000]);
     await stopWorker(runner);
     assert.equal(clock.pending(), 0);
   });

@@ -278,6 +278,40 @@ describe('Supervisor backoff', () => {
     assert.equal(clock.pending(), 0);
   });
 
+  test('a child whose restarts fail to start keeps backing off, even after a long stable run', async () => {
+    const clock = new TestClock();
+    let calls = 0;
+    let fail!: (e: Error) => void;
+    const sup = new Supervisor({
+      clock,
+      intensity: 10,
+      backoff: { initialMs: 1000, factor: 2, maxMs: 60_000, jitter: 0, resetAfterMs: 10_000 },
+      children: [
+        {
+          id: 'a',
+          start: () => {
+            calls++;
+            if (calls > 1 && calls < 4) throw new Error(`start ${calls} failed`);
+            return startWorker((signal) => new Promise<void>((resolve, reject) => {
+              fail = reject;
+              signal.addEventListener('abort', () => resolve(), { once: true });
+            }));
+          },
+        },
+      ],
+    });
+    const restarting = record(sup, 'childRestarting');
+    await clock.advance(60_000);
+    fail(new Error('after a long run'));
+    await clock.advance(1000 + 2000 + 4000);
+    assert.deepEqual(
+      restarting.map((e) => e.delayMs),
+      [1000, 2000, 4000],
+    );
+    assert.equal(calls, 4);
+    await stop(sup);
+  });
+
   test('the default backoff waits 100 ms ±10% before the first restart', async () => {
     const clock = new TestClock();
     const probe = new Probe();
@@ -607,6 +641,58 @@ describe('Supervisor children as promises', () => {
     });
     await stop(sup);
     assert.deepEqual(exits, [{ supervisor: 'supervisor', id: 'w', error: undefined, killed: true }]);
+  });
+});
+
+describe('Supervisor signals', () => {
+  test("a run's signal is aborted when the supervisor stops it, and a stopped run's signal is never handed on", async () => {
+    const { sup } = setup({ children: [] });
+    const signals: AbortSignal[] = [];
+    await sup.startChild({
+      id: 'a',
+      start: (signal) => {
+        signals.push(signal);
+        return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      },
+    });
+    await sup.restartChild('a');
+    assert.equal(signals.length, 2);
+    assert.equal(signals[0]!.aborted, true);
+    assert.notEqual(signals[1], signals[0]);
+    await stop(sup);
+    assert.equal(signals[1]!.aborted, true);
+  });
+
+  test('a signal that a crashed run left a listener on is not reused; one left clean may be', async () => {
+    const { sup } = setup({ children: [] });
+    const signals: AbortSignal[] = [];
+    let leaveListener = true;
+    let crash!: (e: Error) => void;
+    await sup.startChild({
+      id: 'a',
+      start: (signal) => {
+        signals.push(signal);
+        const onAbort = () => {};
+        signal.addEventListener('abort', onAbort);
+        return new Promise<void>((_, reject) => {
+          crash = (e) => {
+            if (!leaveListener) signal.removeEventListener('abort', onAbort);
+            reject(e);
+          };
+        });
+      },
+    });
+    crash(new Error('leaves a listener'));
+    await settle();
+    assert.notEqual(signals[1], signals[0], 'a signal with a listener left on it gets no second run');
+    leaveListener = false;
+    crash(new Error('cleans up'));
+    await settle();
+    assert.equal(signals.length, 3);
+    assert.equal(signals[2], signals[1], 'a clean, never-aborted signal serves the next run');
+    assert.equal(signals[2]!.aborted, false);
+    sup.kill();
+    await sup.wait().catch(() => {});
   });
 });
 

@@ -53,6 +53,11 @@ test('size rotation keeps the configured number of files and loses no line among
     const total = Math.floor((4 * 1024 * 1024) / LINE);
     assert.equal(numbered.at(-1), total - 1);
     assert.ok(text.endsWith(`done ${total}\n`));
+    // With no line listener the ring still holds exactly the last 100 lines.
+    const tail = m.tail();
+    assert.equal(tail.length, 100);
+    assert.equal(tail.at(-1), `done ${total}`);
+    tail.slice(0, -1).forEach((l, i) => assert.equal(Number(l.slice(0, 10)), total - 99 + i));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

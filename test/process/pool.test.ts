@@ -118,6 +118,11 @@ test('1 MiB messages from send() arrive intact and in order before the call sett
       }),
     );
     assert.deepEqual(counts, [[0, 1, 2], [], [0, 1, 2, 3, 4]]);
+
+    // Another copy of bosun/process/child finds the same channel.
+    const viaCopy: unknown[] = [];
+    await pool.run('sendViaCopy', [3], { onMessage: (m) => viaCopy.push(m) });
+    assert.deepEqual(viaCopy, [0, 1, 2]);
   } finally {
     await pool.close();
   }
@@ -217,4 +222,14 @@ test('a module that fails to load rejects calls with PoolModuleError and fails t
   assert.match(String((err.cause as Error).message), /cannot load/);
   await assert.rejects(pool.wait(), PoolModuleError);
   assert.equal(pool.stats().children, 0);
+});
+
+test('a pool closed or destroyed before its children loaded the module stops cleanly', async () => {
+  const closed = new ProcessPool({ module: moduleFile, size: 3 });
+  await closed.close();
+  await closed.wait();
+  const destroyed = new ProcessPool({ module: moduleFile, size: 3 });
+  await destroyed.destroy();
+  await destroyed.wait();
+  assert.deepEqual(liveDescendants(), []);
 });

@@ -1,9 +1,19 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotFoundError } from '../../src/core/errors.js';
 import { TestClock } from '../../src/testing/index.js';
 import { PeriodicTask, QueueTask, Service, Task, type ServiceStatus } from '../../src/service/index.js';
 import { until } from './helpers.js';
+
+/** Stops the service when the test ends, even if an assertion failed first. */
+function cleanup(t: TestContext, ...services: Service[]): void {
+  t.after(async () => {
+    for (const s of services) {
+      s.kill();
+      await s.wait().catch(() => {});
+    }
+  });
+}
 
 async function get(service: Service, path: string): Promise<{ status: number; type: string; body: string }> {
   const { host, port } = await service.statusAddress();
@@ -12,7 +22,7 @@ async function get(service: Service, path: string): Promise<{ status: number; ty
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
 }
 
-test('/healthz is 503 with reasons until every task started, then 200', async () => {
+test('/healthz is 503 with reasons until every task started, then 200', async (t) => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   class Slow extends Task {
@@ -22,6 +32,7 @@ test('/healthz is 503 with reasons until every task started, then 200', async ()
     }
   }
   const service = new Service({ name: 'svc', tasks: [Slow], argv: [], env: {}, status: {} });
+  cleanup(t, service);
   await until(() => service.getTask(Slow).state === 'starting', 'Slow starting');
   const starting = await get(service, '/healthz');
   assert.equal(starting.status, 503);
@@ -36,7 +47,7 @@ test('/healthz is 503 with reasons until every task started, then 200', async ()
   await service.wait();
 });
 
-test('/healthz is 503 naming a restartable task that failed and waits for its restart', async () => {
+test('/healthz is 503 naming a restartable task that failed and waits for its restart', async (t) => {
   const clock = new TestClock();
   let runs = 0;
   class Flaky extends Task {
@@ -49,6 +60,7 @@ test('/healthz is 503 naming a restartable task that failed and waits for its re
     }
   }
   const service = new Service({ name: 'svc', tasks: [Flaky], argv: [], env: {}, clock, status: {} });
+  cleanup(t, service);
   await until(() => service.getTask(Flaky).state === 'restarting', 'restarting');
   const res = await get(service, '/healthz');
   assert.equal(res.status, 503);
@@ -60,7 +72,7 @@ test('/healthz is 503 naming a restartable task that failed and waits for its re
   await service.wait();
 });
 
-test('/status is JSON with service, state, uptime, each task state and counters, and warnings', async () => {
+test('/status is JSON with service, state, uptime, each task state and counters, and warnings', async (t) => {
   const clock = new TestClock(1_000_000);
   let n = 0;
   class Job extends PeriodicTask {
@@ -76,6 +88,7 @@ test('/status is JSON with service, state, uptime, each task state and counters,
     }
   }
   const service = new Service({ name: 'svc', tasks: [Job, Work], argv: [], env: {}, clock, status: { host: '127.0.0.1', port: 0 } });
+  cleanup(t, service);
   await until(() => n === 1 && service.state === 'ALIVE', 'first run');
   await service.getTask(Work).submit(5);
   await clock.advance(1500);
@@ -100,7 +113,7 @@ test('/status is JSON with service, state, uptime, each task state and counters,
   await service.wait();
 });
 
-test('/metrics serves task counters in Prometheus text from a per-service registry', async () => {
+test('/metrics serves task counters in Prometheus text from a per-service registry', async (t) => {
   class Work extends QueueTask<number, number> {
     override async execute(x: number) {
       if (x < 0) throw new Error('negative');
@@ -108,7 +121,9 @@ test('/metrics serves task counters in Prometheus text from a per-service regist
     }
   }
   const a = new Service({ name: 'alpha', tasks: [Work], argv: [], env: {}, status: {} });
+  cleanup(t, a);
   const b = new Service({ name: 'beta', tasks: [Work], argv: [], env: {}, status: {} });
+  cleanup(t, b);
   await a.getTask(Work).map([1, 2, 3]);
   await assert.rejects(a.getTask(Work).submit(-1), /negative/);
   const res = await get(a, '/metrics');
@@ -128,16 +143,18 @@ test('/metrics serves task counters in Prometheus text from a per-service regist
   }
 });
 
-test('statusAddress rejects when the status server is off, and the server closes when the service stops', async () => {
+test('statusAddress rejects when the status server is off, and the server closes when the service stops', async (t) => {
   class Idle extends Task {
     static override loopless = true;
   }
   const off = new Service({ name: 'svc', tasks: [Idle], argv: [], env: {} });
+  cleanup(t, off);
   await assert.rejects(off.statusAddress(), NotFoundError);
   off.kill();
   await off.wait();
 
   const on = new Service({ name: 'svc', tasks: [Idle], argv: [], env: {}, status: {} });
+  cleanup(t, on);
   const { port } = await on.statusAddress();
   on.kill();
   await on.wait();

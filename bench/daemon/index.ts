@@ -1,0 +1,208 @@
+// bench/daemon: bosun's daemon side by side with PM2 (private PM2_HOME, killed afterwards), on
+// the same program script: start 20 programs until all are online; crash to the restarted
+// program's first line against a bare spawn; the daemon's RSS with 20 idle programs against a
+// bare node; lines per second a program can print through the daemon into its log file.
+// Run: node build/bench/daemon/index.js   (prints; asserts nothing)
+
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { request } from '../../src/cli/control.js';
+import { percentile } from '../harness.js';
+
+const BOSUN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const PROGRAM = fileURLToPath(new URL('./program.js', import.meta.url));
+const PM2_BIN = createRequire(import.meta.url).resolve('pm2/bin/pm2');
+const N = 20;
+const CRASHES = Number(process.env.BENCH_DAEMON_CRASHES ?? 15);
+const LOG_LINES = Number(process.env.BENCH_DAEMON_LOG_LINES ?? 200_000);
+const LINE_BYTES = 64;
+const wall = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const work = mkdtempSync(join(tmpdir(), 'bosun-bench-daemon-'));
+const pm2Home = join(work, 'pm2');
+const env = { ...process.env, PM2_HOME: pm2Home };
+
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd ?? work, maxBuffer: 64 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+}
+
+async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000, everyMs = 5): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('bench timed out');
+    await sleep(everyMs);
+  }
+}
+
+function rssMB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+// ---- bosun ----
+interface App {
+  name: string;
+  args: string[];
+}
+
+function bosunConfig(apps: App[], extra = ''): string {
+  const file = join(work, `bosun-${Date.now()}.json`);
+  const programs: Record<string, unknown> = {};
+  for (const a of apps) programs[a.name] = { command: [process.execPath, PROGRAM, ...a.args], logs: { maxSize: '1GB' }, ...(extra === 'crash' ? { restart: 'always' } : {}) };
+  writeFileSync(file, JSON.stringify({ home: join(work, 'bosun-home'), dashboard: false, supervisor: { intensity: 100_000, period: '1s', backoff: { initial: 0, factor: 1, max: 0 } }, programs }));
+  return file;
+}
+
+const bosunSocket = () => join(work, 'bosun-home', 'bosun.sock');
+type Status = { programs: { name: string; pid: number | null; state: string }[] };
+async function bosunStatus(): Promise<Status> {
+  const r = await request(bosunSocket(), { cmd: 'status' });
+  if (!r.ok) throw new Error(r.error);
+  return r.result as Status;
+}
+async function bosunUp(apps: App[]): Promise<{ ms: number; pid: number }> {
+  const cfg = bosunConfig(apps);
+  const t0 = performance.now();
+  await run(process.execPath, [BOSUN, 'start', cfg]);
+  await waitFor(async () => ((await bosunStatus()).programs.filter((p) => p.state === 'running').length === apps.length ? true : undefined));
+  const ms = performance.now() - t0;
+  return { ms, pid: Number(readFileSync(join(work, 'bosun-home', 'bosun.pid'), 'utf8')) };
+}
+async function bosunDown(): Promise<void> {
+  await run(process.execPath, [BOSUN, 'shutdown', '--home', join(work, 'bosun-home')]);
+}
+
+// ---- PM2 ----
+function pm2Ecosystem(apps: App[], extra: Record<string, unknown> = {}): string {
+  const file = join(work, `ecosystem-${Date.now()}.config.cjs`);
+  const list = apps.map((a) => ({ name: a.name, script: PROGRAM, args: a.args, interpreter: process.execPath, out_file: join(work, 'pm2-logs', `${a.name}.log`), error_file: join(work, 'pm2-logs', `${a.name}-err.log`), ...extra }));
+  writeFileSync(file, `module.exports = ${JSON.stringify({ apps: list })};\n`);
+  return file;
+}
+async function pm2List(): Promise<{ name: string; pid: number; pm2_env: { status: string } }[]> {
+  return JSON.parse(await run(process.execPath, [PM2_BIN, 'jlist'], { env })) as { name: string; pid: number; pm2_env: { status: string } }[];
+}
+async function pm2Up(apps: App[], extra: Record<string, unknown> = {}): Promise<{ ms: number; pid: number }> {
+  const eco = pm2Ecosystem(apps, extra);
+  const t0 = performance.now();
+  await run(process.execPath, [PM2_BIN, 'start', eco], { env });
+  const startReturned = performance.now() - t0;
+  // `pm2 start` returns once the apps are launched; confirm (untimed when already true) that all are online.
+  let list = await pm2List();
+  let ms = startReturned;
+  while (list.filter((p) => p.pm2_env.status === 'online').length < apps.length) {
+    list = await pm2List();
+    ms = performance.now() - t0;
+  }
+  return { ms, pid: Number(readFileSync(join(pm2Home, 'pm2.pid'), 'utf8')) };
+}
+async function pm2Down(): Promise<void> {
+  await run(process.execPath, [PM2_BIN, 'kill'], { env }).catch(() => '');
+}
+
+// ---- measurements ----
+const idleApps = Array.from({ length: N }, (_, i) => ({ name: `idle${i}`, args: ['idle'] }));
+
+async function startAndRss(): Promise<void> {
+  const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1<<30)'], { stdio: 'ignore' });
+  await sleep(1500);
+  const bareRss = rssMB(bare.pid!);
+  bare.kill('SIGKILL');
+  const rows: string[] = [];
+  const bosun: number[] = [];
+  const pm2: number[] = [];
+  let bosunRss = NaN;
+  let pm2Rss = NaN;
+  for (let round = 0; round < 3; round++) {
+    const b = await bosunUp(idleApps);
+    bosun.push(b.ms);
+    await sleep(3000);
+    bosunRss = Math.min(Number.isNaN(bosunRss) ? Infinity : bosunRss, rssMB(b.pid));
+    await bosunDown();
+    const p = await pm2Up(idleApps);
+    pm2.push(p.ms);
+    await sleep(3000);
+    pm2Rss = Math.min(Number.isNaN(pm2Rss) ? Infinity : pm2Rss, rssMB(p.pid));
+    await pm2Down();
+  }
+  const bm = percentile(bosun, 0.5);
+  const pm = percentile(pm2, 0.5);
+  rows.push(`start ${N} programs until all online (median of 3, cold daemon): bosun ${bm.toFixed(0)} ms, pm2 ${pm.toFixed(0)} ms -> ${(bm / pm).toFixed(2)}x pm2 (goal <= 0.3x); runs bosun [${bosun.map((x) => x.toFixed(0)).join(', ')}] pm2 [${pm2.map((x) => x.toFixed(0)).join(', ')}]`);
+  rows.push(`daemon RSS with ${N} idle programs (best of 3, 3 s after start): bosun ${bosunRss.toFixed(1)} MB, pm2 ${pm2Rss.toFixed(1)} MB, bare node ${bareRss.toFixed(1)} MB -> bosun = bare + ${(bosunRss - bareRss).toFixed(1)} MB (goal <= +8 MB), pm2 = bare + ${(pm2Rss - bareRss).toFixed(1)} MB`);
+  console.log(rows.join('\n'));
+}
+
+function pairs(file: string): number[] {
+  const lines = existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
+  const out: number[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const [a, ta] = lines[i - 1]!.split(' ');
+    const [b, tb] = lines[i]!.split(' ');
+    if (a === 'down' && b === 'up') out.push(Number(tb) - Number(ta));
+  }
+  return out;
+}
+
+async function crashRestart(): Promise<void> {
+  const bare: number[] = [];
+  const bareFile = join(work, 'bare-crash.txt');
+  for (let i = 0; i < CRASHES; i++) {
+    rmSync(bareFile, { force: true });
+    const t0 = wall();
+    const child = spawn(process.execPath, [PROGRAM, 'crash', bareFile, '100000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((r) => child.stdout.once('data', () => r()));
+    bare.push(Number(readFileSync(bareFile, 'utf8').split(' ')[1]) - t0);
+    child.kill('SIGKILL');
+  }
+  const bosunFile = join(work, 'bosun-crash.txt');
+  await bosunUp([{ name: 'crasher', args: ['crash', bosunFile, '150'] }]);
+  await waitFor(() => (pairs(bosunFile).length >= CRASHES ? true : undefined), 60_000, 50);
+  await bosunDown();
+  const pm2File = join(work, 'pm2-crash.txt');
+  await pm2Up([{ name: 'crasher', args: ['crash', pm2File, '150'] }], { autorestart: true, restart_delay: 0, min_uptime: 100, max_restarts: 100_000 });
+  await waitFor(() => (pairs(pm2File).length >= CRASHES ? true : undefined), 60_000, 50);
+  await pm2Down();
+  const bareMed = percentile(bare, 0.5);
+  const bm = percentile(pairs(bosunFile).slice(0, CRASHES), 0.5);
+  const pm = percentile(pairs(pm2File).slice(0, CRASHES), 0.5);
+  console.log(`crash -> restarted program's first line (median of ${CRASHES}, backoff 0): bare spawn ${bareMed.toFixed(1)} ms, bosun ${bm.toFixed(1)} ms (${(bm / bareMed).toFixed(2)}x bare, goal <= 1.05x), pm2 ${pm.toFixed(1)} ms (${(pm / bareMed).toFixed(2)}x bare)`);
+}
+
+async function logThroughput(): Promise<void> {
+  const expected = LOG_LINES * LINE_BYTES;
+  const measure = async (markFile: string, logFile: string) => {
+    const end = await waitFor(() => (existsSync(logFile) && statSync(logFile).size >= expected ? wall() : undefined), 120_000, 2);
+    const start = Number(readFileSync(markFile, 'utf8').split(' ')[1]);
+    return LOG_LINES / ((end - start) / 1000);
+  };
+  const bMark = join(work, 'bosun-spew.txt');
+  await bosunUp([{ name: 'spew', args: ['spew', bMark, String(LOG_LINES)] }]);
+  const bosun = await measure(bMark, join(work, 'bosun-home', 'logs', 'spew-0.log'));
+  await bosunDown();
+  const pMark = join(work, 'pm2-spew.txt');
+  await pm2Up([{ name: 'spew', args: ['spew', pMark, String(LOG_LINES)] }], { autorestart: false });
+  const pm2 = await measure(pMark, join(work, 'pm2-logs', 'spew.log'));
+  await pm2Down();
+  console.log(`log lines/s through the daemon into its log file (${LOG_LINES} lines of ${LINE_BYTES} B): bosun ${Math.round(bosun).toLocaleString('en-US')}, pm2 ${Math.round(pm2).toLocaleString('en-US')} -> ${(bosun / pm2).toFixed(2)}x pm2`);
+}
+
+try {
+  console.log(`\n## bench/daemon: bosun vs PM2 ${JSON.parse(readFileSync(createRequire(import.meta.url).resolve('pm2/package.json'), 'utf8')).version} (node ${process.version})`);
+  await startAndRss();
+  await crashRestart();
+  await logThroughput();
+} finally {
+  await bosunDown().catch(() => undefined);
+  await pm2Down();
+  rmSync(work, { recursive: true, force: true });
+}

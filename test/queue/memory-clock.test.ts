@@ -1,0 +1,130 @@
+// What a TestClock shows exactly on memoryStore: retry delays follow the backoff, a lease
+// holder that cannot renew stops its worker before its lease could lapse and the other
+// contender takes over after ttl, and a cancelled running job's handler is aborted.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startWorker, stopWorker } from '../../src/core/index.js';
+import { JobQueue, LeaseLostError, memoryStore, type Store } from '../../src/queue/index.js';
+import { TestClock, settle } from '../../src/testing/index.js';
+
+async function advanceBy(clock: TestClock, total: number, step: number, each?: () => void): Promise<void> {
+  for (let t = 0; t < total; t += step) {
+    await clock.advance(step);
+    each?.();
+  }
+}
+
+test('retries wait initialMs * factor^(n-1) on the queue clock, then the job is failed', async () => {
+  const clock = new TestClock(1_000_000);
+  const q = await JobQueue.open({ store: memoryStore(), clock });
+  const runs: number[] = [];
+  const w = q.worker('flaky', () => {
+    runs.push(clock.now() - 1_000_000);
+    throw new Error(`failure at ${clock.now()}`);
+  }, { pollMs: 60_000, backoff: { initialMs: 1000, factor: 2, jitter: 0 } });
+  const job = await q.add('flaky', null, { maxAttempts: 4 });
+  await advanceBy(clock, 10_000, 100);
+  assert.deepEqual(runs, [0, 1000, 3000, 7000]);
+  const failed = (await q.get(job.id))!;
+  assert.equal(failed.state, 'failed');
+  assert.equal(failed.attempts, 4);
+  assert.match(failed.lastError!, /failure at 1007000/);
+  await stopWorker(w);
+  await q.close();
+});
+
+test('the default backoff is 1 s doubling, capped at maxMs, with ±10% jitter', async () => {
+  const clock = new TestClock(0);
+  const q = await JobQueue.open({ store: memoryStore(), clock });
+  const runs: number[] = [];
+  const w = q.worker('capped', () => {
+    runs.push(clock.now());
+    throw new Error('no');
+  }, { pollMs: 600_000, backoff: { maxMs: 3000 } });
+  await q.add('capped', null, { maxAttempts: 5 });
+  await advanceBy(clock, 20_000, 50);
+  const gaps = runs.slice(1).map((t, i) => t - runs[i]!);
+  assert.equal(gaps.length, 4);
+  for (const [gap, base] of gaps.map((g, i) => [g, [1000, 2000, 3000, 3000][i]!] as const)) {
+    assert.ok(gap >= base * 0.9 - 50 && gap <= base * 1.1 + 50, `gap ${gap} for base ${base}`);
+  }
+  await stopWorker(w);
+  await q.close();
+});
+
+test('cancelling a running job aborts its handler at the next renewal with LeaseLostError', async () => {
+  const clock = new TestClock(0);
+  const q = await JobQueue.open({ store: memoryStore(), clock });
+  let reason: unknown;
+  const w = q.worker('cancel-me', (_job, signal) =>
+    new Promise<void>((resolve) => signal.addEventListener('abort', () => {
+      reason = signal.reason;
+      resolve();
+    })), { leaseMs: 1000 });
+  const job = await q.add('cancel-me', 1);
+  await settle(5);
+  assert.equal((await q.get(job.id))!.state, 'running');
+  await q.cancel(job.id);
+  await clock.advance(500);
+  assert.ok(reason instanceof LeaseLostError, String(reason));
+  assert.equal((await q.get(job.id))!.state, 'cancelled', 'the handler finishing does not mark it done');
+  await stopWorker(w);
+  await q.close();
+});
+
+/** A view of `base` that can be made to fail lease renewals, as if the database were unreachable. */
+function breakable(base: Store): { store: Store; broken: { on: boolean } } {
+  const broken = { on: false };
+  const store = new Proxy(base, {
+    get(target, prop, receiver) {
+      if (prop === 'close') return async () => {};
+      if (prop === 'tryLease') {
+        return (name: string, holder: string, ttlMs: number) =>
+          broken.on ? Promise.reject(new Error('connection refused')) : target.tryLease(name, holder, ttlMs);
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { store, broken };
+}
+
+test('a holder that cannot renew stops its worker before its lease lapses; the other takes over within ttl + a renewal', async () => {
+  const clock = new TestClock(0);
+  const base = memoryStore();
+  const a = breakable(base);
+  const b = breakable(base);
+  const qa = await JobQueue.open({ store: a.store, clock });
+  const qb = await JobQueue.open({ store: b.store, clock });
+  const holding = new Set<string>();
+  let overlap = false;
+  const child = (id: string) => () =>
+    startWorker(async (signal) => {
+      if (holding.size > 0) overlap = true;
+      holding.add(id);
+      await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+      holding.delete(id);
+    });
+  const la = qa.lease('leader', { ttlMs: 900 }, child('a'));
+  await settle(5);
+  const lb = qb.lease('leader', { ttlMs: 900 }, child('b'));
+  await settle(5);
+  assert.deepEqual([...holding], ['a']);
+  await advanceBy(clock, 3000, 50);
+  assert.deepEqual([...holding], ['a'], 'renewals keep it');
+  a.broken.on = true;
+  const brokeAt = clock.now();
+  let aStoppedAt = -1;
+  let bStartedAt = -1;
+  await advanceBy(clock, 3000, 50, () => {
+    if (aStoppedAt < 0 && !holding.has('a')) aStoppedAt = clock.now() - brokeAt;
+    if (bStartedAt < 0 && holding.has('b')) bStartedAt = clock.now() - brokeAt;
+  });
+  assert.ok(aStoppedAt >= 0 && aStoppedAt < 900, `a stopped ${aStoppedAt} ms after losing the database`);
+  assert.ok(bStartedAt >= aStoppedAt && bStartedAt <= 900 + 300 + 300, `b took over after ${bStartedAt} ms`);
+  assert.equal(overlap, false);
+  await Promise.all([stopWorker(la), stopWorker(lb)]);
+  await qa.close();
+  await qb.close();
+});
