@@ -55,11 +55,11 @@ interface App {
   args: string[];
 }
 
-function bosunConfig(apps: App[], extra = ''): string {
+function bosunConfig(apps: App[], extra = '', dashboard = false): string {
   const file = join(work, `bosun-${Date.now()}.json`);
   const programs: Record<string, unknown> = {};
   for (const a of apps) programs[a.name] = { command: [process.execPath, PROGRAM, ...a.args], logs: { maxSize: '1GB' }, ...(extra === 'crash' ? { restart: 'always' } : {}) };
-  writeFileSync(file, JSON.stringify({ home: join(work, 'bosun-home'), dashboard: false, supervisor: { intensity: 100_000, period: '1s', backoff: { initial: 0, factor: 1, max: 0 } }, programs }));
+  writeFileSync(file, JSON.stringify({ home: join(work, 'bosun-home'), dashboard: dashboard ? { port: 0 } : false, supervisor: { intensity: 100_000, period: '1s', backoff: { initial: 0, factor: 1, max: 0 } }, programs }));
   return file;
 }
 
@@ -70,8 +70,8 @@ async function bosunStatus(): Promise<Status> {
   if (!r.ok) throw new Error(r.error);
   return r.result as Status;
 }
-async function bosunUp(apps: App[]): Promise<{ ms: number; pid: number }> {
-  const cfg = bosunConfig(apps);
+async function bosunUp(apps: App[], dashboard = false): Promise<{ ms: number; pid: number }> {
+  const cfg = bosunConfig(apps, '', dashboard);
   const t0 = performance.now();
   await run(process.execPath, [BOSUN, 'start', cfg]);
   await waitFor(async () => ((await bosunStatus()).programs.filter((p) => p.state === 'running').length === apps.length ? true : undefined));
@@ -135,10 +135,14 @@ async function startAndRss(): Promise<void> {
     pm2Rss = Math.min(Number.isNaN(pm2Rss) ? Infinity : pm2Rss, rssMB(p.pid));
     await pm2Down();
   }
+  const withDash = await bosunUp(idleApps, true);
+  await sleep(3000);
+  const dashRss = rssMB(withDash.pid);
+  await bosunDown();
   const bm = percentile(bosun, 0.5);
   const pm = percentile(pm2, 0.5);
   rows.push(`start ${N} programs until all online (median of 3, cold daemon): bosun ${bm.toFixed(0)} ms, pm2 ${pm.toFixed(0)} ms -> ${(bm / pm).toFixed(2)}x pm2 (goal <= 0.3x); runs bosun [${bosun.map((x) => x.toFixed(0)).join(', ')}] pm2 [${pm2.map((x) => x.toFixed(0)).join(', ')}]`);
-  rows.push(`daemon RSS with ${N} idle programs (best of 3, 3 s after start): bosun ${bosunRss.toFixed(1)} MB, pm2 ${pm2Rss.toFixed(1)} MB, bare node ${bareRss.toFixed(1)} MB -> bosun = bare + ${(bosunRss - bareRss).toFixed(1)} MB (goal <= +8 MB), pm2 = bare + ${(pm2Rss - bareRss).toFixed(1)} MB`);
+  rows.push(`daemon RSS with ${N} idle programs (best of 3, 3 s after start): bosun ${bosunRss.toFixed(1)} MB, pm2 ${pm2Rss.toFixed(1)} MB, bare node ${bareRss.toFixed(1)} MB -> bosun = bare + ${(bosunRss - bareRss).toFixed(1)} MB (goal <= +8 MB; ${dashRss.toFixed(1)} MB = bare + ${(dashRss - bareRss).toFixed(1)} MB with the dashboard on), pm2 = bare + ${(pm2Rss - bareRss).toFixed(1)} MB`);
   console.log(rows.join('\n'));
 }
 

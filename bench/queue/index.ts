@@ -4,9 +4,13 @@
 //    library's batch insert, time until every job is acknowledged in the database;
 //  - latency: consumers idle, add 300 jobs one at a time 10 ms apart, time from the add call
 //    to its handler starting (p50, p99).
-// bosun and graphile-worker acknowledge each job on its own; pg-boss (work() with a batch of
-// 100) completes a fetched batch in one statement. Every library gets its own schema, dropped
-// after. Run: node build/bench/queue/index.js  [DATABASE_URL, BENCH_JOBS, BENCH_CONCURRENCY]
+// Default settings first (bosun claims at most `concurrency` jobs per query; graphile-worker
+// claims one job per query); then both with claim batches of 32 (bosun batchSize, graphile's
+// localQueue with completeJobBatchDelay 0). bosun records each job's acknowledgement on its
+// own row before reporting it (acks finishing together share a commit, see docs/queue.md);
+// pg-boss (work() with a batch of 100) completes a fetched batch in one statement. Every library gets its own schema, dropped
+// after. Run: node build/bench/queue/index.js  [env DATABASE_URL, BENCH_JOBS, BENCH_CONCURRENCY,
+// BENCH_ROUNDS, BENCH_ONLY=name,name]
 
 import { rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,14 +46,14 @@ const count = async (text: string) => Number((await admin.query(text)).rows[0].n
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pid = process.pid;
 
-function bosunOnPostgres(): Contender {
+function bosunOnPostgres(batchSize?: number): Contender {
   const schema = `bench_bosun_${pid}`;
   let q: JobQueue;
   return {
-    name: 'bosun',
+    name: batchSize ? `bosun batch ${batchSize}` : 'bosun',
     async start(seen) {
       q = await JobQueue.open({ store: postgresStore({ connectionString: URL, schema }) });
-      q.worker<Payload>(KIND, (job) => seen(job.payload), { concurrency: CONCURRENCY, pollMs: 1000 });
+      q.worker<Payload>(KIND, (job) => seen(job.payload), { concurrency: CONCURRENCY, pollMs: 1000, ...(batchSize ? { batchSize } : {}) });
     },
     addBatch: async (ps) => void (await q.addMany(ps.map((payload) => ({ kind: KIND, payload })))),
     addOne: async (p) => void (await q.add(KIND, p)),
@@ -84,13 +88,13 @@ function bosunOnPglite(): Contender {
   };
 }
 
-function graphile(): Contender {
+function graphile(batchSize?: number): Contender {
   const schema = `bench_graphile_${pid}`;
   const logger = new GraphileLogger(() => () => {});
   let runner: Awaited<ReturnType<typeof graphileRun>>;
   let utils: Awaited<ReturnType<typeof makeWorkerUtils>>;
   return {
-    name: 'graphile-worker',
+    name: batchSize ? `graphile-worker batch ${batchSize}` : 'graphile-worker',
     async start(seen) {
       utils = await makeWorkerUtils({ connectionString: URL, schema, logger });
       await utils.migrate();
@@ -102,6 +106,8 @@ function graphile(): Contender {
         noHandleSignals: true,
         pollInterval: 1000,
         taskList: { [KIND]: async (payload) => seen(payload as Payload) },
+        // its batching: a local queue of locked jobs, and completions batched with no delay
+        ...(batchSize ? { preset: { worker: { localQueue: { size: batchSize }, completeJobBatchDelay: 0 } } } : {}),
       });
     },
     addBatch: async (ps) => void (await utils.addJobs(ps.map((payload) => ({ identifier: KIND, payload })))),
@@ -181,22 +187,39 @@ async function measure(c: Contender): Promise<Result> {
   }
 }
 
-const results: Result[] = [];
 const only = process.env['BENCH_ONLY']?.split(',');
-for (const make of [bosunOnPostgres, graphile, pgBoss, bosunOnPglite]) {
-  const c = make();
-  if (only && !only.includes(c.name)) continue;
-  try {
-    results.push(await measure(c));
-  } catch (err) {
-    console.error(`${c.name} failed:`, err);
+const BATCH = 32;
+const makers = [() => bosunOnPostgres(), () => graphile(), pgBoss, () => bosunOnPostgres(BATCH), () => graphile(BATCH), bosunOnPglite];
+
+// The machine may be busy: run every contender ROUNDS times, interleaved, and keep each one's
+// best round (by throughput), so a noisy moment does not decide a ratio.
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+const best = new Map<string, Result>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const make of makers) {
+    const c = make();
+    if (only && !only.includes(c.name)) continue;
+    try {
+      const r = await measure(c);
+      const prev = best.get(c.name);
+      if (!prev || r.opsPerSec > prev.opsPerSec) best.set(c.name, r);
+    } catch (err) {
+      console.error(`${c.name} failed:`, err);
+    }
   }
 }
+const results = [...best.values()];
 await admin.end();
-report(`queue: add then process ${JOBS.toLocaleString('en-US')} jobs, concurrency ${CONCURRENCY}; latency add -> handler start`, results, 'graphile-worker');
+report(`queue: add then process ${JOBS.toLocaleString('en-US')} jobs, concurrency ${CONCURRENCY}, best of ${ROUNDS}; latency add -> handler start`, results, 'graphile-worker');
 const by = (n: string) => results.find((r) => r.name === n);
-const bosun = by('bosun');
-for (const peer of ['graphile-worker', 'pg-boss']) {
-  const p = by(peer);
-  if (bosun && p) console.log(`bosun / ${peer}: throughput x${(bosun.opsPerSec / p.opsPerSec).toFixed(2)}, p50 ${bosun.p50Ms!.toFixed(2)} ms vs ${p.p50Ms!.toFixed(2)} ms`);
+const pairs = [
+  ['bosun', 'graphile-worker'],
+  ['bosun', 'pg-boss'],
+  [`bosun batch ${BATCH}`, `graphile-worker batch ${BATCH}`],
+  [`bosun batch ${BATCH}`, 'pg-boss'],
+] as const;
+for (const [mine, peer] of pairs) {
+  const a = by(mine);
+  const b = by(peer);
+  if (a && b) console.log(`${mine} / ${peer}: throughput x${(a.opsPerSec / b.opsPerSec).toFixed(2)}, p50 ${a.p50Ms!.toFixed(2)} ms vs ${b.p50Ms!.toFixed(2)} ms`);
 }

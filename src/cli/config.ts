@@ -125,13 +125,16 @@ export function findConfig(given: string | undefined, cwd = process.cwd()): stri
 
 /** Reads and validates `file`; throws ConfigError listing every problem. */
 export async function loadConfig(file: string): Promise<DaemonConfig> {
-  let raw: unknown;
+  return validateConfig(await readConfig(file), file);
+}
+
+/** The parsed but unvalidated content of `file`; throws ConfigError when it cannot be read or parsed. */
+export async function readConfig(file: string): Promise<unknown> {
   try {
-    raw = await readConfigFile(file);
+    return await readConfigFile(file);
   } catch (err) {
     throw new ConfigError([`${file}: ${(err as Error).message.split('\n')[0]}`], file);
   }
-  return validateConfig(raw, file);
 }
 
 async function readConfigFile(file: string): Promise<unknown> {

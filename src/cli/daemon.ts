@@ -41,6 +41,8 @@ export interface StatusBody {
 export interface DaemonView {
   readonly token: string;
   status(): StatusBody;
+  freshStatus(): StatusBody;
+  watch(delta: 1 | -1): void;
   /** Recent output lines and CPU history of each instance, keyed `name[instance]`. */
   details(): Record<string, { tail: string[]; cpu: number[] }>;
   act(action: 'start' | 'stop' | 'restart', target: string): Promise<Reply>;
@@ -74,6 +76,7 @@ export class Daemon implements DaemonView {
   #control: Server | undefined;
   #closeDashboard: (() => Promise<void>) | undefined;
   #shutdown: Promise<void> | undefined;
+  #watchers = 0;
   #exited!: () => void;
   readonly exited = new Promise<void>((resolve) => (this.#exited = resolve));
 
@@ -81,7 +84,7 @@ export class Daemon implements DaemonView {
     this.config = config;
     this.#out = out;
     this.#paths = paths(config.home);
-    this.#sampler = new Sampler(() => this.#instances(), systemClock);
+    this.#sampler = new Sampler(() => this.#instances(), systemClock, () => this.#watchers > 0);
   }
 
   /**
@@ -109,7 +112,6 @@ export class Daemon implements DaemonView {
     // The socket opens last: a client that reaches it (`bosun start` waits for that) finds the daemon up.
     this.#control = await serveControl(p.socket, (req) => this.#handle(req));
     for (const cfg of this.config.programs) this.#add(cfg);
-    this.#sampler.start();
     await this.#startPrograms([...this.#programs.keys()]);
     return 0;
   }
@@ -174,6 +176,18 @@ export class Daemon implements DaemonView {
     return () => this.#listeners.delete(fn);
   }
 
+  /** Status with current memory and CPU figures (sampling now if no recent sample). */
+  freshStatus(): StatusBody {
+    this.#sampler.fresh();
+    return this.status();
+  }
+
+  /** A live view (dashboard stream) opened or closed: samples flow every second while any is open. */
+  watch(delta: 1 | -1): void {
+    this.#watchers += delta;
+    if (delta > 0) this.#sampler.wake();
+  }
+
   async act(action: 'start' | 'stop' | 'restart', target: string): Promise<Reply> {
     if (this.#shutdown !== undefined) return { ok: false, error: 'the daemon is shutting down', exit: 1 };
     const names = target === 'all' ? [...this.#programs.keys()] : [target];
@@ -234,6 +248,7 @@ export class Daemon implements DaemonView {
       return p;
     };
     await Promise.all(names.map(startOne));
+    this.#sampler.wake();
   }
 
   /** Stops `names`, each once the running programs among them that wait for it have stopped. */
@@ -290,7 +305,7 @@ export class Daemon implements DaemonView {
       case 'ping':
         return { ok: true, result: { pid: process.pid } };
       case 'status':
-        return { ok: true, result: this.status() };
+        return { ok: true, result: this.freshStatus() };
       case 'start':
       case 'stop':
       case 'restart':

@@ -177,7 +177,8 @@ export class Instance {
       this.memoryBytes = 0;
       this.cpuPercent = 0;
       if (this.pid !== null) this.#emit('started', `pid=${this.pid}`);
-      this.#set(cfg.ready === undefined ? 'running' : 'starting');
+      // A command that could not be spawned is not running, so nothing waiting on it may start.
+      this.#set(cfg.ready === undefined && this.pid !== null ? 'running' : 'starting');
       spawned();
       m.ready().then(
         () => {
@@ -230,11 +231,14 @@ export class Instance {
       this.reason = `last exit code=${exit.code} signal=${exit.signal}${why}`;
       this.#set('backoff');
       this.#emit('restarting', `in=${delay}ms`);
-      try {
-        await this.#clock.sleep(delay, signal);
-      } catch {
-        break;
-      }
+      // No timer at all for a zero delay: a crash loop with backoff 0 restarts at once.
+      if (delay > 0) {
+        try {
+          await this.#clock.sleep(delay, signal);
+        } catch {
+          break;
+        }
+      } else if (signal.aborted) break;
       this.restarts++;
     }
     this.pid = null;

@@ -8,7 +8,7 @@ import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { CONFIG_NAMES, ConfigError, findConfig, loadConfig, type DaemonConfig } from './config.js';
+import { CONFIG_NAMES, ConfigError, findConfig, readConfig, validateConfig, type DaemonConfig } from './config.js';
 import { NoDaemonError, request, type Reply, type Request } from './control.js';
 import type { LogFileRef, StatusBody } from './daemon.js';
 import { paths } from './daemon.js';
@@ -30,12 +30,20 @@ interface Common {
   config?: string;
 }
 
-async function configOrExit(file: string | undefined): Promise<DaemonConfig> {
+/** `bosun start` hands the daemon the content it already parsed, so a YAML file is parsed once. */
+const PARSED_ENV = 'BOSUN_PARSED_CONFIG';
+
+async function configOrExit(file: string | undefined, keepRaw?: (raw: unknown) => void): Promise<DaemonConfig> {
   const found = findConfig(file);
   if (found === undefined) throw new Exit(EXIT.usage, `bosun: no config file given and none found here (looked for ${CONFIG_NAMES.join(', ')})`);
   if (!existsSync(found)) throw new Exit(EXIT.usage, `bosun: config file ${found} does not exist`);
   try {
-    return await loadConfig(found);
+    const handed = process.env[PARSED_ENV];
+    // Programs inherit the daemon's environment; this variable is not theirs.
+    delete process.env[PARSED_ENV];
+    const raw = handed !== undefined ? (JSON.parse(handed) as unknown) : await readConfig(found);
+    keepRaw?.(raw);
+    return validateConfig(raw, found);
   } catch (err) {
     if (err instanceof ConfigError) throw new Exit(EXIT.usage, err.problems.join('\n'));
     throw err;
@@ -89,7 +97,8 @@ async function runDaemon(file: string | undefined, o: Common): Promise<number> {
 }
 
 async function startDetached(file: string | undefined, o: Common): Promise<number> {
-  const config = await configOrExit(file ?? o.config);
+  let raw: unknown;
+  const config = await configOrExit(file ?? o.config, (r) => (raw = r));
   const home = o.home !== undefined ? resolve(o.home) : config.home;
   const p = paths(home);
   try {
@@ -106,6 +115,7 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
     detached: true,
     stdio: ['ignore', log, log],
     cwd: process.cwd(),
+    env: { ...process.env, [PARSED_ENV]: JSON.stringify(raw) },
   });
   closeSync(log);
   let exited = undefined as number | undefined;

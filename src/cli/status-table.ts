@@ -14,7 +14,7 @@ export function statusTable(body: StatusBody): string {
     String(p.restarts),
     p.pid === null ? '-' : `${p.cpuPercent.toFixed(1)}%`,
     p.pid === null ? '-' : formatSize(p.memoryBytes),
-    p.state === 'failed' || p.state === 'backoff' ? (p.reason ?? '') : p.lastExit === undefined ? '' : `code=${p.lastExit.code} signal=${p.lastExit.signal} at ${p.lastExit.at}`,
+    p.reason ?? (p.lastExit === undefined ? '' : `code=${p.lastExit.code} signal=${p.lastExit.signal} at ${p.lastExit.at}`),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();

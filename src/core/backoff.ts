@@ -4,7 +4,11 @@
 
 /** How long a supervisor waits before restarting a crashed child. */
 export interface BackoffOptions {
-  /** Delay before the first restart, in ms. Default 100. `0` restarts at once (and stays 0). */
+  /**
+   * Delay before the first restart, in ms. Default 100. `0` restarts at once (and stays 0):
+   * with an unbounded intensity, a child that always fails at once then keeps the event loop
+   * busy, as any restart loop without a delay would.
+   */
   initialMs?: number;
   /** Each restart multiplies the next delay by this. Default 2. */
   factor?: number;

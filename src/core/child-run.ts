@@ -13,8 +13,6 @@ export interface ChildRecord {
   startedAt: number | undefined;
   /** When `start` was last called, even if it threw: how long the child ran, for backoff reset. */
   lastAttemptAt: number;
-  /** The controller of the last run that ended on its own, which the next run may reuse. */
-  spareAbort: AbortController | undefined;
   /** The current run; undefined while not running or while being stopped. */
   run: ChildRun | undefined;
   /** Base of the next backoff delay. */
@@ -60,18 +58,29 @@ export class ChildRun {
   /** For a start that returned a promise: the child is the Worker it brings, or the call itself. */
   settled(value: Worker | void): void {
     if (isWorker(value)) {
-      if (this.killed) value.kill(this.killReason);
+      if (this.killed) this.#killWorker(value);
       this.watch(value);
     } else if (value === undefined) this.ok();
     else this.fail(new TypeError(`child ${this.record.spec.id}: start resolved to neither a Worker nor nothing`));
   }
 
-  kill(reason: unknown): void {
-    if (this.killed) return;
+  /** Aborts the run's signal and kills its worker. Returns what the worker's kill() threw, if anything. */
+  kill(reason: unknown): unknown {
+    if (this.killed) return undefined;
     this.killed = true;
     this.killReason = reason;
     this.abort.abort(reason);
-    this.worker?.kill(reason);
+    return this.worker === undefined ? undefined : this.#killWorker(this.worker);
+  }
+
+  /** kill() should never throw; if a worker's does, the stop still waits as `shutdownMs` says. */
+  #killWorker(worker: Worker): unknown {
+    try {
+      worker.kill(this.killReason);
+      return undefined;
+    } catch (err) {
+      return err;
+    }
   }
 
   /**

@@ -30,8 +30,10 @@ export interface ChildSpec {
   /**
    * Starts the child. A Worker is the child. A promise means the child is running from the
    * call: a promise of a Worker makes that Worker the child; a promise of nothing means the
-   * call itself is the work and ends when the promise settles. `signal` aborts when the
-   * supervisor stops this child. A synchronous throw is a failure to start.
+   * call itself is the work and ends when the promise settles. `signal` is this run's own:
+   * it aborts when the supervisor stops the run, and once the run ended on its own if work
+   * it left behind still listens on it, so that work stops too. A synchronous
+   * throw is a failure to start.
    */
   start: (signal: AbortSignal) => Worker | Promise<Worker | void>;
   /** Default `'permanent'`. */

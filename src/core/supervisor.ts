@@ -36,16 +36,8 @@ export type { SupervisorEvents, SupervisorOptions } from './supervisor-options.j
 /** Default `shutdownMs` for a child whose worker is not a supervisor. */
 const DEFAULT_SHUTDOWN_MS = 5000;
 
-/**
- * The signal of a run that ended on its own may serve the next run if it was never aborted
- * and nothing listens to it any more: nobody can tell the difference, and on Node 20 making
- * an AbortController is about half of what a restart costs. A signal that still has abort
- * listeners is never handed on, so leftovers of a crashed run cannot pile up on it.
- */
-function reusable(abort: AbortController | undefined): AbortController | undefined {
-  if (abort === undefined || abort.signal.aborted || getEventListeners(abort.signal, 'abort').length > 0) return undefined;
-  return abort;
-}
+/** The abort reason of a run's signal once the run ended on its own (one object, no stack per restart). */
+const RUN_ENDED = new KilledError('child run ended');
 
 /**
  * An OTP supervisor for Workers. It runs from construction: children start in the order
@@ -96,7 +88,14 @@ export class Supervisor implements Worker {
   readonly #events: Emitter<SupervisorEvents>;
   readonly #records: ChildRecord[] = [];
   readonly #byId = new Map<string, ChildRecord>();
-  readonly #exit: ExitFn = (run, err, failed) => this.#onExit(run, err, failed);
+  readonly #exit: ExitFn = (run, err, failed) => {
+    // Called from a child's settled promise: a throw here would be an unhandled rejection.
+    try {
+      this.#onExit(run, err, failed);
+    } catch (e) {
+      this.#queue.enqueue(() => this.#internalError(e));
+    }
+  };
   /** Created busy so that nothing overtakes the start-up sequence. */
   readonly #queue = new SerialQueue((err) => this.#internalError(err), true);
   #dying = false;
@@ -256,8 +255,7 @@ export class Supervisor implements Worker {
 
   /** Calls the child's `start`. Returns the error if it threw or returned something unusable. */
   #startRun(record: ChildRecord, now = this.#clock.now()): Error | undefined {
-    const abort = reusable(record.spareAbort) ?? new AbortController();
-    record.spareAbort = undefined;
+    const abort = new AbortController();
     let result: Worker | Promise<Worker | void>;
     try {
       result = record.spec.start(abort.signal);
@@ -326,8 +324,11 @@ export class Supervisor implements Worker {
       run.onStopped?.();
       return;
     }
+    // Work the run left behind listening on its signal (sleeps, requests, child processes)
+    // must not outlive it. A signal nothing listens to is left alone: aborting dispatches an
+    // event, which would be a third of what a restart costs.
+    if (getEventListeners(run.abort.signal, 'abort').length > 0) run.abort.abort(RUN_ENDED);
     if (record.run !== run) return;
-    record.spareAbort = run.abort;
     if (this.#dying) {
       record.run = undefined;
       record.state = 'stopped';
@@ -434,7 +435,8 @@ export class Supervisor implements Worker {
     if (run === undefined) return;
     record.run = undefined;
     record.state = 'stopping';
-    run.kill(new KilledError(`stopped by supervisor ${this.name}`));
+    const killError = run.kill(new KilledError(`stopped by supervisor ${this.name}`));
+    if (killError !== undefined) this.#log?.error({ supervisor: this.name, child: record.spec.id, err: killError }, 'child kill() threw');
     const shutdown = this.#shutdownOf(record, run);
     const stopped = run.exitWithin(shutdown, this.#clock);
     if (stopped === undefined) {
@@ -529,7 +531,6 @@ export class Supervisor implements Worker {
       startedAt: undefined,
       lastAttemptAt: 0,
       run: undefined,
-      spareAbort: undefined,
       baseDelayMs: this.#backoff.initialMs,
       dueAt: Infinity,
     };

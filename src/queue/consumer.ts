@@ -38,6 +38,8 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
   const leaseMs = options.leaseMs ?? 30_000;
   const pollMs = options.pollMs ?? 1000;
   const batchSize = options.batchSize ?? Math.min(concurrency, 100);
+  // Jobs held at once: running plus claimed ahead (only when batchSize > concurrency).
+  const maxHeld = Math.max(concurrency, batchSize);
   const graceMs = options.graceMs ?? 3000;
   const backoff = resolveBackoff(options.backoff);
   for (const [name, v, min] of [['concurrency', concurrency, 1], ['batchSize', batchSize, 1]] as const) {
@@ -54,6 +56,8 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
   let fatal: Error | undefined;
   /** Handlers running now (a job whose handler ended may still be acknowledging). */
   let busy = 0;
+  /** Claimed ahead of a free handler slot: leased and renewed, started in claim order. */
+  const waiting: { claim: Claim; at: number }[] = [];
   const acks = new AckBatcher<Job>((jobs) => store.completeMany(jobs, token), (j) => j.id);
 
   const fail = (err: unknown) => {
@@ -82,7 +86,7 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     }
   }
 
-  function run(claim: Claim, signal: AbortSignal): void {
+  function run(claim: Claim, claimedAt: number, signal: AbortSignal): void {
     const job = claim.job;
     const abort = new AbortController();
     const r: Running = { job, abort, handlerDone: false, abandoned: false, done: Promise.resolve() };
@@ -91,11 +95,11 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     if (signal.aborted) abort.abort(signal.reason);
     r.done = (async () => {
       const startedAt = clock.now();
-      emit({ type: 'start', job, latencyMs: claim.waitMs });
+      emit({ type: 'start', job, latencyMs: claim.waitMs + (startedAt - claimedAt) });
       let ok = false;
       let err: unknown;
       try {
-        await handler(job as Job<P>, abort.signal);
+        await handler({ ...job } as Job<P>, abort.signal);
         ok = true;
       } catch (e) {
         err = e;
@@ -122,13 +126,18 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
         return;
       }
       const snapshot = [...running.values()].filter((r) => !r.handlerDone && !r.abandoned);
-      if (snapshot.length === 0) continue;
+      const ahead = waiting.map((w) => w.claim);
+      if (snapshot.length + ahead.length === 0) continue;
       let held: Set<string>;
       try {
-        held = await store.renew(snapshot.map((r) => r.job.id), leaseMs, token);
+        held = await store.renew([...snapshot.map((r) => r.job.id), ...ahead.map((c) => c.job.id)], leaseMs, token);
       } catch (err) {
         logger.warn({ err, kind }, 'could not renew job leases; will try again');
         continue;
+      }
+      for (const c of ahead) {
+        const i = waiting.findIndex((w) => w.claim === c);
+        if (!held.has(c.job.id) && i >= 0) waiting.splice(i, 1);
       }
       for (const r of snapshot) {
         if (held.has(r.job.id) || r.handlerDone || r.abort.signal.aborted) continue;
@@ -142,16 +151,25 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     let lastReap = -Infinity;
     while (!signal.aborted && fatal === undefined) {
       let waitMs = pollMs;
-      const free = concurrency - busy;
-      if (free > 0) {
+      while (busy < concurrency && waiting.length > 0) {
+        const w = waiting.shift()!;
+        run(w.claim, w.at, signal);
+      }
+      const room = maxHeld - busy - waiting.length;
+      // Claim for a free slot at once; claim ahead only in batches worth a round trip.
+      if (room > 0 && (busy < concurrency || room * 2 >= batchSize)) {
         if (clock.now() - lastReap >= reapEveryMs) {
           lastReap = clock.now();
           const n = await store.reap(kind);
           if (n > 0) logger.info({ kind, jobs: n }, 'expired leases: jobs made available again');
         }
-        const want = Math.min(free, batchSize);
+        const want = Math.min(room, batchSize);
         const claims = await store.claim(kind, want, leaseMs, token);
-        for (const c of claims) run(c, signal);
+        const at = clock.now();
+        for (const c of claims) {
+          if (busy < concurrency && !signal.aborted) run(c, at, signal);
+          else waiting.push({ claim: c, at });
+        }
         if (claims.length === want) continue;
         const due = await store.nextDueInMs(kind);
         // A job due but not claimed is locked by a competing claim right now: look again soon.
@@ -162,6 +180,16 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
   }
 
   async function shutdown(reason: unknown): Promise<void> {
+    // Jobs claimed ahead never started: give them back first, so others can take them now.
+    await Promise.all(
+      waiting.splice(0).map(async ({ claim: { job } }) => {
+        try {
+          if (await store.release(job, token)) emit({ type: 'released', job: { ...job, state: 'pending', attempts: job.attempts - 1 } });
+        } catch (err) {
+          logger.warn({ err, jobId: job.id }, 'could not release job; it is redelivered after its lease');
+        }
+      }),
+    );
     for (const r of running.values()) if (!r.abort.signal.aborted) r.abort.abort(reason);
     if (running.size > 0) {
       const grace = new AbortController();
@@ -177,7 +205,7 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
         r.abandoned = true;
         running.delete(r.job.id);
         try {
-          if (await store.release(r.job, token)) emit({ type: 'released', job: { ...r.job, state: 'pending' } });
+          if (await store.release(r.job, token)) emit({ type: 'released', job: { ...r.job, state: 'pending', attempts: r.job.attempts - 1 } });
         } catch (err) {
           logger.warn({ err, jobId: r.job.id }, 'could not release job; it is redelivered after its lease');
         }

@@ -55,7 +55,11 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** Longest wait between looks for due jobs when no wake-up comes. Default 1000. */
   pollMs?: number;
-  /** Most jobs claimed by one query. Default min(concurrency, 100). */
+  /**
+   * Most jobs claimed by one query. Default min(concurrency, 100). Above `concurrency`, the
+   * consumer claims ahead: up to batchSize jobs are held (leased, renewed, released at once on
+   * kill) and started as handler slots free, saving database round trips for short jobs.
+   */
   batchSize?: number;
   backoff?: BackoffOptions;
   /** After kill, how long to wait for handlers before releasing their jobs. Default 3000. */

@@ -30,6 +30,17 @@ export interface SubmitOptions {
 /** The longest wait between two tries of one item. */
 const MAX_RETRY_MS = 60_000;
 
+/**
+ * One executor for every submit: it parks the promise's resolve/reject here, where submit
+ * picks them up at once. Saves a closure per item on the hot path (Node 20 has no
+ * Promise.withResolvers).
+ */
+const captured: { resolve: (r: unknown) => void; reject: (e: unknown) => void } = { resolve: () => {}, reject: () => {} };
+function capture(resolve: (r: never) => void, reject: (e: unknown) => void): void {
+  captured.resolve = resolve as (r: unknown) => void;
+  captured.reject = reject;
+}
+
 interface Entry<I, R> {
   item: I;
   resolve: (r: R) => void;
@@ -74,7 +85,8 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
   #blocked: Entry<Item, Result>[] = [];
   #blockedHead = 0;
   readonly #delayed = new Map<Entry<Item, Result>, TimerHandle>();
-  readonly #runningEntries = new Set<Entry<Item, Result>>();
+  /** The entry each worker loop is executing, by loop; undefined when free. Cheaper than a Set. */
+  readonly #slots: Array<Entry<Item, Result> | undefined> = [];
   #running = 0;
   #dispatching = false;
   #closed = false;
@@ -104,18 +116,18 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
         new QueueFullError(`task ${this.name}: queue is full (maxQueue ${this.#maxQueue}); try again later, or submit without { wait: false } to wait for room`),
       );
     }
-    return new Promise<Result>((resolve, reject) => {
-      const entry: Entry<Item, Result> = { item, resolve, reject, tries: 0, done: false };
-      if (full) {
-        this.#blocked.push(entry);
-        c.waiting!++;
-      } else if (this.#dispatching && this.#running < this.#concurrency) {
-        this.#launch(entry);
-      } else {
-        this.#queue.push(entry);
-        c.queueDepth!++;
-      }
-    });
+    const promise = new Promise<Result>(capture);
+    const entry: Entry<Item, Result> = { item, resolve: captured.resolve as (r: Result) => void, reject: captured.reject, tries: 0, done: false };
+    if (full) {
+      this.#blocked.push(entry);
+      c.waiting!++;
+    } else if (this.#dispatching && this.#running < this.#concurrency) {
+      this.#launch(entry);
+    } else {
+      this.#queue.push(entry);
+      c.queueDepth!++;
+    }
+    return promise;
   }
 
   /** Submits every item; resolves with their results in input order (rejects with the first error). */
@@ -147,21 +159,25 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
   #launch(entry: Entry<Item, Result>): void {
     this.#running++;
     this.counters.running = this.#running;
-    this.#work(entry).catch((err: unknown) => {
+    let slot = this.#slots.indexOf(undefined);
+    if (slot === -1) slot = this.#slots.push(undefined) - 1;
+    this.#work(entry, slot).catch((err: unknown) => {
       // #work handles every error itself; reaching here is a bug in this file.
       this.logger.error({ task: this.name, err: toError(err) }, 'queue worker crashed');
     });
   }
 
-  /** Runs `entry`, then keeps pulling queued items until there are none (or the worker is surplus). */
-  async #work(first: Entry<Item, Result>): Promise<void> {
+  /** Runs `first`, then keeps pulling queued items until there are none (or the queue is cut off). */
+  async #work(first: Entry<Item, Result>, slot: number): Promise<void> {
     const c = this.counters;
     const clock = this.clock;
     const timing = this.timing;
+    const slots = this.#slots;
     let entry: Entry<Item, Result> | undefined = first;
+    // One clock read per item: an item's end is the next one's start (the pull between is synchronous).
+    let started = clock.now();
     while (entry !== undefined) {
-      this.#runningEntries.add(entry);
-      const started = clock.now();
+      slots[slot] = entry;
       try {
         const result = await this.execute(entry.item, this.#ctx);
         c.completed!++;
@@ -172,10 +188,12 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
       } catch (err) {
         this.#onError(entry, err);
       }
-      timing.record(clock.now() - started);
-      this.#runningEntries.delete(entry);
-      entry = this.#running <= this.#concurrency && !this.#abort.signal.aborted ? this.#shift() : undefined;
+      const ended = clock.now();
+      timing.record(ended - started);
+      started = ended;
+      entry = this.#abort.signal.aborted ? undefined : this.#shift();
     }
+    slots[slot] = undefined;
     this.#running--;
     c.running = this.#running;
     this.#checkIdle();
@@ -277,7 +295,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     }
     this.#delayed.clear();
     this.counters.delayed = 0;
-    for (const entry of this.#runningEntries) this.#settleDead(entry, err());
+    for (const entry of this.#slots) if (entry !== undefined) this.#settleDead(entry, err());
     this.#abort.abort(new DeadError(`task ${this.name} is stopping`));
     this.#checkIdle();
   }

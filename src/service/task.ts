@@ -2,6 +2,7 @@
 // and worker count as statics, and has four lifecycle hooks plus an optional run loop. The
 // Service drives everything; a task never starts or stops itself.
 
+import type { BackoffOptions } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { Catacomb } from '../core/catacomb.js';
@@ -54,8 +55,8 @@ export interface RestartPolicy {
   intensity?: number;
   /** Default 60 000 ms. */
   periodMs?: number;
-  /** Default: 1 s, doubling, up to 30 s, ±10%, reset after 30 s of stable running. */
-  backoff?: { initialMs?: number; factor?: number; maxMs?: number; jitter?: number; resetAfterMs?: number };
+  /** Default the Supervisor's: 100 ms, doubling, up to 30 s, ±10%, reset after 30 s of stable running. */
+  backoff?: BackoffOptions;
 }
 
 export type Counters = Record<string, number>;

@@ -126,13 +126,13 @@ programs:
   });
 
   test('logs -f keeps printing new lines until interrupted', async () => {
-    const child = spawn(process.execPath, [CLI, 'logs', 'other', '-f', '-n', '0', '--home', p.home], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'logs', 'api', '-f', '-n', '0', '--home', p.home], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
-      await cli(['restart', 'other', '--home', p.home]);
-      await waitFor('the restarted program line', () => /^other\[0\] \| pid=\d+ env=$/m.test(out));
+      // api ticks every 100 ms, so new lines keep coming whenever the follower starts reading.
+      await waitFor('ticks from both instances', () => /^api\[0\] \| tick$/m.test(out) && /^api\[1\] \| tick$/m.test(out));
     } finally {
       child.kill('SIGINT');
     }

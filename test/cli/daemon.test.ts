@@ -129,6 +129,22 @@ programs:
     });
   });
 
+  test('a command that cannot start fails after intensity, and what waits for it never starts', async () => {
+    await withDaemon(`dashboard: false
+supervisor: { intensity: 2, backoff: { initial: 50ms } }
+programs:
+  ghost: { command: [/no/such/binary] }
+  dep: { command: ${prog()}, after: [ghost] }
+`, async (d) => {
+      const s = await d.until('ghost failed', (s) => s.programs[0]!.state === 'failed');
+      assert.match(s.programs[0]!.reason!, /restart intensity exceeded.*cannot start \/no\/such\/binary/);
+      assert.equal(s.programs[1]!.state, 'stopped');
+      assert.equal(s.programs[1]!.pid, null);
+      assert.match(s.programs[1]!.reason ?? '', /not started: a program in after \(ghost\)/);
+      assert.equal(d.lines.some((l) => l.includes(' dep[0] started')), false);
+    });
+  });
+
   test('a program whose tree grows past memoryLimit is restarted; a silent one past activityTimeout too', async () => {
     await withDaemon(`dashboard: false
 supervisor: { backoff: { initial: 100ms } }

@@ -145,6 +145,8 @@ test('random crashes in a three-level tree leave every leaf running once, no tim
   let unhandled = 0;
   const onUnhandled = () => unhandled++;
   process.on('unhandledRejection', onUnhandled);
+  const realTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const realTimersBefore = realTimers();
   try {
     const { root, keys } = buildTree(world, random);
     await clock.advance(5);
@@ -207,6 +209,7 @@ test('random crashes in a three-level tree leave every leaf running once, no tim
     for (const signal of world.signals) assert.equal(getEventListeners(signal, 'abort').length, 0);
     await settle();
     assert.equal(unhandled, 0, 'no unhandled rejections');
+    assert.equal(realTimers(), realTimersBefore, 'no real timers left behind');
   } finally {
     process.off('unhandledRejection', onUnhandled);
   }

@@ -106,6 +106,36 @@ describe('Supervisor strategies', () => {
     await stop(sup);
   });
 
+  test('an exit that arrives while a restart is stopping siblings is handled after that restart', async () => {
+    const { clock, probe, sup } = setup({ strategy: 'rest_for_one', children: [] });
+    await sup.startChild(probe.spec('a'));
+    await sup.startChild(probe.spec('b'));
+    await sup.startChild(probe.spec('c', { ignoreKill: true, shutdownMs: 500 }));
+    probe.take();
+    probe.crash('b');
+    await settle();
+    assert.deepEqual(probe.take(), ['crash:b', 'kill:c'], 'waiting up to 500 ms for c');
+    probe.crash('a');
+    await settle();
+    assert.deepEqual(probe.take(), ['crash:a'], 'a waits for the running restart');
+    await clock.advance(500); // c abandoned; b and c restart; then a's exit stops c (slowly) and b
+    assert.deepEqual(probe.take(), ['start:b', 'start:c', 'kill:c']);
+    await clock.advance(500);
+    assert.deepEqual(probe.take(), ['kill:b', 'stop:b', 'start:a', 'start:b', 'start:c']);
+    assert.deepEqual(
+      sup.children().map((ch) => [ch.id, ch.state, ch.restarts]),
+      [
+        ['a', 'running', 1],
+        ['b', 'running', 2],
+        ['c', 'running', 2],
+      ],
+    );
+    assert.equal(clock.pending(), 0);
+    const stopping = stop(sup);
+    await clock.waitAdvance(500, 1);
+    await stopping;
+  });
+
   test('one_for_all drops temporary siblings, as OTP does', async () => {
     const clock = new TestClock();
     const probe = new Probe();
@@ -375,6 +405,33 @@ describe('Supervisor shutdown', () => {
     assert.ok(errors.some((e) => (e as { child?: string }).child === 'stuck'));
     assert.equal(probe.current.has('a'), false);
     assert.equal(clock.pending(), 0);
+  });
+
+  test('a child whose kill() throws is logged and still waited for as its shutdownMs says', async () => {
+    const errors: string[] = [];
+    const logger: Logger = { debug() {}, info() {}, warn() {}, error: (_o, msg) => void errors.push(msg ?? '') };
+    const clock = new TestClock();
+    const sup = new Supervisor({
+      clock,
+      logger,
+      children: [
+        {
+          id: 'rude',
+          shutdownMs: 100,
+          start: () => ({
+            kill() {
+              throw new Error('kill is broken');
+            },
+            wait: () => new Promise<void>(() => {}),
+          }),
+        },
+      ],
+    });
+    await settle();
+    sup.kill();
+    await clock.waitAdvance(100, 1);
+    await sup.wait();
+    assert.deepEqual(errors, ['child kill() threw', 'child did not stop within 100 ms; abandoned']);
   });
 
   test('a worker child gets 5000 ms by default', async () => {
@@ -663,36 +720,33 @@ describe('Supervisor signals', () => {
     assert.equal(signals[1]!.aborted, true);
   });
 
-  test('a signal that a crashed run left a listener on is not reused; one left clean may be', async () => {
+  test('every run gets its own signal, and a crashed run\'s signal that work still listens on is aborted', async () => {
     const { sup } = setup({ children: [] });
     const signals: AbortSignal[] = [];
-    let leaveListener = true;
     let crash!: (e: Error) => void;
     await sup.startChild({
       id: 'a',
       start: (signal) => {
         signals.push(signal);
-        const onAbort = () => {};
-        signal.addEventListener('abort', onAbort);
-        return new Promise<void>((_, reject) => {
-          crash = (e) => {
-            if (!leaveListener) signal.removeEventListener('abort', onAbort);
-            reject(e);
-          };
+        return new Promise<void>((resolve, reject) => {
+          // A leftover: the run's promise ends, but this listener stays on its signal.
+          signal.addEventListener('abort', () => resolve(), { once: true });
+          crash = reject;
         });
       },
     });
-    crash(new Error('leaves a listener'));
+    crash(new Error('first crash'));
     await settle();
-    assert.notEqual(signals[1], signals[0], 'a signal with a listener left on it gets no second run');
-    leaveListener = false;
-    crash(new Error('cleans up'));
+    assert.equal(signals.length, 2);
+    assert.notEqual(signals[1], signals[0]);
+    assert.equal(signals[0]!.aborted, true, 'the crashed run\'s signal is aborted');
+    assert.equal(signals[1]!.aborted, false);
+    crash(new Error('second crash'));
     await settle();
     assert.equal(signals.length, 3);
-    assert.equal(signals[2], signals[1], 'a clean, never-aborted signal serves the next run');
-    assert.equal(signals[2]!.aborted, false);
-    sup.kill();
-    await sup.wait().catch(() => {});
+    assert.equal(new Set(signals).size, 3);
+    await stop(sup);
+    assert.ok(signals.every((s) => s.aborted));
   });
 });
 

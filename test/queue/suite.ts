@@ -159,6 +159,43 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       assert.ok([...runs.values()].every((n) => n === 1), 'no job ran twice');
     });
 
+    test('batchSize above concurrency claims ahead: concurrency still holds, and a kill releases what never started', async () => {
+      const kind = kindOf('ahead');
+      let now = 0;
+      let peak = 0;
+      let gate!: () => void;
+      const blocked = new Promise<void>((r) => (gate = r));
+      const runs = new Map<string, number>();
+      const w = q.worker(kind, async (job) => {
+        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+        peak = Math.max(peak, ++now);
+        await blocked;
+        now--;
+      }, { concurrency: 2, batchSize: 6, pollMs: 50 });
+      const jobs = await q.addMany(Array.from({ length: 10 }, (_, i) => ({ kind, payload: i })));
+      await waitFor('two running, four claimed ahead', async () => (await q.counts()).byKind[kind]?.running === 6);
+      assert.equal(runs.size, 2);
+      w.kill();
+      gate();
+      await w.wait();
+      const states = await Promise.all(jobs.map(async (j) => (await q.get(j.id))!));
+      assert.equal(states.filter((j) => j.state === 'done').length, 2);
+      for (const j of states.filter((x) => x.state !== 'done')) {
+        assert.equal(j.state, 'pending');
+        assert.equal(j.attempts, 0, 'claimed ahead but never started: no attempt used');
+      }
+      const w2 = q.worker(kind, async (job) => {
+        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+        peak = Math.max(peak, ++now);
+        await sleep(5);
+        now--;
+      }, { concurrency: 2, batchSize: 6, pollMs: 50 });
+      await waitFor('all done', async () => (await q.counts()).byKind[kind]?.done === 10);
+      await stopWorker(w2);
+      assert.equal(peak, 2, 'never more handlers than concurrency');
+      assert.ok([...runs.values()].every((n) => n === 1));
+    });
+
     test('retries with growing delays, then fails with the last error; retry(id) runs it again', async () => {
       const kind = kindOf('retry');
       const times: number[] = [];

@@ -52,7 +52,7 @@ test('/healthz is 503 naming a restartable task that failed and waits for its re
   let runs = 0;
   class Flaky extends Task {
     static override restartable = true;
-    static override restart = { backoff: { initialMs: 5000 } };
+    static override restart = { backoff: { initialMs: 5000, jitter: 0 } };
     override async run(signal: AbortSignal) {
       runs++;
       if (runs === 1) throw new Error('lost connection');

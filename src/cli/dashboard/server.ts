@@ -65,14 +65,16 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     if (req.method === 'GET' && url.pathname === '/') {
       return send(res, 200, 'text/html; charset=utf-8', PAGE, { 'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:", 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' });
     }
-    if (req.method === 'GET' && url.pathname === '/api/status') return send(res, 200, 'application/json', JSON.stringify(daemon.status()));
-    if (req.method === 'GET' && url.pathname === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(daemon.status()));
+    if (req.method === 'GET' && url.pathname === '/api/status') return send(res, 200, 'application/json', JSON.stringify(daemon.freshStatus()));
+    if (req.method === 'GET' && url.pathname === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(daemon.freshStatus()));
     if (req.method === 'GET' && url.pathname === '/api/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       res.write(`retry: 1000\nevent: status\ndata: ${snapshot()}\n\n`);
       streams.add(res);
+      daemon.watch(1);
       pushTimer ??= setInterval(pushAll, 1000);
       req.on('close', () => {
+        daemon.watch(-1);
         streams.delete(res);
         if (streams.size === 0 && pushTimer !== undefined) {
           clearInterval(pushTimer);
