@@ -199,6 +199,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const make of makers) {
     const c = make();
     if (only && !only.includes(c.name)) continue;
+    if (process.env['BENCH_DEBUG']) console.error(`round ${round}: ${c.name}`);
     try {
       const r = await measure(c);
       const prev = best.get(c.name);

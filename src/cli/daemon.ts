@@ -104,7 +104,15 @@ export class Daemon implements DaemonView {
     if (this.config.dashboard !== false) {
       // Loaded only when enabled, so a daemon without a dashboard never pays for it.
       const { startDashboard } = await import('./dashboard/server.js');
-      const dash = await startDashboard(this, this.config.dashboard);
+      const { host, port } = this.config.dashboard;
+      let dash;
+      try {
+        dash = await startDashboard(this, { host, port });
+      } catch (err) {
+        rmSync(p.pid, { force: true });
+        this.#out(`bosun: the dashboard cannot listen on ${host}:${port} (${(err as Error).message}); set dashboard.port (0 picks a free port) or dashboard: false`);
+        return 1;
+      }
       this.#closeDashboard = dash.close;
       this.#out(`dashboard http://${dash.host}:${dash.port}/`);
       this.#out(`dashboard token in ${p.token}; open http://${dash.host}:${dash.port}/#token=${this.token} to use its buttons`);

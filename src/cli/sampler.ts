@@ -1,8 +1,8 @@
 // Memory (RSS) and CPU of every running instance's whole process tree, and the memoryLimit
-// check. The sampler ticks every second only while someone needs it: a program has a
-// memoryLimit, the dashboard has a viewer, or status was asked for in the last minute. An idle
-// daemon with nobody watching allocates nothing, which keeps its resident memory down (a
-// periodic allocation alone keeps V8's whole young generation resident, about 4 MB).
+// check. The sampler ticks every second only while something needs it: a program has a
+// memoryLimit, or the dashboard has a viewer; `status` samples once when asked. An idle daemon
+// with nobody watching allocates nothing, which keeps its resident memory down (a periodic
+// allocation alone keeps V8's whole young generation resident, about 4 MB).
 //
 // /proc is read through one reused buffer rather than readFileSync (which allocates 64 KB for
 // every file of unknown size), and only our own trees are walked (through the per-thread
@@ -22,13 +22,10 @@ interface Proc {
 const PAGE = 4096;
 const TICK_MS = 10; // /proc times are in 1/100 s on mainstream Linux
 const HISTORY = 60;
-/** Status asked for this recently keeps the sampler ticking. */
-const DEMAND_MS = 60_000;
 
 export class Sampler {
   readonly #lastTicks = new Map<Instance, { pid: number; ticks: number; at: number }>();
   #timer: TimerHandle | undefined;
-  #lastDemand = -Infinity;
   #lastSample = -Infinity;
   #closed = false;
 
@@ -42,7 +39,7 @@ export class Sampler {
 
   #needed(): boolean {
     if (this.#closed) return false;
-    if (this.clock.now() - this.#lastDemand < DEMAND_MS || this.watched()) return true;
+    if (this.watched()) return true;
     for (const i of this.instances()) if (i.config.memoryLimitBytes !== undefined && i.running) return true;
     return false;
   }
@@ -59,14 +56,12 @@ export class Sampler {
   }
 
   /**
-   * Makes the figures current without waiting: memory is sampled now; CPU is the use since the
-   * previous sample (the last second while ticking, a longer average after a quiet spell, 0 for
-   * a process never sampled before). Keeps the sampler ticking for the next minute.
+   * Makes the figures current: memory is sampled now; CPU is the use since the previous sample
+   * (the last second while ticking; otherwise the average since the last look, or since the
+   * process started). Polling does not start the periodic tick, so an idle daemon stays idle.
    */
   fresh(): void {
-    this.#lastDemand = this.clock.now();
     if (this.clock.now() - this.#lastSample > this.periodMs / 2) this.sample();
-    this.wake();
   }
 
   stop(): void {
@@ -88,8 +83,10 @@ export class Sampler {
       const pid = inst.pid!;
       const usage = all === undefined ? walkTree(pid) : scannedTree(pid, all, byParent!);
       if (usage === undefined) continue;
-      const last = this.#lastTicks.get(inst);
-      const cpu = last !== undefined && last.pid === pid && now > last.at ? Math.max(0, ((usage.ticks - last.ticks) * TICK_MS * 100) / (now - last.at)) : 0;
+      // Never sampled: the process started with no CPU time used, so average over its life.
+      let last = this.#lastTicks.get(inst);
+      if (last === undefined || last.pid !== pid) last = { pid, ticks: 0, at: inst.startedAt };
+      const cpu = now > last.at ? Math.max(0, ((usage.ticks - last.ticks) * TICK_MS * 100) / (now - last.at)) : 0;
       this.#lastTicks.set(inst, { pid, ticks: usage.ticks, at: now });
       inst.memoryBytes = usage.rss;
       inst.cpuPercent = Math.round(cpu * 10) / 10;

@@ -44,7 +44,7 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX jobs_claim ON ${s}.jobs (kind, priority DESC, run_at, id) WHERE state = 'pending';
       CREATE INDEX jobs_due ON ${s}.jobs (kind, run_at) WHERE state = 'pending';
       CREATE INDEX jobs_leases ON ${s}.jobs (kind, locked_until) WHERE state = 'running';
-      CREATE UNIQUE INDEX jobs_key ON ${s}.jobs (key) WHERE state IN ('pending', 'running');
+      CREATE UNIQUE INDEX jobs_key ON ${s}.jobs (key) WHERE key IS NOT NULL AND state IN ('pending', 'running');
       CREATE INDEX jobs_finished ON ${s}.jobs (state, finished_at) WHERE state IN ('done', 'failed', 'cancelled');
       CREATE TABLE ${s}.leases (
         name text PRIMARY KEY,

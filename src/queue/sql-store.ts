@@ -118,7 +118,7 @@ export class SqlStore implements Store {
        FROM jsonb_to_recordset($1::jsonb) AS x(ord integer, kind text, payload jsonb, run_at_ms float8,
          delay_ms float8, priority integer, max_attempts integer, key text)
        ORDER BY ord
-       ON CONFLICT (key) WHERE state IN ('pending', 'running') DO NOTHING
+       ON CONFLICT (key) WHERE key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
        RETURNING *`,
       [input],
     );

@@ -42,6 +42,7 @@ test('100 submissions with workers 4 complete with their own results, at most 4 
   while (task.counters.completed! < 100) await clock.advance(10);
   assert.deepEqual(await all, Array.from({ length: 100 }, (_, i) => i * 2));
   assert.equal(peak, 4);
+  assert.equal(task.timing.count, 100, 'every item is counted in the timing summary');
   assert.equal(task.counters.running, 0);
   assert.equal(task.counters.queueDepth, 0);
   service.kill();
@@ -220,4 +221,24 @@ test('items submitted before the service started run once it does; a service tha
   await assert.rejects(failing.wait(), /1 task failed to start: Broken/);
   await until(() => pending.settled, 'submit settled');
   assert.ok(pending.error instanceof DeadError);
+});
+
+test('an item whose execute throws TryLater after the queue was cut off rejects with the DeadError, not a retry', async () => {
+  const clock = new TestClock();
+  const { service, task } = queueService(
+    clock,
+    async (_n, { signal }) => {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      throw new TryLater(1000); // a retry now would leave the promise pending forever
+    },
+    { drainMs: 500 },
+  );
+  const r = track(task.submit(1));
+  await until(() => task.counters.running === 1, 'running');
+  service.kill();
+  await clock.waitAdvance(500, 1);
+  await service.wait();
+  await until(() => r.settled, 'settled');
+  assert.ok(r.error instanceof DeadError);
+  assert.equal(task.counters.delayed, 0);
 });

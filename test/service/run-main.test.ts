@@ -14,7 +14,9 @@ interface Child {
 }
 
 function start(args: string[], env: Record<string, string> = {}): Child {
-  const proc = spawn(process.execPath, [fixture, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.NODE_TEST_CONTEXT; // else the fixture thinks the test runner loaded it as a test
+  const proc = spawn(process.execPath, [fixture, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const watchers: Array<() => void> = [];
