@@ -160,8 +160,18 @@ async function measure(c: Contender): Promise<Result> {
     for (let i = 0; i < JOBS; i += 1000) {
       await c.addBatch(Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => ({ i: i + k })));
     }
-    while (started < JOBS) await sleep(5);
-    while ((await c.remaining()) > 0) await sleep(5);
+    const limit = performance.now() + 180_000;
+    const check = (what: string) => {
+      if (performance.now() > limit) throw new Error(`${c.name}: gave up waiting for ${what} (started ${started}/${JOBS})`);
+    };
+    while (started < JOBS) {
+      check('handlers');
+      await sleep(5);
+    }
+    while ((await c.remaining()) > 0) {
+      check('acknowledgements');
+      await sleep(5);
+    }
     const ms = performance.now() - t0;
     // latency, with idle consumers
     const addedAt = new Map<number, number>();
@@ -199,7 +209,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const make of makers) {
     const c = make();
     if (only && !only.includes(c.name)) continue;
-    if (process.env['BENCH_DEBUG']) console.error(`round ${round}: ${c.name}`);
+    console.error(`round ${round + 1}/${ROUNDS}: ${c.name}`);
     try {
       const r = await measure(c);
       const prev = best.get(c.name);

@@ -73,6 +73,7 @@ export class Daemon implements DaemonView {
   readonly #paths: ReturnType<typeof paths>;
   readonly #sampler: Sampler;
   readonly #out: (line: string) => void;
+  readonly #err: (line: string) => void;
   #control: Server | undefined;
   #closeDashboard: (() => Promise<void>) | undefined;
   #shutdown: Promise<void> | undefined;
@@ -80,9 +81,11 @@ export class Daemon implements DaemonView {
   #exited!: () => void;
   readonly exited = new Promise<void>((resolve) => (this.#exited = resolve));
 
-  constructor(config: DaemonConfig, out: (line: string) => void) {
+  /** `out` gets lifecycle lines, `err` (default: `out`) the reasons the daemon cannot start. */
+  constructor(config: DaemonConfig, out: (line: string) => void, err: (line: string) => void = out) {
     this.config = config;
     this.#out = out;
+    this.#err = err;
     this.#paths = paths(config.home);
     this.#sampler = new Sampler(() => this.#instances(), systemClock, () => this.#watchers > 0);
   }
@@ -96,7 +99,7 @@ export class Daemon implements DaemonView {
     mkdirSync(p.logs, { recursive: true, mode: 0o700 });
     const other = await runningDaemon(p);
     if (other !== undefined) {
-      this.#out(`bosun: a daemon is already running on ${this.config.home} (pid ${other}); use \`bosun shutdown --home ${this.config.home}\` to stop it`);
+      this.#err(`bosun: a daemon is already running on ${this.config.home} (pid ${other}); use \`bosun shutdown --home ${this.config.home}\` to stop it`);
       return 1;
     }
     writeFileSync(p.pid, `${process.pid}\n`, { mode: 0o644 });
@@ -110,7 +113,7 @@ export class Daemon implements DaemonView {
         dash = await startDashboard(this, { host, port });
       } catch (err) {
         rmSync(p.pid, { force: true });
-        this.#out(`bosun: the dashboard cannot listen on ${host}:${port} (${(err as Error).message}); set dashboard.port (0 picks a free port) or dashboard: false`);
+        this.#err(`bosun: the dashboard cannot listen on ${host}:${port} (${(err as Error).message}); set dashboard.port (0 picks a free port) or dashboard: false`);
         return 1;
       }
       this.#closeDashboard = dash.close;

@@ -76,7 +76,7 @@ async function runDaemon(file: string | undefined, o: Common): Promise<number> {
   if (o.home !== undefined) config.home = resolve(o.home);
   // Imported here so client commands never load the daemon's modules.
   const { Daemon } = await import('./daemon.js');
-  const daemon = new Daemon(config, (line) => process.stdout.write(`${line}\n`));
+  const daemon = new Daemon(config, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
   let signals = 0;
   const stop = (signal: NodeJS.Signals) => {
     // A second signal while stopping gives up waiting; process groups still get SIGKILL on exit.

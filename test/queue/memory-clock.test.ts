@@ -128,3 +128,41 @@ test('a holder that cannot renew stops its worker before its lease lapses; the o
   await qa.close();
   await qb.close();
 });
+
+test('close() stops the queue\'s workers and leases, then refuses calls', async () => {
+  const q = await JobQueue.open({ store: memoryStore(), clock: new TestClock(0) });
+  const w = q.worker('any', () => {});
+  let leaseChildStopped = false;
+  const l = q.lease('solo', { ttlMs: 300 }, () =>
+    startWorker((signal) => new Promise<void>((r) => signal.addEventListener('abort', () => {
+      leaseChildStopped = true;
+      r();
+    }))));
+  await settle(5);
+  await q.close();
+  await w.wait();
+  await l.wait();
+  assert.equal(leaseChildStopped, true);
+  await assert.rejects(q.add('any', 1), (err: unknown) => (err as { code?: string }).code === 'ERR_QUEUE_CLOSED');
+  assert.throws(() => q.worker('any', () => {}), /closed/);
+});
+
+test('a store error while claiming stops the consumer with that error', async () => {
+  const base = memoryStore();
+  let failing = false;
+  const store = new Proxy(base, {
+    get(target, prop, receiver) {
+      if (prop === 'claim' && failing) return () => Promise.reject(new Error('connection terminated'));
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const clock = new TestClock(0);
+  const q = await JobQueue.open({ store, clock });
+  const w = q.worker('x', () => {}, { pollMs: 100 });
+  await settle(5);
+  failing = true;
+  await clock.advance(150);
+  await assert.rejects(w.wait(), /connection terminated/);
+  await q.close();
+});
