@@ -376,7 +376,7 @@ export class Supervisor implements Worker {
     const now = this.#clock.now();
     if (!this.#window.add(now)) {
       const message =
-        `supervisor ${this.name} gave up: more than ${this.#window.intensity} restarts in ${this.#window.periodMs} ms ` +
+        `supervisor "${this.name}" gave up: more than ${this.#window.intensity} restarts in ${this.#window.periodMs} ms ` +
         `(last: child ${record.spec.id}${error === undefined ? ' stopped' : ` failed: ${error.message}`})`;
       return this.#die(new RestartIntensityError(message, { cause: error }), true);
     }
