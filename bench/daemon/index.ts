@@ -44,8 +44,15 @@ async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, time
   }
 }
 
+/** VmRSS in MB, and its anonymous part (private heap; the rest is mostly the node binary's shared code pages). */
 function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return statusField(pid, 'VmRSS');
+}
+function anonMB(pid: number): number {
+  return statusField(pid, 'RssAnon');
+}
+function statusField(pid: number, field: string): number {
+  const m = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -117,32 +124,39 @@ async function startAndRss(): Promise<void> {
   const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1<<30)'], { stdio: 'ignore' });
   await sleep(1500);
   const bareRss = rssMB(bare.pid!);
+  const bareAnon = anonMB(bare.pid!);
   bare.kill('SIGKILL');
   const rows: string[] = [];
   const bosun: number[] = [];
   const pm2: number[] = [];
   let bosunRss = NaN;
   let pm2Rss = NaN;
+  let bosunAnon = NaN;
+  let pm2Anon = NaN;
   for (let round = 0; round < 3; round++) {
     const b = await bosunUp(idleApps);
     bosun.push(b.ms);
     await sleep(3000);
     bosunRss = Math.min(Number.isNaN(bosunRss) ? Infinity : bosunRss, rssMB(b.pid));
+    bosunAnon = Math.min(Number.isNaN(bosunAnon) ? Infinity : bosunAnon, anonMB(b.pid));
     await bosunDown();
     const p = await pm2Up(idleApps);
     pm2.push(p.ms);
     await sleep(3000);
     pm2Rss = Math.min(Number.isNaN(pm2Rss) ? Infinity : pm2Rss, rssMB(p.pid));
+    pm2Anon = Math.min(Number.isNaN(pm2Anon) ? Infinity : pm2Anon, anonMB(p.pid));
     await pm2Down();
   }
   const withDash = await bosunUp(idleApps, true);
   await sleep(3000);
   const dashRss = rssMB(withDash.pid);
+  const dashAnon = anonMB(withDash.pid);
   await bosunDown();
   const bm = percentile(bosun, 0.5);
   const pm = percentile(pm2, 0.5);
   rows.push(`start ${N} programs until all online (median of 3, cold daemon): bosun ${bm.toFixed(0)} ms, pm2 ${pm.toFixed(0)} ms -> ${(bm / pm).toFixed(2)}x pm2 (goal <= 0.3x); runs bosun [${bosun.map((x) => x.toFixed(0)).join(', ')}] pm2 [${pm2.map((x) => x.toFixed(0)).join(', ')}]`);
-  rows.push(`daemon RSS with ${N} idle programs (best of 3, 3 s after start): bosun ${bosunRss.toFixed(1)} MB, pm2 ${pm2Rss.toFixed(1)} MB, bare node ${bareRss.toFixed(1)} MB -> bosun = bare + ${(bosunRss - bareRss).toFixed(1)} MB (goal <= +8 MB; ${dashRss.toFixed(1)} MB = bare + ${(dashRss - bareRss).toFixed(1)} MB with the dashboard on), pm2 = bare + ${(pm2Rss - bareRss).toFixed(1)} MB`);
+  rows.push(`daemon RSS with ${N} idle programs (best of 3, 3 s after start, after status polls): bosun ${bosunRss.toFixed(1)} MB, pm2 ${pm2Rss.toFixed(1)} MB, bare node ${bareRss.toFixed(1)} MB -> bosun = bare + ${(bosunRss - bareRss).toFixed(1)} MB (goal <= +8 MB; with the dashboard on: ${dashRss.toFixed(1)} MB = bare + ${(dashRss - bareRss).toFixed(1)} MB), pm2 = bare + ${(pm2Rss - bareRss).toFixed(1)} MB`);
+  rows.push(`  of which anonymous (private) memory: bosun ${bosunAnon.toFixed(1)} MB (+${(bosunAnon - bareAnon).toFixed(1)}; dashboard on ${dashAnon.toFixed(1)} MB), pm2 ${pm2Anon.toFixed(1)} MB (+${(pm2Anon - bareAnon).toFixed(1)}), bare node ${bareAnon.toFixed(1)} MB; the rest is file-backed (node binary code pages, shared)`);
   console.log(rows.join('\n'));
 }
 

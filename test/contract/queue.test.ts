@@ -1,0 +1,251 @@
+// Contract check of `bosun/queue`, imported by package name (dist/), against shared/DESIGN.md.
+// The same scenarios run on memoryStore, pgliteStore (temp dir) and postgresStore (the real
+// PostgreSQL in DATABASE_URL, in a unique schema dropped after).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { stopWorker, noopWorker, startWorker, type Worker } from 'bosun';
+import { JobQueue, memoryStore, pgliteStore, postgresStore, type Job, type Store } from 'bosun/queue';
+import { TestClock } from 'bosun/testing';
+
+const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const fastWorker = { pollMs: 20, leaseMs: 2000 };
+
+async function until<T>(what: string, cond: () => T | Promise<T>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function suite(name: string, makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+  describe(`contract: JobQueue on ${name}`, () => {
+    let q: JobQueue;
+    let cleanup: () => Promise<void>;
+    let kindSeq = 0;
+    // a fresh kind per test, so tests sharing one queue do not see each other's jobs
+    const kind = (k: string) => `${k}-${++kindSeq}`;
+
+    before(async () => {
+      const s = await makeStore();
+      cleanup = s.cleanup;
+      q = await JobQueue.open({ store: s.store });
+    });
+    after(async () => {
+      await q.close();
+      await cleanup();
+    });
+
+    test('add resolves a Job with every field; needs no worker; kind and payload are checked', async () => {
+      const k = kind('fields');
+      const job: Job = await q.add(k, { a: [1, 'two', null] });
+      assert.equal(typeof job.id, 'string');
+      assert.equal(job.kind, k);
+      assert.deepEqual(job.payload, { a: [1, 'two', null] });
+      assert.equal(job.state, 'pending');
+      assert.equal(job.attempts, 0);
+      assert.equal(job.maxAttempts, 5);
+      assert.equal(job.priority, 0);
+      assert.ok(job.runAt instanceof Date);
+      assert.equal(job.key, undefined);
+      assert.equal(job.lastError, undefined);
+      const got = await q.get(job.id);
+      assert.equal(got?.id, job.id);
+      assert.equal(got?.state, 'pending');
+      assert.equal(await q.get('987654321'), null);
+      await assert.rejects(q.add('', {}), TypeError);
+      await assert.rejects(q.add(undefined as unknown as string, {}), TypeError);
+      await assert.rejects(q.add(k, { n: 10n }));
+      const cyclic: Record<string, unknown> = {};
+      cyclic['self'] = cyclic;
+      await assert.rejects(q.add(k, cyclic));
+      await assert.rejects(q.add(k, () => 1));
+      const opts = await q.add(k, null, { priority: 3, maxAttempts: 2, key: `${k}:x`, delayMs: 60_000 });
+      assert.equal(opts.priority, 3);
+      assert.equal(opts.maxAttempts, 2);
+      assert.equal(opts.key, `${k}:x`);
+      assert.ok(opts.runAt.getTime() > Date.now() + 50_000);
+      await q.cancel(opts.id);
+    });
+
+    test('priority: larger first, then runAt, then add order; worker() returns a Worker synchronously', async () => {
+      const k = kind('order');
+      const past = Date.now() - 60_000;
+      await q.add(k, 'a');
+      await q.add(k, 'b', { priority: 5 });
+      await q.add(k, 'c');
+      await q.add(k, 'd', { priority: 5 });
+      await q.add(k, 'early', { runAt: new Date(past) });
+      await q.add(k, 'neg', { priority: -1, runAt: past - 1000 });
+      const seen: unknown[] = [];
+      const w: Worker = q.worker(k, async (job) => void seen.push(job.payload), { ...fastWorker, concurrency: 1 });
+      assert.equal(typeof w.kill, 'function');
+      assert.equal(typeof (w as unknown as { then?: unknown }).then, 'undefined');
+      await until('six jobs', () => seen.length === 6);
+      assert.deepEqual(seen, ['b', 'd', 'early', 'a', 'c', 'neg']);
+      await stopWorker(w);
+    });
+
+    test('key: add returns the pending or running job unchanged; once done or cancelled the key is free', async () => {
+      const k = kind('key');
+      const first = await q.add(k, { v: 1 }, { key: 'same' });
+      const again = await q.add(k, { v: 2 }, { key: 'same', priority: 9 });
+      assert.equal(again.id, first.id);
+      assert.deepEqual(again.payload, { v: 1 });
+      assert.equal(again.priority, 0);
+      const w = q.worker(k, async () => {}, fastWorker);
+      await until('done', async () => (await q.get(first.id))?.state === 'done');
+      await stopWorker(w);
+      const third = await q.add(k, { v: 3 }, { key: 'same' });
+      assert.notEqual(third.id, first.id);
+      const cancelled = await q.cancel(third.id);
+      assert.equal(cancelled?.state, 'cancelled');
+      assert.equal((await q.get(third.id))?.state, 'cancelled');
+      const fourth = await q.add(k, { v: 4 }, { key: 'same' });
+      assert.notEqual(fourth.id, third.id);
+      await q.cancel(fourth.id);
+    });
+
+    test('maxAttempts 1: failed and kept with lastError; failed() newest first; retry() resets; backoff retries', async () => {
+      const k = kind('fail');
+      const j1 = await q.add(k, 1, { maxAttempts: 1 });
+      const j2 = await q.add(k, 2, { maxAttempts: 1 });
+      let mayPass = false;
+      const runs: number[] = [];
+      const w = q.worker(
+        k,
+        async (job) => {
+          runs.push(job.payload as number);
+          if (!mayPass) throw new Error(`bad ${String(job.payload)}`);
+        },
+        fastWorker,
+      );
+      await until('both failed', async () => (await q.get(j2.id))?.state === 'failed' && (await q.get(j1.id))?.state === 'failed');
+      const failed = await q.get(j1.id);
+      assert.equal(failed?.attempts, 1);
+      assert.match(failed?.lastError ?? '', /bad 1/);
+      const list = await q.failed({ kind: k });
+      assert.deepEqual(list.map((j) => j.id), [j2.id, j1.id], 'newest first');
+      assert.equal((await q.failed({ kind: k, limit: 1 })).length, 1);
+      mayPass = true;
+      const retried = await q.retry(j1.id);
+      assert.equal(retried?.state, 'pending');
+      assert.equal(retried?.attempts, 0);
+      await until('retried job done', async () => (await q.get(j1.id))?.state === 'done');
+      assert.deepEqual(runs.slice().sort(), [1, 1, 2]);
+      await stopWorker(w);
+
+      const k2 = kind('backoff');
+      let n = 0;
+      const j3 = await q.add(k2, null, { maxAttempts: 3 });
+      const w2 = q.worker(
+        k2,
+        async () => {
+          if (++n < 3) throw new Error('flaky');
+        },
+        { ...fastWorker, backoff: { initialMs: 30, jitter: 0 } },
+      );
+      await until('done after retries', async () => (await q.get(j3.id))?.state === 'done');
+      assert.equal((await q.get(j3.id))?.attempts, 3);
+      await stopWorker(w2);
+
+      const counts = await q.counts();
+      assert.equal(typeof counts, 'object');
+    });
+
+    test('a handler that surfaces its abort after a kill uses no attempt; its job is pending again', async () => {
+      const k = kind('abort');
+      const job = await q.add(k, null);
+      let started = false;
+      const w = q.worker(
+        k,
+        async (_job, signal) => {
+          started = true;
+          await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+        },
+        fastWorker,
+      );
+      await until('started', () => started);
+      await stopWorker(w);
+      const after = await q.get(job.id);
+      assert.equal(after?.state, 'pending');
+      assert.equal(after?.attempts, 0);
+      await q.cancel(job.id);
+    });
+
+    test('lease: one contender at a time, even within one process; released when stopped', async () => {
+      const name = `lease-${kind('l')}`;
+      const holding = new Set<string>();
+      const contender = (id: string) =>
+        q.lease(name, { ttlMs: 300 }, () =>
+          startWorker(async (signal) => {
+            holding.add(id);
+            await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+            holding.delete(id);
+          }),
+        );
+      const a = contender('a');
+      const b = contender('b');
+      await until('one holder', () => holding.size === 1);
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(holding.size, 1);
+      const first = [...holding][0]!;
+      await stopWorker(first === 'a' ? a : b);
+      await until('other holder', () => holding.size === 1 && !holding.has(first), 5000);
+      await stopWorker(first === 'a' ? b : a);
+      assert.equal(holding.size, 0);
+      // lease start may also return a promise of a Worker
+      const c = q.lease(name, { ttlMs: 300 }, async () => noopWorker());
+      await stopWorker(c);
+    });
+  });
+}
+
+suite('memoryStore', async () => ({ store: memoryStore(), cleanup: async () => {} }));
+
+suite('pgliteStore', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bosun-contract-'));
+  return { store: pgliteStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+suite('postgresStore', async () => {
+  const schema = `contract_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  return {
+    store: postgresStore({ connectionString: DATABASE_URL, schema }),
+    cleanup: async () => {
+      const c = new pg.Client({ connectionString: DATABASE_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+});
+
+describe('contract: memoryStore with a clock', () => {
+  test('takes every time from the clock: delayMs and runAt, retries', async () => {
+    const clock = new TestClock(1_000_000);
+    const q = await JobQueue.open({ store: memoryStore(), clock });
+    const job = await q.add('later', null, { delayMs: 5000 });
+    assert.equal(job.runAt.getTime(), 1_005_000);
+    const ran: number[] = [];
+    const w = q.worker('later', async () => void ran.push(clock.now()), { pollMs: 100 });
+    await clock.advance(4900);
+    assert.deepEqual(ran, []);
+    await clock.advance(200);
+    await until('ran', () => ran.length === 1, 2000);
+    assert.ok(ran[0]! >= 1_005_000 && ran[0]! <= 1_005_100, String(ran[0]));
+    w.kill();
+    await clock.advance(0);
+    await w.wait();
+    await q.close();
+  });
+});
