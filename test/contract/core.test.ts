@@ -420,6 +420,73 @@ describe('contract: Supervisor', () => {
     await assert.rejects(sup2.wait(), (e) => e === fatal);
   });
 
+  test('start calls run in order; an exit during start-up is handled after the start sequence', async () => {
+    const clock = new TestClock();
+    const starts: string[] = [];
+    let aRuns = 0;
+    const sup = new Supervisor({
+      clock,
+      intensity: 5,
+      backoff: { initialMs: 0 },
+      children: [
+        {
+          id: 'a',
+          start: () => {
+            starts.push('a');
+            // fails at once the first time, during the start sequence
+            return ++aRuns === 1 ? startWorker(() => Promise.reject(new Error('early'))) : noopWorker();
+          },
+        },
+        { id: 'b', start: async () => (starts.push('b'), noopWorker()) },
+        { id: 'c', start: () => (starts.push('c'), noopWorker()) },
+      ],
+    });
+    await clock.advance(0);
+    assert.deepEqual(starts, ['a', 'b', 'c', 'a']);
+    await stopWorker(sup);
+  });
+
+  test('giving up stops the other children first; a child that is a supervisor defaults to shutdownMs infinity', async () => {
+    const clock = new TestClock();
+    let siblingStopped = false;
+    const n = { n: 0 };
+    const sup = new Supervisor({
+      clock,
+      intensity: 0,
+      children: [
+        {
+          id: 'sib',
+          start: () =>
+            startWorker(async (signal) => {
+              await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+              siblingStopped = true;
+            }),
+        },
+        failing('bad', n),
+      ],
+    });
+    await clock.advance(0);
+    await assert.rejects(sup.wait(), RestartIntensityError);
+    assert.equal(siblingStopped, true);
+
+    const outer = new Supervisor({ clock });
+    await outer.startChild({
+      id: 'inner',
+      start: () =>
+        new Supervisor({
+          clock,
+          children: [{ id: 'deaf', shutdownMs: 8000, start: () => ({ kill() {}, wait: () => new Promise<void>(() => {}) }) }],
+        }),
+    });
+    await clock.advance(0);
+    const t = outer.terminateChild('inner');
+    await clock.advance(5000);
+    assert.equal(await state(t), 'pending', 'outer still waits for the inner supervisor past 5000 ms');
+    await clock.advance(3000);
+    assert.equal(await state(t), 'ok');
+    await stopWorker(outer);
+  });
+
   test('a supervisor is a Worker: nested one that gives up is one crash in its parent', async () => {
     const clock = new TestClock();
     const n = { n: 0 };

@@ -191,6 +191,122 @@ describe('contract: Engine', () => {
     await stopWorker(engine);
   });
 
+  test('a bounced input: its dependent stops first, and starts bounceDelayMs after the input runs again', async () => {
+    const clock = new TestClock();
+    const engine = new Engine({ isFatal: () => false, clock, ...fast, bounceDelayMs: 50 });
+    const log: string[] = [];
+    let bounceInput!: () => void;
+    let inputRuns = 0;
+    engine.install('in', {
+      start: async () => {
+        inputRuns++;
+        log.push(`start:in@${clock.now()}`);
+        return startWorker(
+          (signal) =>
+            new Promise<void>((resolve, reject) => {
+              bounceInput = () => reject(new BounceError());
+              signal.addEventListener('abort', () => {
+                log.push(`stop:in@${clock.now()}`);
+                resolve();
+              }, { once: true });
+            }),
+        );
+      },
+      output: () => inputRuns,
+    });
+    engine.install('dep', {
+      inputs: ['in'],
+      start: async (ctx) => {
+        log.push(`start:dep(${ctx.get<number>('in')})@${clock.now()}`);
+        return startWorker(async (signal) => {
+          await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+          log.push(`stop:dep@${clock.now()}`);
+        });
+      },
+    });
+    await clock.advance(100);
+    assert.deepEqual(log, ['start:in@0', 'start:dep(1)@50']);
+    bounceInput();
+    await clock.advance(49);
+    assert.deepEqual(log.slice(2), ['stop:dep@100']);
+    await clock.advance(1);
+    assert.deepEqual(log.slice(3), ['start:in@150']);
+    await clock.advance(49);
+    assert.equal(log.length, 4);
+    await clock.advance(1);
+    assert.deepEqual(log.slice(4), ['start:dep(2)@200']);
+    await stopWorker(engine);
+    assert.deepEqual(log.slice(5), ['stop:dep@200', 'stop:in@200']);
+  });
+
+  test('MissingError from start waits for an input change, it does not spin', async () => {
+    const clock = new TestClock();
+    const engine = new Engine({ isFatal: () => false, clock, ...fast });
+    let bounce!: () => void;
+    engine.install('in', {
+      start: async () =>
+        startWorker(
+          (signal) =>
+            new Promise<void>((resolve, reject) => {
+              bounce = () => reject(new BounceError());
+              signal.addEventListener('abort', () => resolve(), { once: true });
+            }),
+        ),
+    });
+    let tries = 0;
+    engine.install('dep', {
+      inputs: ['in'],
+      start: async () => {
+        if (++tries === 1) throw new MissingError('not ready yet');
+        return noopWorker();
+      },
+    });
+    await clock.advance(60_000);
+    assert.equal(tries, 1, 'no retry without an input change');
+    bounce();
+    await clock.advance(100);
+    assert.equal(tries, 2);
+    assert.equal(engine.report().manifolds['dep']!.state, 'running');
+    await stopWorker(engine);
+  });
+
+  test('a clean exit waits for an input change, it is not restarted on its own', async () => {
+    const clock = new TestClock();
+    const engine = new Engine({ isFatal: () => false, clock, ...fast });
+    let runs = 0;
+    engine.install('once', { start: async () => (runs++, startWorker(async () => {})) });
+    await clock.advance(10_000);
+    assert.equal(runs, 1);
+    assert.equal(engine.report().manifolds['once']!.state, 'stopped');
+    await stopWorker(engine);
+  });
+
+  test('every fatal error seen is weighed with worstError', async () => {
+    const clock = new TestClock();
+    const a = new Error('a');
+    const b = new Error('b');
+    const engine = new Engine({ isFatal: () => true, worstError: (x, y) => (x === b || y === b ? b : x), clock, ...fast });
+    let failA!: () => void;
+    engine.install('A', {
+      start: async () =>
+        startWorker(
+          (signal) =>
+            new Promise<void>((_, reject) => {
+              failA = () => reject(a);
+              signal.addEventListener('abort', () => reject(a), { once: true });
+            }),
+        ),
+    });
+    // B fails with b when the engine stops it: still before the engine has stopped
+    engine.install('B', {
+      start: async () =>
+        startWorker((signal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(b), { once: true }))),
+    });
+    await clock.advance(0);
+    failA();
+    await assert.rejects(engine.wait(), (e) => e === b);
+  });
+
   test('a fatal error stops the engine; wait rejects with it; report carries a worker report', async () => {
     const clock = new TestClock();
     const fatal = new Error('fatal');

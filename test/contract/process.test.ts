@@ -2,7 +2,9 @@
 // with real child processes, against shared/DESIGN.md.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TimeoutError } from 'bosun';
 import { ChildDeathError, ProcessExitError, ProcessPool, monitorProcess, type Heartbeat } from 'bosun/process';
@@ -54,6 +56,28 @@ describe('contract: monitorProcess', () => {
     assert.equal(typeof beats[0]!.uptimeMs, 'number');
   });
 
+  test('no shell; cwd, env and logFile apply', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-contract-log-'));
+    try {
+      const logFile = join(dir, 'out.log');
+      const w = monitorProcess({
+        command: process.execPath,
+        args: ['-e', 'console.log(process.argv[1]); console.log(process.cwd()); console.error(process.env.CONTRACT_X)', '$HOME;*'],
+        cwd: dir,
+        env: { ...process.env, CONTRACT_X: 'xyz' },
+        logFile,
+      });
+      await w.wait();
+      const tail = w.tail();
+      assert.equal(tail[0], '$HOME;*');
+      assert.equal(realpathSync(tail[1]!), realpathSync(dir));
+      assert.ok(tail.includes('xyz'));
+      assert.match(readFileSync(logFile, 'utf8'), /xyz/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a signal that ends it: exitCode null, signal name', async () => {
     const w = monitorProcess({ command: process.execPath, args: ['-e', 'process.kill(process.pid, "SIGKILL")'] });
     await assert.rejects(w.wait(), (e: unknown) => e instanceof ProcessExitError && e.exitCode === null && e.signal === 'SIGKILL');
@@ -88,6 +112,48 @@ describe('contract: monitorProcess', () => {
     await w.wait();
     assert.ok(!alive(w.pid!), 'child gone');
     assert.deepEqual(pids.map(alive), [false, false], 'no descendant survives wait()');
+  });
+});
+
+describe('contract: monitorProcess heartbeats', () => {
+  test('wait() settles only after a running heartbeat finished; never two at once; none after wait()', async () => {
+    let running = 0;
+    let overlap = false;
+    let calls = 0;
+    let finished = 0;
+    const w = monitorProcess({
+      command: process.execPath,
+      args: ['-e', 'setInterval(() => {}, 1000)'],
+      heartbeatMs: 10,
+      onHeartbeat: async () => {
+        calls++;
+        if (++running > 1) overlap = true;
+        await new Promise((r) => setTimeout(r, calls === 3 ? 300 : 20));
+        running--;
+        finished++;
+      },
+    });
+    await until('third heartbeat running', () => calls === 3);
+    w.kill();
+    await w.wait();
+    assert.equal(finished, calls, 'the running heartbeat finished before wait() settled');
+    const after = calls;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(calls, after, 'no heartbeat after wait() settled');
+    assert.equal(overlap, false);
+  });
+
+  test("a heartbeat's error fails the worker", async () => {
+    const boom = new Error('heartbeat failed');
+    const w = monitorProcess({
+      command: process.execPath,
+      args: ['-e', 'setInterval(() => {}, 1000)'],
+      killGraceMs: 1000,
+      onHeartbeat: () => {
+        throw boom;
+      },
+    });
+    await assert.rejects(w.wait(), (e) => e === boom);
   });
 });
 
@@ -157,6 +223,22 @@ describe('contract: ProcessPool', () => {
     assert.ok((await running) instanceof Error);
     assert.ok((await queued) instanceof Error);
     assert.ok(!alive(pid2), 'child reaped when destroy() settled');
+  });
+
+  test('taskTimeoutMs rejects with TimeoutError and the pool goes on; maxQueue refuses beyond it', async () => {
+    // pipeline: 1 so that maxQueue counts every call waiting for the child (see the report: with the
+    // default pipeline of 16, calls sent ahead to a busy child do not count against maxQueue)
+    const pool = new ProcessPool({ module: poolModule, size: 1, taskTimeoutMs: 200, maxQueue: 1, pipeline: 1 });
+    try {
+      const hung = pool.run('hang').then(() => 'resolved', (e: unknown) => e);
+      const queued = pool.run('add', [1, 1]).then((v) => v, (e: unknown) => e);
+      const refused = await pool.run('add', [1, 1]).then(() => 'resolved', (e: unknown) => e);
+      assert.ok(refused instanceof Error, 'beyond maxQueue');
+      assert.ok((await hung) instanceof TimeoutError, String(await hung));
+      assert.equal(await queued, 2);
+    } finally {
+      await pool.close();
+    }
   });
 
   test('bosun/process/child exports send', () => {

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { stopWorker, noopWorker, startWorker, type Worker } from 'bosun';
 import { JobQueue, memoryStore, pgliteStore, postgresStore, type Job, type Store } from 'bosun/queue';
@@ -24,10 +26,14 @@ async function until<T>(what: string, cond: () => T | Promise<T>, ms = 10_000): 
   }
 }
 
-function suite(name: string, makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+function suite(
+  name: string,
+  makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void>; schema?: string }>,
+): void {
   describe(`contract: JobQueue on ${name}`, () => {
     let q: JobQueue;
     let cleanup: () => Promise<void>;
+    let schema: string | undefined;
     let kindSeq = 0;
     // a fresh kind per test, so tests sharing one queue do not see each other's jobs
     const kind = (k: string) => `${k}-${++kindSeq}`;
@@ -35,6 +41,7 @@ function suite(name: string, makeStore: () => Promise<{ store: Store; cleanup: (
     before(async () => {
       const s = await makeStore();
       cleanup = s.cleanup;
+      schema = s.schema;
       q = await JobQueue.open({ store: s.store });
     });
     after(async () => {
@@ -179,6 +186,43 @@ function suite(name: string, makeStore: () => Promise<{ store: Store; cleanup: (
       await q.cancel(job.id);
     });
 
+    test('the lease is renewed while a handler runs longer than leaseMs: no second delivery', async () => {
+      const k = kind('long');
+      const job = await q.add(k, null);
+      let runs = 0;
+      const handler = async () => {
+        runs++;
+        await new Promise((r) => setTimeout(r, 700));
+      };
+      const w1 = q.worker(k, handler, { leaseMs: 200, pollMs: 20 });
+      const w2 = q.worker(k, handler, { leaseMs: 200, pollMs: 20 });
+      await until('done', async () => (await q.get(job.id))?.state === 'done');
+      assert.equal(runs, 1);
+      assert.equal((await q.get(job.id))?.attempts, 1);
+      await Promise.all([stopWorker(w1), stopWorker(w2)]);
+    });
+
+    test('a consumer process that dies is redelivered after its lease', { skip: name !== 'postgresStore' }, async () => {
+      const k = kind('crash');
+      const job = await q.add(k, null);
+      const script = fileURLToPath(new URL('./fixtures/crash-consumer.js', import.meta.url));
+      const child = spawn(process.execPath, [script, DATABASE_URL, schema!, k], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      try {
+        await until('child started the job', () => out.includes(`started ${job.id}`));
+      } finally {
+        child.kill('SIGKILL');
+      }
+      await new Promise((r) => child.once('close', r));
+      assert.equal((await q.get(job.id))?.state, 'running');
+      const attempts: number[] = [];
+      const w = q.worker(k, async (j) => void attempts.push(j.attempts), { pollMs: 20 });
+      await until('redelivered', async () => (await q.get(job.id))?.state === 'done', 10_000);
+      assert.deepEqual(attempts, [2]);
+      await stopWorker(w);
+    });
+
     test('lease: one contender at a time, even within one process; released when stopped', async () => {
       const name = `lease-${kind('l')}`;
       const holding = new Set<string>();
@@ -217,6 +261,7 @@ suite('pgliteStore', async () => {
 suite('postgresStore', async () => {
   const schema = `contract_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   return {
+    schema,
     store: postgresStore({ connectionString: DATABASE_URL, schema }),
     cleanup: async () => {
       const c = new pg.Client({ connectionString: DATABASE_URL });
@@ -247,5 +292,61 @@ describe('contract: memoryStore with a clock', () => {
     await clock.advance(0);
     await w.wait();
     await q.close();
+  });
+
+  test('retry n waits min(1 s × 2^(n−1), 1 h) ±10% by default; after the last attempt the job is failed and kept', async () => {
+    const clock = new TestClock(0);
+    const q = await JobQueue.open({ store: memoryStore(), clock });
+    const job = await q.add('flaky', null, { maxAttempts: 3 });
+    let runs = 0;
+    const w = q.worker(
+      'flaky',
+      async () => {
+        runs++;
+        throw new Error('no');
+      },
+      { pollMs: 50 },
+    );
+    await clock.advance(0);
+    await until('first run failed', async () => (await q.get(job.id))?.attempts === 1 && (await q.get(job.id))?.state === 'pending', 2000);
+    let j = (await q.get(job.id))!;
+    const d1 = j.runAt.getTime() - clock.now();
+    assert.ok(d1 >= 900 && d1 <= 1100, `first retry in ${d1} ms`);
+    await clock.advance(d1);
+    for (let i = 0; i < 5 && runs < 2; i++) await clock.advance(50);
+    await until('second run failed', async () => (await q.get(job.id))?.attempts === 2 && (await q.get(job.id))?.state === 'pending', 2000);
+    j = (await q.get(job.id))!;
+    const d2 = j.runAt.getTime() - clock.now();
+    assert.ok(d2 >= 1800 - 60 && d2 <= 2200, `second retry in ${d2} ms`);
+    await clock.advance(d2);
+    for (let i = 0; i < 5 && runs < 3; i++) await clock.advance(50);
+    await until('failed', async () => (await q.get(job.id))?.state === 'failed', 2000);
+    assert.equal(runs, 3);
+    assert.equal((await q.failed()).length, 1);
+    // a cancelled job can be retried too
+    const c = await q.add('other', null, { delayMs: 10_000 });
+    await q.cancel(c.id);
+    assert.equal((await q.retry(c.id))?.state, 'pending');
+    w.kill();
+    await clock.advance(0);
+    await w.wait();
+    await q.close();
+  });
+
+  test('close() stops the queue workers and leases', async () => {
+    const q = await JobQueue.open({ store: memoryStore() });
+    const w = q.worker('x', async () => {}, { pollMs: 20 });
+    let leaseStopped = false;
+    const l = q.lease('L', { ttlMs: 300 }, () =>
+      startWorker(async (signal) => {
+        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+        leaseStopped = true;
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    await q.close();
+    await w.wait();
+    await l.wait();
+    assert.equal(leaseStopped, true);
   });
 });

@@ -1,6 +1,8 @@
 // Contract check of `bosun/service`, imported by package name (dist/), against shared/DESIGN.md.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { DeadError, NotFoundError, stopWorker } from 'bosun';
 import {
   CronTask,
@@ -116,6 +118,37 @@ describe('contract: Service lifecycle', () => {
     assert.equal(later.afterMs, 1234);
     assert.equal(later.message, 'busy');
     assert.equal(new TryLater(5).afterMs, 5);
+    await stopWorker(svc);
+  });
+
+  test('run(signal) runs static workers times; PeriodicTask TryLater retries after afterMs instead of the interval', async () => {
+    const clock = new TestClock();
+    let loops = 0;
+    class Loops extends Task {
+      static override workers = 3;
+      override async run(signal: AbortSignal) {
+        loops++;
+        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+      }
+    }
+    const runsAt: number[] = [];
+    class Busy extends PeriodicTask {
+      static override interval = 10_000;
+      async execute(): Promise<void> {
+        runsAt.push(clock.now());
+        if (runsAt.length === 1) throw new TryLater(300);
+      }
+    }
+    const svc = new Service({ name: 'svc', tasks: [Loops, Busy], argv: [], env: {}, clock });
+    await new Promise((r) => setTimeout(r, 10));
+    await clock.advance(0);
+    assert.equal(loops, 3);
+    assert.deepEqual(runsAt, [0]);
+    await clock.advance(300);
+    assert.deepEqual(runsAt, [0, 300]);
+    assert.equal(svc.getTask(Busy).counters['tryLater'], 1);
+    await clock.advance(10_000);
+    assert.deepEqual(runsAt, [0, 300, 10_300]);
     await stopWorker(svc);
   });
 
@@ -237,5 +270,40 @@ describe('contract: status server', () => {
     assert.equal(metrics.status, 200);
     assert.match(await metrics.text(), /# (HELP|TYPE)/);
     await stopWorker(svc);
+  });
+});
+
+describe('contract: runMain', () => {
+  const script = fileURLToPath(new URL('./fixtures/run-main.js', import.meta.url));
+  function run(args: string[], env: Record<string, string> = {}, signalOnUp?: NodeJS.Signals) {
+    return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const p = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d: Buffer) => {
+        out += d;
+        if (signalOnUp && out.includes('up')) p.kill(signalOnUp);
+      });
+      p.stderr.on('data', (d: Buffer) => (err += d));
+      const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+      p.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out, err });
+      });
+    });
+  }
+
+  test('--help lists the flag and variable and exits 0; SIGTERM stops cleanly with 0; a bad value exits non-zero naming the flag', async () => {
+    const [help, term, bad] = await Promise.all([
+      run(['--help']),
+      run([], {}, 'SIGTERM'),
+      run(['--fetch-task-interval', 'soon']),
+    ]);
+    assert.equal(help.code, 0);
+    assert.match(help.out, /--fetch-task-interval/);
+    assert.match(help.out, /SVC_FETCH_TASK_INTERVAL/);
+    assert.equal(term.code, 0, term.err);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /--fetch-task-interval/);
   });
 });
