@@ -9,60 +9,8 @@ import { execFile } from 'node:child_process';
 import { BosunError } from '../core/errors.js';
 import { Validator, isObject, show } from './validator.js';
 
-type Duration = number | string;
-type Size = number | string;
-
-/** A readiness check: a log line matching a pattern, an HTTP URL answering 2xx, an IPC 'ready' message, or a delay. */
-export type ReadyInput = { log: string } | { http: string } | { message: true } | { delay: Duration };
-
-export interface BackoffInput {
-  initial?: Duration;
-  factor?: number;
-  max?: Duration;
-  /** Running this long without a crash resets the backoff to `initial`. Default 30s. */
-  resetAfter?: Duration;
-}
-
-export interface ProgramInput {
-  /** argv array, or a string split on spaces (no shell unless `shell: true`). */
-  command: string[] | string;
-  shell?: boolean;
-  /** Default: the config file's folder. */
-  cwd?: string;
-  /** Added to the daemon's environment. */
-  env?: Record<string, string | number | boolean>;
-  /** Default 1; instances are numbered from 0. */
-  instances?: number;
-  /** Default always. */
-  restart?: 'always' | 'on-failure' | 'never';
-  /** Programs that must be ready before this one starts. */
-  after?: string[];
-  ready?: ReadyInput;
-  activityTimeout?: Duration;
-  memoryLimit?: Size;
-  /** Default SIGTERM. */
-  killSignal?: NodeJS.Signals;
-  /** Default 5s; then SIGKILL. */
-  killTimeout?: Duration;
-  /** Default { maxSize: 10MB, keep: 5 }. */
-  logs?: { file?: string; maxSize?: Size; keep?: number };
-  /** Overrides the supervisor's backoff for this program. */
-  backoff?: BackoffInput;
-}
-
-export interface ConfigInput {
-  /** Default ./.bosun beside the config file. */
-  home?: string;
-  /** Default { host: 127.0.0.1, port: 9615 }; port 0 picks a free port; false turns it off. */
-  dashboard?: { host?: string; port?: number } | false;
-  supervisor?: { strategy?: 'one_for_one'; intensity?: number; period?: Duration; backoff?: BackoffInput };
-  programs: Record<string, ProgramInput>;
-}
-
-/** Types a config written in JavaScript: `export default defineConfig({ programs: {...} })`. */
-export function defineConfig(config: ConfigInput): ConfigInput {
-  return config;
-}
+export { defineConfig } from './define-config.js';
+export type { ReadyInput, BackoffInput, ProgramInput, ConfigInput } from './define-config.js';
 
 export type Ready = { kind: 'log'; pattern: RegExp } | { kind: 'http'; url: string } | { kind: 'message' } | { kind: 'delay'; ms: number };
 

@@ -7,7 +7,7 @@ import { silentLogger, systemClock, type Clock, type Logger, type Worker } from 
 import { startConsumer, type Handler } from './consumer.js';
 import { QueueClosedError } from './errors.js';
 import { startLease, type LeaseStart } from './lease.js';
-import { newJob } from './payload.js';
+import { checkKind, newJob } from './payload.js';
 import type { SqlStore } from './sql-store.js';
 import type { AddOptions, Counts, Job, JobEvent, JobState, LeaseOptions, Store, WorkerOptions } from './types.js';
 
@@ -94,7 +94,7 @@ export class JobQueue {
    * signal aborts when the worker is killed or the job's lease is lost.
    */
   worker<P = unknown>(kind: string, handler: Handler<P>, options?: WorkerOptions): Worker {
-    if (typeof kind !== 'string' || kind === '') throw new TypeError('worker kind must be a non-empty string');
+    checkKind(kind);
     if (typeof handler !== 'function') throw new TypeError('worker handler must be a function');
     this.#open();
     const w = startConsumer(

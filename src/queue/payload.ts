@@ -53,9 +53,17 @@ function walk(value: unknown, path: string, seen: Set<object>): void {
   seen.delete(obj);
 }
 
+/** The longest kind, in UTF-8 bytes, that every store can index and notify. */
+export const MAX_KIND_BYTES = 1000;
+
 export function checkKind(kind: unknown): string {
   if (typeof kind !== 'string' || kind.length === 0) {
     throw new TypeError(`job kind must be a non-empty string, got ${kind === '' ? 'an empty string' : typeof kind}`);
+  }
+  // The SQL stores index the kind and send it in NOTIFY (8,000 bytes at most); refuse here,
+  // in every store alike, rather than fail inside the database with its message.
+  if (Buffer.byteLength(kind) > MAX_KIND_BYTES) {
+    throw new RangeError(`job kind must be at most ${MAX_KIND_BYTES} bytes in UTF-8, got ${Buffer.byteLength(kind)} (${JSON.stringify(kind.slice(0, 40))}...)`);
   }
   return kind;
 }

@@ -13,6 +13,7 @@ import {
   Runner,
   Supervisor,
   TimeoutError,
+  defineConfig,
   finishedWorker,
   noopWorker,
   periodicWorker,
@@ -292,6 +293,42 @@ describe('contract: Supervisor', () => {
     await stopWorker(sup);
   });
 
+  test('backoff doubles up to maxMs and resets after resetAfterMs of stable running', async () => {
+    const clock = new TestClock();
+    const startedAt: number[] = [];
+    let stableRun = false;
+    const sup = new Supervisor({
+      clock,
+      intensity: 100,
+      backoff: { jitter: 0, maxMs: 400 },
+      children: [
+        {
+          id: 'a',
+          start: () => {
+            startedAt.push(clock.now());
+            const ms = stableRun ? 30_000 : 0;
+            return startWorker(async (signal) => {
+              if (ms > 0) await clock.sleep(ms, signal);
+              throw new Error('fail');
+            });
+          },
+        },
+      ],
+    });
+    await clock.advance(100 + 200 + 400 + 400);
+    const gaps = startedAt.slice(1).map((t, i) => t - startedAt[i]!);
+    assert.deepEqual(gaps, [100, 200, 400, 400]);
+    stableRun = true;
+    await clock.advance(400); // next start, then it runs 30 s
+    await clock.advance(30_000);
+    const before = startedAt.length;
+    await clock.advance(99);
+    assert.equal(startedAt.length, before);
+    await clock.advance(1);
+    assert.equal(startedAt.length, before + 1, 'back to initialMs after a stable run');
+    await stopWorker(sup);
+  });
+
   test('initialMs 0 restarts at once', async () => {
     const clock = new TestClock();
     const n = { n: 0 };
@@ -548,5 +585,12 @@ describe('contract: Runner', () => {
     await clock.advance(0);
     await assert.rejects(runner.wait(), (e) => e === fatal);
     assert.equal(runner.report().state, 'stopped');
+  });
+});
+
+describe('defineConfig from bosun', () => {
+  test('types a daemon config written in JavaScript and returns it unchanged', () => {
+    const config = { programs: { api: { command: ['node', 'server.js'], restart: 'on-failure' as const } } };
+    assert.equal(defineConfig(config), config);
   });
 });

@@ -78,6 +78,29 @@ describe('contract: monitorProcess', () => {
     }
   });
 
+  test('killSignal is what kill() sends first; a child that ignores it gets SIGKILL after killGraceMs', async () => {
+    const polite = monitorProcess({
+      command: process.execPath,
+      args: ['-e', 'process.on("SIGINT", () => { console.log("got SIGINT"); process.exit(0); }); console.log("up"); setInterval(() => {}, 1000)'],
+      killSignal: 'SIGINT',
+    });
+    await until('up', () => polite.tail().includes('up'));
+    polite.kill();
+    await polite.wait();
+    assert.ok(polite.tail().includes('got SIGINT'));
+    const deaf = monitorProcess({
+      command: process.execPath,
+      args: ['-e', 'process.on("SIGTERM", () => console.log("ignored")); console.log("up"); setInterval(() => {}, 1000)'],
+      killGraceMs: 200,
+    });
+    await until('up', () => deaf.tail().includes('up'));
+    const t0 = Date.now();
+    deaf.kill();
+    await deaf.wait();
+    assert.ok(Date.now() - t0 >= 150, 'waited for the grace');
+    assert.ok(!alive(deaf.pid!));
+  });
+
   test('a signal that ends it: exitCode null, signal name', async () => {
     const w = monitorProcess({ command: process.execPath, args: ['-e', 'process.kill(process.pid, "SIGKILL")'] });
     await assert.rejects(w.wait(), (e: unknown) => e instanceof ProcessExitError && e.exitCode === null && e.signal === 'SIGKILL');
@@ -167,6 +190,7 @@ describe('contract: ProcessPool', () => {
         () => assert.fail('should reject'),
         (e: unknown) => e as Error & { limit?: number },
       );
+      assert.ok(err instanceof Error);
       assert.equal(err.name, 'QuotaError');
       assert.equal(err.message, 'over quota 5');
       assert.equal(typeof err.stack, 'string');
@@ -196,6 +220,7 @@ describe('contract: ProcessPool', () => {
       assert.equal(err.signal, null);
       const after = await pool.run<number>('pid');
       assert.notEqual(after, before);
+      await assert.rejects(pool.run('selfKill'), (e: unknown) => e instanceof ChildDeathError && e.exitCode === null && e.signal === 'SIGKILL');
       const ac = new AbortController();
       const hung = pool.run('hang', [], { signal: ac.signal });
       setTimeout(() => ac.abort(new Error('enough')), 50);
@@ -236,6 +261,19 @@ describe('contract: ProcessPool', () => {
       assert.ok(refused instanceof Error, 'beyond maxQueue');
       assert.ok((await hung) instanceof TimeoutError, String(await hung));
       assert.equal(await queued, 2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('recycleAfter replaces a child after that many calls', async () => {
+    const pool = new ProcessPool({ module: poolModule, size: 1, recycleAfter: 2 });
+    try {
+      const pids = [];
+      for (let i = 0; i < 4; i++) pids.push(await pool.run<number>('pid'));
+      assert.equal(pids[0], pids[1]);
+      assert.notEqual(pids[1], pids[2]);
+      assert.equal(pids[2], pids[3]);
     } finally {
       await pool.close();
     }

@@ -81,6 +81,27 @@ function suite(
       await q.cancel(opts.id);
     });
 
+    test('a kind longer than the stores can index is refused at add and worker with a RangeError naming the limit', async () => {
+      const long = 'k'.repeat(1001);
+      await assert.rejects(q.add(long, {}), (err: Error) => err instanceof RangeError && /at most 1000 bytes/.test(err.message));
+      assert.throws(() => q.worker(long, async () => {}), RangeError);
+      const job = await q.add('é'.repeat(500), {});   // 1000 bytes exactly is accepted
+      assert.equal(job.kind, 'é'.repeat(500));
+      await q.cancel(job.id);
+    });
+
+    test('kind is any non-empty string: spaces, quotes, unicode, punctuation, 200 characters', async () => {
+      const kinds = [`émail "q" 's; DROP TABLE x; -- ${kindSeq}`, `a,b:c/d ${++kindSeq}`, `${'k'.repeat(200)}${++kindSeq}`];
+      for (const k of kinds) {
+        const job = await q.add(k, { k });
+        let got: unknown;
+        const w = q.worker(k, async (j) => void (got = j.payload), fastWorker);
+        await until(`job of kind ${k.slice(0, 10)}`, async () => (await q.get(job.id))?.state === 'done');
+        assert.deepEqual(got, { k });
+        await stopWorker(w);
+      }
+    });
+
     test('priority: larger first, then runAt, then add order; worker() returns a Worker synchronously', async () => {
       const k = kind('order');
       const past = Date.now() - 60_000;
@@ -330,6 +351,47 @@ describe('contract: memoryStore with a clock', () => {
     w.kill();
     await clock.advance(0);
     await w.wait();
+    await q.close();
+  });
+
+  test('lease renews every ttlMs/3 on the clock, and kills its worker when the lease is lost', async () => {
+    const clock = new TestClock(0);
+    const inner = memoryStore();
+    const renewals: number[] = [];
+    let lose = false;
+    const tryLease: Store['tryLease'] = async (name, holder, ttlMs) => {
+      renewals.push(clock.now());
+      return lose ? false : inner.tryLease(name, holder, ttlMs);
+    };
+    // every other method goes to the real store, bound to it (it has private fields)
+    const store = new Proxy(inner, {
+      get: (target, prop) => {
+        if (prop === 'tryLease') return tryLease;
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const q = await JobQueue.open({ store, clock });
+    let running = false;
+    let stopReason: unknown;
+    const l = q.lease('leader', { ttlMs: 300 }, () =>
+      startWorker(async (signal) => {
+        running = true;
+        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+        stopReason = signal.reason;
+        running = false;
+      }),
+    );
+    await until('holding', () => running, 2000);
+    for (let i = 0; i < 3; i++) await clock.advance(100);
+    assert.deepEqual(renewals, [0, 100, 200, 300]);
+    lose = true;
+    await clock.advance(100);
+    await until('worker killed after the lease was lost', () => !running, 2000);
+    assert.ok(stopReason !== undefined);
+    l.kill();
+    await clock.advance(0);
+    await l.wait();
     await q.close();
   });
 
