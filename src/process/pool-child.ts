@@ -62,6 +62,8 @@ export class PoolChild {
   exited = false;
   /** The pool asked it to stop (disconnect or kill), so its exit is no crash. */
   stopRequested = false;
+  /** It was killed because the call it was running timed out or was aborted (and is settled). */
+  runningSettled = false;
   readonly #events: ChildEvents;
   #outbox: unknown[] = [];
   #flushQueued = false;

@@ -20,7 +20,10 @@ export interface PoolOptions {
   module: string | URL;
   /** Child processes. Default: os.availableParallelism(). */
   size?: number;
-  /** Calls allowed to wait for a child; run() rejects with QueueFullError beyond it. Default: unbounded. */
+  /**
+   * Calls allowed to wait for a child, counting those pipelined to a busy child; run() rejects
+   * with QueueFullError beyond it. Default: unbounded.
+   */
   maxQueue?: number;
   /** Default timeout of a call, from when its child starts it. Default: none. */
   taskTimeoutMs?: number;
@@ -127,7 +130,9 @@ export class ProcessPool implements Worker {
     if (this.#state !== 'open') return Promise.reject(this.#err ?? new DeadError('the pool is closed; run() needs an open pool'));
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#queued >= this.#maxQueue && !this.#hasRoom()) return Promise.reject(new QueueFullError(this.#maxQueue));
+    if (this.#maxQueue !== Infinity && this.#waiting() >= this.#maxQueue && !this.#hasIdleChild()) {
+      return Promise.reject(new QueueFullError(this.#maxQueue));
+    }
     return new Promise<T>((resolve, reject) => {
       const call: PoolCall = {
         id: this.#nextId++,
@@ -191,9 +196,24 @@ export class ProcessPool implements Worker {
     return { size: this.#size, children: this.#children.size, queued: this.#queued, running, ...this.#stats };
   }
 
-  #hasRoom(): boolean {
-    for (const c of this.#children) if (!c.retiring && c.inflight.length < this.#pipeline) return true;
+  /** A child with nothing to do would start a new call at once, so that call does not wait. */
+  #hasIdleChild(): boolean {
+    for (const c of this.#children) if (!c.retiring && c.inflight.length === 0) return true;
     return false;
+  }
+
+  /**
+   * Calls waiting to run: those in the pool's queue and those pipelined to a child behind the
+   * call it is running. `maxQueue` bounds them all, so pipelining never lets more wait.
+   */
+  #waiting(): number {
+    let waiting = this.#queued;
+    for (const c of this.#children) {
+      let unsettled = 0;
+      for (const call of c.inflight) if (!call.settled) unsettled++;
+      if (unsettled > 1) waiting += unsettled - 1;
+    }
+    return waiting;
   }
 
   #spawn(): void {
@@ -239,7 +259,7 @@ export class ProcessPool implements Worker {
       call.timer = undefined;
       if (call.settled) return;
       this.#settle(call, false, new TimeoutError(`pool call ${call.name} took longer than ${ms} ms; its child was killed`));
-      call.child?.kill();
+      this.#killForRunning(call);
     }, ms);
   }
 
@@ -249,8 +269,19 @@ export class ProcessPool implements Worker {
     if (child === undefined) this.#queued--; // still waiting: the queue skips settled calls
     this.#settle(call, false, reason);
     if (child === undefined) return;
-    if (child.inflight[0] === call) child.kill();
+    if (child.inflight[0] === call) this.#killForRunning(call);
     else child.cancel(call.id);
+  }
+
+  /**
+   * Kills the child running `call`, which is already settled. The calls pipelined behind it
+   * never started, so its exit sends them to another child rather than failing one of them.
+   */
+  #killForRunning(call: PoolCall): void {
+    const child = call.child;
+    if (child === undefined) return;
+    child.runningSettled = true;
+    child.kill();
   }
 
   #settle(call: PoolCall, ok: boolean, value: unknown): void {
@@ -302,7 +333,7 @@ export class ProcessPool implements Worker {
   #onExit(child: PoolChild, code: number | null, signal: NodeJS.Signals | null): void {
     this.#children.delete(child);
     const calls = child.inflight.splice(0);
-    const running = calls.find((c) => !c.settled);
+    const running = child.runningSettled ? undefined : calls.find((c) => !c.settled);
     // The oldest unanswered call was running; the rest never started and go back to the queue front.
     const requeue: PoolCall[] = [];
     for (const call of calls) {

@@ -251,9 +251,7 @@ describe('contract: ProcessPool', () => {
   });
 
   test('taskTimeoutMs rejects with TimeoutError and the pool goes on; maxQueue refuses beyond it', async () => {
-    // pipeline: 1 so that maxQueue counts every call waiting for the child (see the report: with the
-    // default pipeline of 16, calls sent ahead to a busy child do not count against maxQueue)
-    const pool = new ProcessPool({ module: poolModule, size: 1, taskTimeoutMs: 200, maxQueue: 1, pipeline: 1 });
+    const pool = new ProcessPool({ module: poolModule, size: 1, taskTimeoutMs: 200, maxQueue: 1 });
     try {
       const hung = pool.run('hang').then(() => 'resolved', (e: unknown) => e);
       const queued = pool.run('add', [1, 1]).then((v) => v, (e: unknown) => e);

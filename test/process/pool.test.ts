@@ -206,13 +206,16 @@ test('recycleAfter replaces a child after N calls; maxQueue bounds waiting calls
     await recycling.close();
   }
 
-  const bounded = new ProcessPool({ module: moduleFile, size: 1, pipeline: 1, maxQueue: 2 });
-  const running = bounded.run('hang').catch(() => {});
-  const queued = [bounded.run('add', [1, 1]), bounded.run('add', [2, 2])].map((p) => p.catch((e: unknown) => e));
-  await assert.rejects(bounded.run('add', [3, 3]), QueueFullError);
-  await bounded.destroy();
-  await running;
-  for (const e of await Promise.all(queued)) assert.ok(e instanceof DeadError);
+  // Calls pipelined to the busy child wait too, so the default pipeline must not let more in.
+  for (const pipeline of [1, 16]) {
+    const bounded = new ProcessPool({ module: moduleFile, size: 1, pipeline, maxQueue: 2 });
+    const running = bounded.run('hang').catch(() => {});
+    const queued = [bounded.run('add', [1, 1]), bounded.run('add', [2, 2])].map((p) => p.catch((e: unknown) => e));
+    await assert.rejects(bounded.run('add', [3, 3]), QueueFullError, `pipeline ${pipeline}`);
+    await bounded.destroy();
+    await running;
+    for (const e of await Promise.all(queued)) assert.ok(e instanceof DeadError);
+  }
 });
 
 test('a module that fails to load rejects calls with PoolModuleError and fails the pool', async () => {
@@ -232,4 +235,23 @@ test('a pool closed or destroyed before its children loaded the module stops cle
   await destroyed.destroy();
   await destroyed.wait();
   assert.deepEqual(liveDescendants(), []);
+});
+
+test('calls pipelined behind a timed-out or aborted call run on the replacement child', async () => {
+  const pool = new ProcessPool({ module: moduleFile, size: 1 });
+  try {
+    const ac = new AbortController();
+    const aborted = pool.run('hang', [], { signal: ac.signal }).catch((e: unknown) => e);
+    const behindAbort = pool.run<number>('add', [2, 3]);
+    ac.abort(new Error('caller gave up'));
+    assert.equal(((await aborted) as Error).message, 'caller gave up');
+    assert.equal(await behindAbort, 5);
+
+    const timedOut = pool.run('hang', [], { timeoutMs: 100 }).catch((e: unknown) => e);
+    const behindTimeout = pool.run<number>('add', [4, 5]);
+    assert.ok((await timedOut) instanceof TimeoutError);
+    assert.equal(await behindTimeout, 9);
+  } finally {
+    await pool.close();
+  }
 });
