@@ -14,10 +14,12 @@ const script = fileURLToPath(new URL('./script.js', import.meta.url));
 const ROUNDS = Number(process.env.BENCH_RESPAWN_ROUNDS ?? 30);
 const wall = () => performance.timeOrigin + performance.now();
 
-function bareSpawnToFirstLine(): Promise<number> {
+// `detached` is how every supervisor here spawns (its own session and process group, so the
+// whole tree can be signalled); on this machine that alone makes a node boot ~5% slower.
+function bareSpawnToFirstLine(detached = false): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = wall();
-    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], detached });
     child.once('error', reject);
     child.stdout.once('data', () => {
       resolve(wall() - t0);
@@ -75,15 +77,52 @@ async function supervisedRespawns(rounds: number): Promise<number[]> {
   return samples;
 }
 
+// The floor for any supervisor: respawn synchronously inside the 'exit' handler, no work at all
+// between the dying child being reaped and the new spawn. The crash -> first line time still
+// includes the dying node process's own teardown (process.exit until the kernel reports it),
+// which a bare spawn does not pay; that alone is several percent of a node boot.
+const ideal = { total: [] as number[], exit: [] as number[] };
+function idealRespawns(rounds: number): Promise<void> {
+  return new Promise((resolve) => {
+    let crashAt: number | undefined;
+    let got = 0;
+    const start = () => {
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], detached: true, env: { ...process.env, CRASH_AFTER_MS: '20' } });
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        const now = wall();
+        for (const line of chunk.split('\n')) {
+          if (line === 'up' && crashAt !== undefined) {
+            ideal.total.push(now - crashAt);
+            crashAt = undefined;
+            got++;
+          } else if (line.startsWith('crash ')) crashAt = Number(line.slice(6));
+        }
+      });
+      child.once('exit', () => {
+        if (crashAt !== undefined) ideal.exit.push(wall() - crashAt);
+        if (got >= rounds) resolve();
+        else start();
+      });
+    };
+    start();
+  });
+}
+
 // Alternate blocks of each, so a machine that gets busier or quieter affects both alike.
 const BLOCKS = 3;
 const perBlock = Math.ceil(ROUNDS / BLOCKS);
 const bare: number[] = [];
+const bareDetached: number[] = [];
 const respawn: number[] = [];
 await bareSpawnToFirstLine(); // warm the file cache
 for (let b = 0; b < BLOCKS; b++) {
-  for (let i = 0; i < perBlock; i++) bare.push(await bareSpawnToFirstLine());
+  for (let i = 0; i < perBlock; i++) {
+    bare.push(await bareSpawnToFirstLine());
+    bareDetached.push(await bareSpawnToFirstLine(true));
+  }
   respawn.push(...(await supervisedRespawns(perBlock)));
+  await idealRespawns(perBlock);
 }
 const bareP50 = percentile(bare, 0.5);
 const respP50 = percentile(respawn, 0.5);
@@ -91,13 +130,19 @@ console.log(`\n## respawn: crash to replacement's first line vs bare spawn to fi
 console.log(['name', 'p50 ms', 'p90 ms', 'min ms', 'x bare spawn'].join('\t'));
 for (const [name, s] of [
   ['bare spawn', bare],
+  ['bare spawn, detached', bareDetached],
   ['Supervisor + monitorProcess', respawn],
+  ['floor: respawn in the exit handler', ideal.total],
 ] as const) {
   console.log([name, percentile(s, 0.5).toFixed(1), percentile(s, 0.9).toFixed(1), Math.min(...s).toFixed(1), (percentile(s, 0.5) / bareP50).toFixed(3)].join('\t'));
 }
-console.log(`respawn ratio (p50): ${(respP50 / bareP50).toFixed(3)} (goal <= 1.05; PM2 1.56-1.65)`);
+console.log(`respawn ratio (p50): ${(respP50 / bareP50).toFixed(3)} (goal <= 1.05; PM2 1.56-1.65); against a detached bare spawn: ${(respP50 / percentile(bareDetached, 0.5)).toFixed(3)}`);
 const p50 = (s: number[]) => percentile(s, 0.5).toFixed(2);
 console.log(
   `respawn phases p50 ms: crash -> reaped ${p50(phases.exit)}, reaped -> replacement spawned ${p50(phases.restart)}, ` +
     `spawned -> first line ${p50(phases.boot)}`,
+);
+console.log(
+  `floor (no supervisor work at all): ${(percentile(ideal.total, 0.5) / bareP50).toFixed(3)} x bare; of it crash -> exit event ${p50(ideal.exit)} ms ` +
+    `(the dying process's own teardown, ${((percentile(ideal.exit, 0.5) / bareP50) * 100).toFixed(1)}% of a bare spawn)`,
 );
