@@ -41,10 +41,16 @@ export interface ProgramConfig {
   periodMs: number;
 }
 
+/** What a crash that the policy restarts does to the other programs (OTP's meanings, in start order). */
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+export const STRATEGIES: Strategy[] = ['one_for_one', 'one_for_all', 'rest_for_one'];
+
 export interface DaemonConfig {
   /** Absolute path of the file it came from. */
   file: string;
   home: string;
+  /** Absent means one_for_one. */
+  strategy?: Strategy;
   dashboard: { host: string; port: number } | false;
   /** In the order the file lists them. */
   programs: ProgramConfig[];
@@ -139,13 +145,14 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
     }
   }
 
+  let strategy: Strategy = 'one_for_one';
   let intensity = 5;
   let periodMs = 30_000;
   let backoff: Backoff = { initialMs: 100, factor: 2, maxMs: 30_000, resetAfterMs: 30_000 };
   if (raw.supervisor !== undefined && v.object(raw.supervisor, 'supervisor')) {
     const s = raw.supervisor as Record<string, unknown>;
     v.keys(s, 'supervisor', ['strategy', 'intensity', 'period', 'backoff']);
-    if (s.strategy !== undefined) v.oneOf(s.strategy, 'supervisor.strategy', ['one_for_one']);
+    if (s.strategy !== undefined) strategy = (v.oneOf(s.strategy, 'supervisor.strategy', STRATEGIES) as Strategy | undefined) ?? strategy;
     if (s.intensity !== undefined) intensity = v.int(s.intensity, 'supervisor.intensity', 0) ?? intensity;
     if (s.period !== undefined) periodMs = v.duration(s.period, 'supervisor.period') ?? periodMs;
     if (s.backoff !== undefined) backoff = v.backoff(s.backoff, 'supervisor.backoff', backoff);
@@ -227,7 +234,7 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
     for (const cycle of findCycles(programs)) problems.push(`programs.${cycle[0]}.after: dependency cycle ${[...cycle, cycle[0]].join(' -> ')}`);
   }
   if (problems.length > 0) throw new ConfigError(problems, file);
-  return { file, home, dashboard, programs };
+  return { file, home, strategy, dashboard, programs };
 }
 
 /** Every dependency cycle once, each starting at its first program in file order. */

@@ -2,6 +2,9 @@
 // only when enabled) serves the dashboard. Programs start in `after` order, each waiting for
 // its dependencies to be ready; they stop in the reverse order: a program stops once every
 // running program that waits for it has stopped. Unrelated programs start and stop in parallel.
+// Under one_for_all / rest_for_one a crash the policy restarts also restarts the running
+// instances of every program (or of the crashed one and those after it in start order): they
+// stop one program at a time in reverse start order, then start in start order.
 
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
@@ -76,6 +79,8 @@ export class Daemon implements DaemonView {
   #closeDashboard: (() => Promise<void>) | undefined;
   #shutdown: Promise<void> | undefined;
   #watchers = 0;
+  /** Group restarts run one after another; a crash during one waits for it. */
+  #groups: Promise<void> = Promise.resolve();
   #exited!: () => void;
   readonly exited = new Promise<void>((resolve) => (this.#exited = resolve));
 
@@ -224,9 +229,71 @@ export class Daemon implements DaemonView {
         for (const fn of this.#listeners) fn(null);
       },
       logFile: (c: ProgramConfig, i: number) => this.#logFile(c, i),
+      restartGroup: (inst: Instance) => this.#restartGroup(inst),
     };
     const instances = Array.from({ length: cfg.instances }, (_, i) => new Instance(cfg, i, hooks));
     this.#programs.set(cfg.name, { config: cfg, instances, generation: 0 });
+  }
+
+  /**
+   * Program names in start order: each after the programs in its `after`, ties in config order.
+   * (Boot starts unrelated programs in parallel; this is the order a group restart uses.)
+   */
+  #startOrder(): string[] {
+    const order: string[] = [];
+    const left = [...this.#programs.values()].map((p) => p.config);
+    while (left.length > 0) {
+      // Validation refuses cycles; the fallback only keeps a bug from looping forever.
+      const i = Math.max(0, left.findIndex((c) => c.after.every((d) => order.includes(d) || !this.#programs.has(d))));
+      order.push(left.splice(i, 1)[0]!.name);
+    }
+    return order;
+  }
+
+  /** The instance hook: under a group strategy, queue the group restart and take the instance's restart over. */
+  #restartGroup(inst: Instance): boolean {
+    const strategy = this.config.strategy ?? 'one_for_one';
+    if (strategy === 'one_for_one' || this.#shutdown !== undefined) return false;
+    this.#groups = this.#groups.then(() => this.#runGroupRestart(inst, strategy)).catch((err: unknown) => this.#err(`bosun: group restart after ${inst.name}[${inst.index}] failed: ${(err as Error).message}`));
+    return true;
+  }
+
+  /**
+   * Stops the running instances of the group (one program at a time, reverse start order, each
+   * with its killTimeout) while `crashed` backs off, then starts them in start order, each
+   * program once the running programs in its `after` are ready. Failed instances and those
+   * stopped by command are left alone; so is a program a command acts on meanwhile.
+   */
+  async #runGroupRestart(crashed: Instance, strategy: 'one_for_all' | 'rest_for_one'): Promise<void> {
+    // Already handled: a group restart before this one stopped and restarted it.
+    if (!crashed.awaitingGroup) return;
+    const order = this.#startOrder();
+    const group = strategy === 'one_for_all' ? order : order.slice(Math.max(0, order.indexOf(crashed.name)));
+    const members = group.flatMap((name) => {
+      const prog = this.#programs.get(name);
+      if (prog === undefined) return [];
+      const instances = prog.instances.filter((i) => i === crashed || i.running);
+      return instances.length === 0 ? [] : [{ name, prog, generation: prog.generation, instances }];
+    });
+    const stopping = (async () => {
+      for (const m of [...members].reverse()) await Promise.all(m.instances.filter((i) => i !== crashed).map((i) => i.stop()));
+    })();
+    await Promise.all([stopping, crashed.backoffDone()]);
+    for (const m of members) {
+      // A stop, restart or reload of this program (or a shutdown) since the crash wins.
+      if (this.#shutdown !== undefined || m.prog.generation !== m.generation || this.#programs.get(m.name) !== m.prog) continue;
+      const deps = m.prog.config.after.filter((d) => this.#programs.has(d));
+      try {
+        await Promise.all(deps.flatMap((d) => this.#programs.get(d)!.instances.filter((i) => i.running).map((i) => i.whenReady())));
+      } catch {
+        for (const inst of m.instances) if (!inst.running) inst.reason = `not restarted: a program in after (${deps.join(', ')}) stopped before it was ready`;
+        if (crashed.running && m.instances.includes(crashed)) await crashed.stop();
+        continue;
+      }
+      if (this.#shutdown !== undefined || m.prog.generation !== m.generation) continue;
+      await Promise.all(m.instances.map((i) => i.start(true)));
+    }
+    this.#sampler.wake();
   }
 
   /** Starts `names`, each once the running programs it waits for are ready; resolves once all spawned. */
@@ -303,7 +370,7 @@ export class Daemon implements DaemonView {
       if (prev !== undefined && !changed.includes(c.name)) this.#programs.set(c.name, prev);
       else this.#add(c);
     }
-    this.config = { ...this.config, programs: next.programs };
+    this.config = { ...this.config, strategy: next.strategy, programs: next.programs };
     await this.#startPrograms([...changed, ...added]);
     for (const fn of this.#listeners) fn(null);
     return { ok: true, result: { added, removed, changed } };

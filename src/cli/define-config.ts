@@ -48,7 +48,7 @@ export interface ConfigInput {
   home?: string;
   /** Default { host: 127.0.0.1, port: 9615 }; port 0 picks a free port; false turns it off. */
   dashboard?: { host?: string; port?: number } | false;
-  supervisor?: { strategy?: 'one_for_one'; intensity?: number; period?: Duration; backoff?: BackoffInput };
+  supervisor?: { strategy?: 'one_for_one' | 'one_for_all' | 'rest_for_one'; intensity?: number; period?: Duration; backoff?: BackoffInput };
   programs: Record<string, ProgramInput>;
 }
 

@@ -34,7 +34,53 @@ export interface InstanceHooks {
   /** Called after every state change, for live views. */
   changed(): void;
   logFile(program: ProgramConfig, instance: number): { path: string; maxSize: number; keep: number };
+  /**
+   * The policy is about to restart this instance after a crash. Returning true hands the restart
+   * to the daemon (one_for_all, rest_for_one): after its backoff the instance waits, still
+   * `backoff`, until the daemon calls start() on it in start order.
+   */
+  restartGroup?(instance: Instance): boolean;
   clock?: Clock;
+}
+
+/** A policy restart the daemon coordinates: where the loop waits for the daemon's go. */
+interface Gate {
+  /** The daemon said go (start() was called). */
+  go: boolean;
+  released: Promise<void>;
+  release(): void;
+  /** Past the backoff delay, or the loop ended. */
+  reached: Promise<void>;
+  reach(): void;
+  /** Respawned, or the loop ended. */
+  spawned: Promise<void>;
+  spawn(): void;
+}
+
+/** Promise.withResolvers is Node 22. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+function newGate(): Gate {
+  const released = deferred();
+  const reached = deferred();
+  const spawned = deferred();
+  const gate: Gate = {
+    go: false,
+    released: released.promise,
+    release: () => {
+      gate.go = true;
+      released.resolve();
+    },
+    reached: reached.promise,
+    reach: () => reached.resolve(),
+    spawned: spawned.promise,
+    spawn: () => spawned.resolve(),
+  };
+  return gate;
 }
 
 type Monitor = ReturnType<typeof monitorProcess>;
@@ -64,6 +110,7 @@ export class Instance {
   #abort: AbortController | undefined;
   #restartTimes: number[] = [];
   #readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  #gate: Gate | undefined;
 
   constructor(config: ProgramConfig, index: number, hooks: InstanceHooks) {
     this.config = config;
@@ -89,12 +136,21 @@ export class Instance {
     return this.pid === null ? 0 : Math.max(0, this.#clock.now() - this.startedAt);
   }
 
-  /** Starts the loop unless it runs; resolves once the first process was spawned (or could not be). */
-  start(): Promise<void> {
-    if (this.#loop !== undefined) return Promise.resolve();
+  /**
+   * Starts the loop unless it runs; resolves once the first process was spawned (or could not be).
+   * On an instance waiting for a group restart, lets it go on and resolves once it respawned.
+   * `keepHistory` (a group restart) keeps the restart times that intensity counts.
+   */
+  start(keepHistory = false): Promise<void> {
+    if (this.#loop !== undefined) {
+      const gate = this.#gate;
+      if (gate === undefined) return Promise.resolve();
+      gate.release();
+      return gate.spawned;
+    }
     const abort = new AbortController();
     this.#abort = abort;
-    this.#restartTimes = [];
+    if (!keepHistory) this.#restartTimes = [];
     this.reason = undefined;
     return new Promise<void>((spawned) => {
       this.#loop = this.#run(abort.signal, spawned).finally(() => {
@@ -115,6 +171,16 @@ export class Instance {
     if (this.#monitor !== undefined && this.pid !== null) this.#set('stopping');
     this.#monitor?.kill();
     await loop;
+  }
+
+  /** True while a crash of this instance waits for the daemon's group restart. */
+  get awaitingGroup(): boolean {
+    return this.#gate !== undefined && !this.#gate.go;
+  }
+
+  /** Resolves once a group restart of this instance is past its backoff (or the loop ended). */
+  backoffDone(): Promise<void> {
+    return this.#gate?.reached ?? Promise.resolve();
   }
 
   /** Stop, then start again; resolves once the new process runs. Not counted in `restarts`. */
@@ -180,6 +246,8 @@ export class Instance {
       // A command that could not be spawned is not running, so nothing waiting on it may start.
       this.#set(cfg.ready === undefined && this.pid !== null ? 'running' : 'starting');
       spawned();
+      this.#gate?.spawn();
+      this.#gate = undefined;
       m.ready().then(
         () => {
           if (this.#monitor === m && this.state === 'starting') {
@@ -231,6 +299,8 @@ export class Instance {
       this.reason = `last exit code=${exit.code} signal=${exit.signal}${why}`;
       this.#set('backoff');
       this.#emit('restarting', `in=${delay}ms`);
+      // Asked before the delay, so the daemon stops the siblings while this one backs off.
+      const gate = this.#hooks.restartGroup?.(this) === true ? (this.#gate = newGate()) : undefined;
       // No timer at all for a zero delay: a crash loop with backoff 0 restarts at once.
       if (delay > 0) {
         try {
@@ -239,9 +309,21 @@ export class Instance {
           break;
         }
       } else if (signal.aborted) break;
+      if (gate !== undefined) {
+        gate.reach();
+        if (!gate.go) {
+          const aborted = new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+          await Promise.race([gate.released, aborted]);
+        }
+        if (signal.aborted) break;
+      }
       this.restarts++;
     }
     this.pid = null;
+    // A group restart waiting on this loop must not hang: nothing will respawn now.
+    this.#gate?.reach();
+    this.#gate?.spawn();
+    this.#gate = undefined;
     this.#set(final);
     if (final === 'failed') this.#emit('failed', `reason=${this.reason ?? 'unknown'}`);
     else this.#emit('stopped');

@@ -51,6 +51,18 @@ describe('config files', () => {
     assert.equal(defineConfig({ programs: {} }).programs !== undefined, true);
   });
 
+  test('supervisor.strategy defaults to one_for_one and accepts one_for_all and rest_for_one', () => {
+    const file = join(dir, 's.yaml');
+    const programs = { api: { command: 'node a.js' } };
+    assert.equal(validateConfig({ programs }, file).strategy, 'one_for_one');
+    assert.equal(validateConfig({ supervisor: { strategy: 'one_for_all' }, programs }, file).strategy, 'one_for_all');
+    assert.equal(validateConfig({ supervisor: { strategy: 'rest_for_one' }, programs }, file).strategy, 'rest_for_one');
+    assert.throws(() => validateConfig({ supervisor: { strategy: 'simple_one_for_one' }, programs }, file), (err: ConfigError) => {
+      assert.deepEqual(err.problems, ["supervisor.strategy: expected one_for_one | one_for_all | rest_for_one, got 'simple_one_for_one'"]);
+      return true;
+    });
+  });
+
   test('reports every problem at once, one line each', () => {
     try {
       validateConfig({ programs: { api: { restart: 'sometimes', after: ['db', 3] } } }, join(dir, 'x.yaml'));
@@ -83,6 +95,7 @@ const INVALID: [string, string, RegExp][] = [
   ['no programs', 'home: ./h\n', /^programs: required$/m],
   ['command item not a string', 'programs:\n  api: { command: [node, { a: 1 }] }\n', /^programs\.api\.command\[1\]: expected a string, got an object$/m],
   ['unknown top-level key', 'programz: {}\nprograms:\n  api: { command: [node, a.js] }\n', /^programz: unknown key/m],
+  ['unknown supervisor strategy', 'supervisor: { strategy: one_for_some }\nprograms:\n  api: { command: [node, a.js] }\n', /^supervisor\.strategy: expected one_for_one \| one_for_all \| rest_for_one, got 'one_for_some'$/m],
   ['bad backoff factor', 'supervisor: { backoff: { factor: 0.5 } }\nprograms:\n  api: { command: [node, a.js] }\n', /^supervisor\.backoff\.factor: expected a number >= 1, got 0\.5$/m],
 ];
 
