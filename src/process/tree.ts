@@ -7,8 +7,11 @@
 // nor among our descendants, so nothing here can find it. Snapshots are taken at kill time and
 // again when the grace ends, which catches everything still attached to the tree at those
 // moments. On systems without /proc only the process group is signalled.
+//
+// Files are read through one reused buffer rather than readFileSync, which allocates 64 KB for
+// every file of unknown size (all of /proc): the daemon samples its trees every second.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync } from 'node:fs';
 
 export interface ProcInfo {
   pid: number;
@@ -25,15 +28,32 @@ export interface ProcInfo {
 
 /** Clock ticks per second for /proc times; 100 on every mainstream Linux build. */
 const TICKS_PER_SEC = 100;
+/** Bytes per page of /proc/<pid>/statm; 4096 on the x86_64 and arm64 builds we run on. */
+const PAGE = 4096;
+
+// One buffer for every read; 64 KB holds any stat or statm and the children list of a busy parent.
+const buf = Buffer.alloc(64 * 1024);
+
+/** The start of a /proc file (up to 64 KB), or '' when it is gone. */
+function readProc(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    return buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
+  } catch {
+    return '';
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Reads /proc/<pid>/stat; undefined when the process is gone (or /proc is absent). */
 export function procInfo(pid: number): ProcInfo | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
+  const text = readProc(`/proc/${pid}/stat`);
   // comm (field 2) is in parentheses and may itself contain spaces or ')': split after the last ')'.
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
@@ -155,32 +175,93 @@ export function stillAlive(procs: ProcInfo[]): ProcInfo[] {
   return procs.filter((p) => isAlive(p.pid, p.startTime));
 }
 
-/** Resident memory in bytes of `pid` plus its descendants; 0 when the process is gone. */
-export function treeRss(pid: number): number {
-  const pids = [pid, ...listDescendants(pid).map((p) => p.pid)];
-  let bytes = 0;
-  for (const p of pids) bytes += rssBytes(p);
-  return bytes;
+/** Resident memory and CPU time of a process tree. */
+export interface TreeUsage {
+  rssBytes: number;
+  /** User + system CPU time in clock ticks (1/100 s) of the live processes of the tree. */
+  cpuTicks: number;
 }
 
-function rssBytes(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
+let childrenFiles: boolean | undefined;
+
+/**
+ * True when the kernel lists each thread's children (/proc/<pid>/task/<tid>/children), so a
+ * tree can be walked from its root without scanning every process on the machine.
+ */
+export function canWalkChildren(): boolean {
+  return (childrenFiles ??= existsSync(`/proc/${process.pid}/task/${process.pid}/children`));
+}
+
+/**
+ * Usage of `pid` and its live descendants; undefined when `pid` is gone or a zombie. Given
+ * `all` (one `listProcesses()` shared by many calls) it follows parent links and group members
+ * as `listDescendants` does; otherwise it walks the children lists from `pid` when the kernel
+ * has them, and scans /proc when it does not.
+ */
+export function treeUsage(pid: number, all?: ProcInfo[]): TreeUsage | undefined {
+  if (all === undefined && canWalkChildren()) return walkChildren(pid);
+  const procs = all ?? listProcesses();
+  const self = procs.find((p) => p.pid === pid);
+  if (self === undefined || !live(self)) return undefined;
+  const usage = { rssBytes: rssBytes(pid), cpuTicks: self.cpuTicks };
+  for (const d of listDescendants(pid, procs)) {
+    if (!live(d)) continue;
+    usage.rssBytes += rssBytes(d.pid);
+    usage.cpuTicks += d.cpuTicks;
   }
+  return usage;
+}
+
+const live = (p: ProcInfo) => p.state !== 'Z' && p.state !== 'X';
+
+/** treeUsage through the per-thread children lists: reads only the tree's own files. */
+function walkChildren(root: number): TreeUsage | undefined {
+  const self = procInfo(root);
+  if (self === undefined || !live(self)) return undefined;
+  const usage = { rssBytes: rssBytes(root), cpuTicks: self.cpuTicks };
+  const stack = [root];
+  const seen = new Set<number>(stack);
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      const list = readProc(`/proc/${pid}/task/${tid}/children`);
+      let from = 0;
+      while (from < list.length) {
+        let to = list.indexOf(' ', from);
+        if (to < 0) to = list.length;
+        const child = Number(list.slice(from, to));
+        from = to + 1;
+        if (!(child > 0) || seen.has(child)) continue;
+        seen.add(child);
+        const info = procInfo(child);
+        if (info === undefined || !live(info)) continue;
+        usage.cpuTicks += info.cpuTicks;
+        usage.rssBytes += rssBytes(child);
+        stack.push(child);
+      }
+    }
+  }
+  return usage;
+}
+
+/** Resident memory in bytes of `pid` plus its descendants; 0 when the process is gone. */
+export function treeRss(pid: number): number {
+  return treeUsage(pid, listProcesses())?.rssBytes ?? 0;
 }
 
 /** User + system CPU time in ms used so far by `pid` and its live descendants (reaped ones are not counted). */
 export function treeCpuMs(pid: number): number {
-  const all = listProcesses();
-  const self = all.find((p) => p.pid === pid);
-  if (self === undefined) return 0;
-  let ticks = self.cpuTicks;
-  for (const d of listDescendants(pid, all)) ticks += d.cpuTicks;
-  return (ticks * 1000) / TICKS_PER_SEC;
+  return ((treeUsage(pid, listProcesses())?.cpuTicks ?? 0) * 1000) / TICKS_PER_SEC;
+}
+
+function rssBytes(pid: number): number {
+  return Number(readProc(`/proc/${pid}/statm`).split(' ')[1] ?? 0) * PAGE;
 }
 
 // Process groups still running when this process exits get SIGKILL, so a parent that exits
