@@ -56,8 +56,21 @@ export function nextDelay(
   const base = ranMs >= b.resetAfterMs ? b.initialMs : baseMs;
   const nextBaseMs = Math.min(b.maxMs, base * b.factor);
   if (base === 0 || b.jitter === 0) return { delayMs: base, nextBaseMs };
-  const delayMs = Math.max(0, Math.round(base * (1 + b.jitter * (2 * random() - 1))));
-  return { delayMs, nextBaseMs };
+  return { delayMs: Math.round(jittered(base, b.jitter, random)), nextBaseMs };
+}
+
+/** `initialMs × factor^(n-1)`, capped at `maxMs`; `n` counts from 1 (the first retry). */
+export function exponentialDelay(n: number, initialMs: number, factor: number, maxMs: number): number {
+  return Math.min(initialMs * factor ** Math.max(0, n - 1), maxMs);
+}
+
+/**
+ * `ms` moved by up to ±`fraction` of itself (0.1 is ±10%), so work that failed together does
+ * not retry in step. `fraction` 0 (or `ms` 0) returns `ms` unchanged.
+ */
+export function jittered(ms: number, fraction: number, random: () => number = Math.random): number {
+  if (fraction <= 0 || ms <= 0) return ms;
+  return Math.max(0, ms * (1 + fraction * (2 * random() - 1)));
 }
 
 function dropUndefined<T extends object>(o: T): Partial<T> {

@@ -5,6 +5,7 @@
 import { KilledError, isAbortLike } from './errors.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
+import { jittered } from './backoff.js';
 
 export interface Worker {
   /** Ask the worker to stop. Idempotent; returns at once. */
@@ -69,8 +70,7 @@ export function periodicWorker(
   return startWorker(async (signal) => {
     while (!signal.aborted) {
       await fn(signal);
-      const spread = jitter > 0 ? periodMs * jitter * (Math.random() * 2 - 1) : 0;
-      await clock.sleep(Math.max(0, periodMs + spread), signal);
+      await clock.sleep(jittered(periodMs, jitter), signal);
     }
   });
 }

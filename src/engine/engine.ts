@@ -8,7 +8,7 @@ import { AlreadyExistsError, DeadError, KilledError, isAbortLike, toError } from
 import type { Logger } from '../core/logger.js';
 import type { Worker } from '../core/worker.js';
 import { Attempt } from './attempt.js';
-import { backoffDelay, fuzzed } from './delay.js';
+import { exponentialDelay, jittered } from '../core/backoff.js';
 import { BounceError, MissingError, NoOutputError, UndeclaredInputError, UninstallError } from './errors.js';
 import { DependencyGraph } from './graph.js';
 import type { EngineReport, Manifold, ManifoldReport, ManifoldState, StartContext } from './manifold.js';
@@ -154,7 +154,7 @@ export class Engine implements Worker {
 
   /** Every restart delay is capped, then fuzzed; the bounce delay too. */
   #bounceDelay(): number {
-    return fuzzed(Math.min(this.#bounceDelayMs, this.#maxDelayMs), this.#fuzz);
+    return jittered(Math.min(this.#bounceDelayMs, this.#maxDelayMs), this.#fuzz);
   }
 
   #die(): void {
@@ -325,9 +325,9 @@ export class Engine implements Worker {
     } else {
       if (ranMs >= this.#backoffResetMs) node.failures = 0;
       node.failures++;
-      const delay = backoffDelay(node.failures, this.#errorDelayMs, this.#backoffFactor, this.#maxDelayMs);
+      const delay = exponentialDelay(node.failures, this.#errorDelayMs, this.#backoffFactor, this.#maxDelayMs);
       this.#log.warn({ manifold: node.name, err, failures: node.failures, delayMs: delay }, 'manifold failed; restarting after a delay');
-      this.#kick(node, fuzzed(delay, this.#fuzz));
+      this.#kick(node, jittered(delay, this.#fuzz));
     }
   }
 

@@ -2,6 +2,7 @@
 // min(initialMs * factor^(n-1), maxMs), then spread by ±jitter so failed jobs do not retry in
 // lockstep.
 
+import { exponentialDelay, jittered } from '../core/backoff.js';
 import type { BackoffOptions } from './types.js';
 
 export const DEFAULT_BACKOFF: Required<BackoffOptions> = { initialMs: 1000, factor: 2, maxMs: 3_600_000, jitter: 0.1 };
@@ -15,6 +16,5 @@ export function resolveBackoff(b: BackoffOptions = {}): Required<BackoffOptions>
 }
 
 export function retryDelayMs(b: Required<BackoffOptions>, retry: number, random: () => number = Math.random): number {
-  const base = Math.min(b.initialMs * b.factor ** Math.max(0, retry - 1), b.maxMs);
-  return Math.max(0, base * (1 + b.jitter * (random() * 2 - 1)));
+  return jittered(exponentialDelay(retry, b.initialMs, b.factor, b.maxMs), b.jitter, random);
 }
