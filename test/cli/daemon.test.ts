@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { describe, test } from 'node:test';
 import { cli, prog, processesWith, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
+import { freePort } from '../support.js';
 
 /** Runs `body` against a daemon on a fresh project; always shuts it down and removes the dir. */
 async function withDaemon(yaml: string, body: (d: Daemon, p: ReturnType<typeof tempProject>) => Promise<void>): Promise<void> {
@@ -22,18 +22,6 @@ async function withDaemon(yaml: string, body: (d: Daemon, p: ReturnType<typeof t
 
 const at = (line: string) => Date.parse(line.split(' ')[0]!);
 const alive = (pid: number) => existsSync(`/proc/${pid}`);
-
-/** A port the OS just handed out on 127.0.0.1, free again for the program to bind. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('bosun daemon', { concurrency: 2 }, () => {
   test('starts in after order once dependencies are ready, and stops in reverse order', async () => {

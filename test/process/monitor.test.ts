@@ -2,11 +2,11 @@
 // tree kill, heartbeats, readiness. Timers are TestClock-driven where the test allows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { TimeoutError } from '../../src/core/errors.js';
 import { TestClock } from '../../src/testing/index.js';
 import { monitorProcess, NotReadyError, ProcessExitError, ProcessSpawnError } from '../../src/process/index.js';
 import { gone, node, procFixture, until } from './helpers.js';
+import { freePort } from '../support.js';
 
 const proc = (...args: string[]) => [procFixture, ...args];
 
@@ -196,17 +196,6 @@ test('ready timeoutMs fails the worker with a TimeoutError', async () => {
   await assert.rejects(m.ready(), TimeoutError);
   await assert.rejects(m.wait(), TimeoutError);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
-    });
-  });
-}
 
 test('onLine (option and method) sees every stdout and stderr line with its stream; a logger gets them too', async () => {
   const seen: string[] = [];

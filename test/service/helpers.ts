@@ -2,6 +2,7 @@
 // a condition (real time, polling between macrotasks) for things the TestClock does not drive.
 
 import type { Logger } from '../../src/core/logger.js';
+import { until as waitUntil } from '../support.js';
 
 export interface LogLine {
   level: string;
@@ -15,14 +16,8 @@ export function recordingLogger(): Logger & { lines: LogLine[] } {
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/** Polls `cond` between macrotasks until it holds; throws after `timeoutMs` of real time. */
-export async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise<void>((r) => setImmediate(r));
-  }
-}
+/** Polls `cond` between macrotasks until it holds (what these tests wait for is in-process work). */
+export const until = (cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> => waitUntil(cond, what, timeoutMs, 0);
 
 /** Settles `p` into a tagged result so a test can assert it has (or has not) settled. */
 export function track<T>(p: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
