@@ -10,7 +10,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFi
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { systemClock } from '../core/clock.js';
-import { ConfigError, loadConfig, type DaemonConfig, type ProgramConfig } from './config.js';
+import { ConfigError, loadConfig, type DaemonConfig, type ProgramConfig } from '../fleet/config.js';
 import { request, serveControl, type Reply, type Request } from './control.js';
 import { Instance, type LastExit, type LifecycleEvent, type State } from './instance.js';
 import { paths } from './paths.js';

@@ -10,7 +10,7 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { monitorProcess } from '../process/monitor.js';
-import type { ProgramConfig, Ready } from './config.js';
+import type { ProgramConfig, Ready } from '../fleet/config.js';
 
 export type State = 'starting' | 'ready' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
 export type EventName = 'started' | 'ready' | 'exited' | 'restarting' | 'failed' | 'stopped';

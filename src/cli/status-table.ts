@@ -1,7 +1,7 @@
 // `bosun status` as a table for people; `--json` prints the StatusBody itself for scripts.
 
 import type { StatusBody } from './daemon.js';
-import { formatDuration, formatSize } from './units.js';
+import { formatDuration, formatSize } from '../fleet/units.js';
 
 export function statusTable(body: StatusBody): string {
   const header = ['name', 'id', 'pid', 'state', 'uptime', 'restarts', 'cpu', 'memory', 'last exit / reason'];

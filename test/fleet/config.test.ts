@@ -6,9 +6,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ConfigError, defineConfig, loadConfig, validateConfig } from '../../src/cli/config.js';
-import { parseDuration, parseSize } from '../../src/cli/units.js';
-import { cli, tempProject } from './helpers.js';
+import { ConfigError, defineConfig, loadConfig, validateConfig } from '../../src/fleet/config.js';
+import { parseDuration, parseSize } from '../../src/fleet/units.js';
+import { cli, tempProject } from '../cli/helpers.js';
 
 describe('durations and sizes', () => {
   test('accept numbers and unit strings, MB is 2^20 bytes', () => {

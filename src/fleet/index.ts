@@ -1,0 +1,9 @@
+// bosun/fleet: the daemon's supervision as a library. A fleet is programs from a config file,
+// run as a tree of core Workers: each instance a process Worker, each program a Supervisor of
+// its instances, the fleet a Supervisor of programs in `after` order. The cli is a thin shell
+// around it: commands, control socket, dashboard, detached-daemon plumbing.
+
+export { ConfigError, loadConfig, validateConfig, findConfig, CONFIG_NAMES } from './config.js';
+export type { DaemonConfig as FleetConfig, ProgramConfig, Ready, Backoff, Strategy } from './config.js';
+export { defineConfig } from './define-config.js';
+export type { ConfigInput, ProgramInput, ReadyInput, BackoffInput } from './define-config.js';
