@@ -12,6 +12,7 @@ export type Request =
   | { cmd: 'logfiles' }
   | { cmd: 'start' | 'stop' | 'restart'; target: string }
   | { cmd: 'reload' }
+  | { cmd: 'reopen' }
   | { cmd: 'shutdown' };
 
 export type Reply = { ok: true; result?: unknown } | { ok: false; error: string; exit: number };

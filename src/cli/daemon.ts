@@ -6,14 +6,14 @@
 // instances of every program (or of the crashed one and those after it in start order): they
 // stop one program at a time in reverse start order, then start in start order.
 
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { join } from 'node:path';
 import { systemClock } from '../core/clock.js';
-import { ConfigError, loadConfig, type DaemonConfig, type ProgramConfig } from '../fleet/config.js';
+import { ConfigError, instanceLogPath, loadConfig, type DaemonConfig, type ProgramConfig } from '../fleet/config.js';
 import { request, serveControl, type Reply, type Request } from './control.js';
 import { Instance, type LastExit, type LifecycleEvent, type State } from './instance.js';
 import { paths } from './paths.js';
+import { livePid, writePidFile } from './pidfile.js';
 import { Sampler } from './sampler.js';
 
 export { paths };
@@ -75,6 +75,9 @@ export class Daemon implements DaemonView {
   readonly #sampler: Sampler;
   readonly #out: (line: string) => void;
   readonly #err: (line: string) => void;
+  readonly #reopenOwnOutput: (() => void) | undefined;
+  /** The lead's Fleet takes the programs over; it reopens their log files. */
+  fleet?: { reopenLogs?(): void };
   #control: Server | undefined;
   #closeDashboard: (() => Promise<void>) | undefined;
   #shutdown: Promise<void> | undefined;
@@ -84,11 +87,15 @@ export class Daemon implements DaemonView {
   #exited!: () => void;
   readonly exited = new Promise<void>((resolve) => (this.#exited = resolve));
 
-  /** `out` gets lifecycle lines, `err` (default: `out`) the reasons the daemon cannot start. */
-  constructor(config: DaemonConfig, out: (line: string) => void, err: (line: string) => void = out) {
+  /**
+   * `out` gets lifecycle lines, `err` (default: `out`) the reasons the daemon cannot start;
+   * `reopenOwnOutput` reopens daemon.log (see reopenLogs).
+   */
+  constructor(config: DaemonConfig, out: (line: string) => void, err: (line: string) => void = out, reopenOwnOutput?: () => void) {
     this.config = config;
     this.#out = out;
     this.#err = err;
+    this.#reopenOwnOutput = reopenOwnOutput;
     this.#paths = paths(config.home);
     this.#sampler = new Sampler(() => this.#instances(), systemClock, () => this.#watchers > 0);
   }
@@ -105,7 +112,7 @@ export class Daemon implements DaemonView {
       this.#err(`bosun: a daemon is already running on ${this.config.home} (pid ${other}); use \`bosun shutdown --home ${this.config.home}\` to stop it`);
       return 1;
     }
-    writeFileSync(p.pid, `${process.pid}\n`, { mode: 0o644 });
+    writePidFile(p.pid);
     writeFileSync(p.token, `${this.token}\n`, { mode: 0o600 });
     if (this.config.dashboard !== false) {
       // Loaded only when enabled, so a daemon without a dashboard never pays for it.
@@ -145,6 +152,12 @@ export class Daemon implements DaemonView {
     return this.#shutdown;
   }
 
+  /** Reopens every log file by its path (logrotate moved them): daemon.log, then the programs'. `bosun logs --reopen` and SIGUSR1. */
+  reopenLogs(): void {
+    this.#reopenOwnOutput?.();
+    this.fleet?.reopenLogs?.();
+  }
+
   status(): StatusBody {
     const programs: ProgramStatus[] = [];
     for (const inst of this.#instances()) {
@@ -179,7 +192,7 @@ export class Daemon implements DaemonView {
 
   #logFile(c: ProgramConfig, i: number) {
     return {
-      path: c.logs.file === undefined ? join(this.#paths.logs, `${c.name}-${i}.log`) : c.instances > 1 ? c.logs.file.replace(/(\.log)?$/, `-${i}$1`) : c.logs.file,
+      path: instanceLogPath(this.config.home, c, i),
       maxSize: c.logs.maxSize,
       keep: c.logs.keep,
     };
@@ -390,6 +403,9 @@ export class Daemon implements DaemonView {
         return { ok: true, result: this.logFiles() };
       case 'reload':
         return this.#reload();
+      case 'reopen':
+        this.reopenLogs();
+        return { ok: true };
       case 'shutdown':
         await this.shutdown();
         return { ok: true };
@@ -399,27 +415,16 @@ export class Daemon implements DaemonView {
   }
 }
 
-/** The pid of a live daemon on this home, if any: one whose socket answers, or whose pid file names a live bosun. */
+/** The pid of a live daemon on this home, if any: one whose socket answers, or whose pid file names a process that started before the file was written. */
 async function runningDaemon(p: ReturnType<typeof paths>): Promise<number | undefined> {
-  let pid: number | undefined;
-  try {
-    pid = Number(readFileSync(p.pid, 'utf8').trim()) || undefined;
-  } catch {
-    pid = undefined;
-  }
   try {
     const reply = await request(p.socket, { cmd: 'ping' });
     if (reply.ok) return (reply.result as { pid: number }).pid;
   } catch {
     // nothing answers: fall through to the pid file
   }
-  if (pid === undefined || pid === process.pid) return undefined;
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-    return /bosun|cli\/main/.test(cmdline) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  const pid = livePid(p.pid);
+  return pid === process.pid ? undefined : pid;
 }
 
 /**

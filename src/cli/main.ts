@@ -4,95 +4,90 @@
 // done. Exit codes: 0 done, 1 failed, 2 bad usage or config, 3 no daemon running.
 
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { CONFIG_NAMES, ConfigError, findConfig, readConfig, validateConfig, type DaemonConfig } from '../fleet/config.js';
-import { NoDaemonError, request, type Reply, type Request } from './control.js';
-import type { LogFileRef, StatusBody } from './daemon.js';
+import { ask, EXIT, Exit, exitQuietlyOnClosedStdout, permissionDenied, systemErrorLine, type Common } from './client.js';
+import { NoDaemonError, request } from './control.js';
+import type { Daemon } from './daemon.js';
+import { DaemonOutput } from './daemon-output.js';
+import type { StatusBody } from './daemon.js';
 import { paths } from './paths.js';
+import { removeOwnFiles } from './pidfile.js';
 
-const EXIT = { ok: 0, failed: 1, usage: 2, noDaemon: 3 } as const;
-
-/** Raised inside a command to exit with `code` after printing `message`. */
-class Exit extends Error {
-  constructor(
-    readonly exitCode: number,
-    message = '',
-  ) {
-    super(message);
-  }
-}
-
-interface Common {
-  home?: string;
-  config?: string;
-}
-
-/** `bosun start` hands the daemon the content it already parsed, so a YAML file is parsed once. */
-const PARSED_ENV = 'BOSUN_PARSED_CONFIG';
-
-async function configOrExit(file: string | undefined, keepRaw?: (raw: unknown) => void): Promise<DaemonConfig> {
+/**
+ * The daemon's config: read from the file (or, for the detached daemon, from its stdin, where
+ * `bosun start` writes what it already parsed: a YAML file is parsed once, and a config of any
+ * size fits, where an environment variable would fail the spawn with E2BIG past 128 KB).
+ */
+async function configOrExit(file: string | undefined, o: { home?: string; fromStdin?: boolean }, keepRaw?: (raw: unknown) => void): Promise<DaemonConfig> {
   const found = findConfig(file);
   if (found === undefined) throw new Exit(EXIT.usage, `bosun: no config file given and none found here (looked for ${CONFIG_NAMES.join(', ')})`);
-  if (!existsSync(found)) throw new Exit(EXIT.usage, `bosun: config file ${found} does not exist`);
+  if (!existsSync(found)) throw new Exit(EXIT.usage, `bosun: no such config file: ${file ?? found}`);
   try {
-    const handed = process.env[PARSED_ENV];
-    // Programs inherit the daemon's environment; this variable is not theirs.
-    delete process.env[PARSED_ENV];
-    const raw = handed !== undefined ? (JSON.parse(handed) as unknown) : await readConfig(found);
+    const raw = o.fromStdin === true ? (JSON.parse(readFileSync(0, 'utf8')) as unknown) : await readConfig(found);
     keepRaw?.(raw);
-    return validateConfig(raw, found);
+    return validateConfig(raw, found, o.home === undefined ? {} : { home: resolve(o.home) });
   } catch (err) {
     if (err instanceof ConfigError) throw new Exit(EXIT.usage, err.problems.join('\n'));
     throw err;
   }
 }
 
-/** The home a client command talks to: --home, else the config's home, else ./.bosun. */
-async function clientHome(o: Common): Promise<string> {
-  if (o.home !== undefined) return resolve(o.home);
-  const found = findConfig(o.config);
-  if (found === undefined) return resolve('.bosun');
-  return (await configOrExit(found)).home;
-}
+/**
+ * Signals a terminal or a service manager sends to stop a process: each stops the fleet
+ * cleanly and exits 0, so closing the terminal (SIGHUP) or Ctrl-\ (SIGQUIT) orphans nothing.
+ * The detached daemon has no terminal, and ignores SIGHUP.
+ */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
 
-async function ask(o: Common, req: Request): Promise<unknown> {
-  const home = await clientHome(o);
-  let reply: Reply;
-  try {
-    reply = await request(paths(home).socket, req);
-  } catch (err) {
-    if (err instanceof NoDaemonError) throw new Exit(EXIT.noDaemon, `bosun: ${err.message} (home ${home})`);
-    throw err;
-  }
-  if (!reply.ok) throw new Exit(reply.exit, reply.exit === EXIT.usage ? reply.error : `bosun: ${reply.error}`);
-  return reply.result;
-}
-
-async function runDaemon(file: string | undefined, o: Common): Promise<number> {
+async function runDaemon(file: string | undefined, o: Common, detached: boolean): Promise<number> {
   leanDaemonFlags();
-  const config = await configOrExit(file ?? o.config);
-  if (o.home !== undefined) config.home = resolve(o.home);
-  // Imported here so client commands never load the daemon's modules.
-  const { Daemon } = await import('./daemon.js');
-  const daemon = new Daemon(config, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
-  let signals = 0;
+  let daemon: Daemon | undefined;
+  let output: DaemonOutput | undefined;
+  let home: ReturnType<typeof paths> | undefined;
+  let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     // A second signal while stopping gives up waiting; process groups still get SIGKILL on exit.
-    if (++signals > 1) {
-      process.stderr.write(`bosun: ${signal} again, exiting now\n`);
+    if (stopping) {
+      (output?.error ?? ((l: string) => process.stderr.write(`${l}\n`)))(`bosun: ${signal} again, exiting now`);
+      if (home !== undefined) removeOwnFiles(home.pid, home.socket);
       process.exit(EXIT.failed);
     }
-    void daemon.shutdown();
+    stopping = true;
+    // Before the daemon exists nothing has started: runDaemon returns as soon as it sees the flag.
+    if (daemon !== undefined) void daemon.shutdown();
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  const code = await daemon.open();
-  if (code !== 0) return code;
-  await daemon.exited;
+  // Installed first, so a signal during start-up is a clean stop too, not a half-made home.
+  for (const signal of STOP_SIGNALS) if (!(detached && signal === 'SIGHUP')) process.on(signal, stop);
+  if (detached) process.on('SIGHUP', () => output?.error(`${new Date().toISOString()} bosun: SIGHUP ignored; \`bosun shutdown\` stops the detached daemon`));
+  process.on('SIGUSR1', () => (daemon !== undefined ? daemon.reopenLogs() : output?.reopen()));
+  // Past RLIMIT_FSIZE a write then fails with EFBIG, which the writers handle, instead of killing the daemon.
+  process.on('SIGXFSZ', () => {});
+  // Backstops: nothing node itself writes (a warning) may take the daemon down on a write error.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+
+  const config = await configOrExit(file ?? o.config, { ...(o.home === undefined ? {} : { home: o.home }), fromStdin: detached });
+  if (stopping) return EXIT.ok;
+  home = paths(config.home);
+  output = detached ? DaemonOutput.file(home.daemonLog) : DaemonOutput.foreground();
+  // Imported here so client commands never load the daemon's modules.
+  const { Daemon } = await import('./daemon.js');
+  if (stopping) return EXIT.ok;
+  const out = output;
+  daemon = new Daemon(config, out.line, out.error, () => out.reopen());
+  try {
+    const code = await daemon.open();
+    if (code !== 0) return code;
+    await daemon.exited;
+  } finally {
+    // Whatever way it ended (a signal while opening included), no pid file or socket of ours stays.
+    removeOwnFiles(home.pid, home.socket);
+  }
   // Everything is stopped and closed; do not let a stray handle keep the process alive.
   setTimeout(() => process.exit(process.exitCode ?? EXIT.ok), 3000).unref();
   return EXIT.ok;
@@ -111,33 +106,51 @@ function leanDaemonFlags(): void {
 }
 
 async function startDetached(file: string | undefined, o: Common): Promise<number> {
+  exitQuietlyOnClosedStdout();
   let raw: unknown;
-  const config = await configOrExit(file ?? o.config, (r) => (raw = r));
-  const home = o.home !== undefined ? resolve(o.home) : config.home;
+  const config = await configOrExit(file ?? o.config, o.home === undefined ? {} : { home: o.home }, (r) => (raw = r));
+  const home = config.home;
   const p = paths(home);
   try {
     const r = await request(p.socket, { cmd: 'ping' });
     if (r.ok) throw new Exit(EXIT.failed, `bosun: a daemon is already running on ${home} (pid ${(r.result as { pid: number }).pid})`);
   } catch (err) {
     if (!(err instanceof NoDaemonError)) throw err;
+    const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'EACCES' || code === 'EPERM') throw new Exit(EXIT.failed, permissionDenied(home));
   }
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(home, { recursive: true, mode: 0o700 });
-  const log = openSync(p.daemonLog, 'a', 0o600);
-  const offset = statSync(p.daemonLog).size;
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'run', config.file, '--home', home], {
+  let log: number;
+  try {
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    log = openSync(p.daemonLog, 'a', 0o600);
+  } catch (err) {
+    const line = systemErrorLine(err);
+    if (line === undefined) throw err;
+    throw new Exit(EXIT.failed, `${line}; cannot use ${home} as the daemon's home`);
+  }
+  const offset = fstatSync(log).size;
+  // stderr goes to daemon.log for what node itself prints on a fatal error; the daemon writes its
+  // own lines there through its rotating writer.
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'run', config.file, '--home', home, '--detached'], {
     detached: true,
-    stdio: ['ignore', log, log],
+    stdio: ['pipe', 'ignore', log],
     cwd: process.cwd(),
-    env: { ...process.env, [PARSED_ENV]: JSON.stringify(raw) },
   });
   closeSync(log);
+  // A daemon that exits before reading all of it says why in daemon.log; that is what is shown.
+  child.stdin!.on('error', () => {});
+  child.stdin!.end(JSON.stringify(raw));
   let exited = undefined as number | undefined;
-  child.on("exit", (code) => (exited = code ?? EXIT.failed));
+  child.on('exit', (code) => (exited = code ?? EXIT.failed));
+  const newOutput = () => {
+    const text = readFileSync(p.daemonLog, 'utf8');
+    // Rotated meanwhile: the whole (new) file is new.
+    return text.length >= offset ? text.slice(offset) : text;
+  };
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited !== undefined) {
-      process.stderr.write(readFileSync(p.daemonLog, 'utf8').slice(offset));
+      process.stderr.write(newOutput());
       return exited === 0 ? EXIT.failed : exited;
     }
     try {
@@ -152,37 +165,15 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
     await new Promise((r) => setTimeout(r, 5));
   }
   child.unref();
-  const dash = readFileSync(p.daemonLog, 'utf8').slice(offset).split('\n').filter((l) => l.startsWith('dashboard'));
+  const dash = newOutput().split('\n').filter((l) => l.startsWith('dashboard'));
   process.stdout.write([`bosun: daemon started (pid ${child.pid}), home ${home}, output in ${p.daemonLog}`, ...dash].join('\n') + '\n');
   return EXIT.ok;
 }
 
-async function showLogs(name: string | undefined, lines: number, followOn: boolean, o: Common): Promise<number> {
-  const home = await clientHome(o);
-  const { scanLogDir, lastLines, follow } = await import('./logs.js');
-  let refs: LogFileRef[];
-  try {
-    const r = await request(paths(home).socket, { cmd: 'logfiles' });
-    refs = r.ok ? (r.result as LogFileRef[]) : scanLogDir(paths(home).logs);
-  } catch {
-    refs = scanLogDir(paths(home).logs);
-  }
-  if (name !== undefined) {
-    refs = refs.filter((r) => r.name === name);
-    if (refs.length === 0) throw new Exit(EXIT.failed, `bosun: no logs for unknown program '${name}'`);
-  }
-  const print = (ref: LogFileRef, line: string) => process.stdout.write(`${ref.name}[${ref.instance}] | ${line}\n`);
-  const files = refs.map((ref) => {
-    const { lines: last, size } = lastLines(ref.path, lines);
-    for (const l of last) print(ref, l);
-    return { ref, pos: size };
-  });
-  if (!followOn) return EXIT.ok;
-  const abort = new AbortController();
-  process.once('SIGINT', () => abort.abort());
-  process.once('SIGTERM', () => abort.abort());
-  await follow(files, print, abort.signal);
-  return EXIT.ok;
+/** `start <target>`: a config file when it exists or looks like one (so `bosun start typo.yaml` is "no such config file"), else a program name or `all`. */
+function startsDaemon(target: string | undefined): boolean {
+  if (target === undefined || existsSync(target)) return true;
+  return target.includes('/') || /\.(ya?ml|json|[cm]?js)$/.test(target);
 }
 
 async function waitGone(pid: number, ms: number): Promise<void> {
@@ -210,13 +201,12 @@ async function program(): Promise<Command> {
   let code: number = EXIT.ok;
 
   common(cli.command('run [config]').description('run the daemon in the foreground; Ctrl-C stops every program in reverse order'))
-    .action(async (file: string | undefined, _o, c: Command) => void (code = await runDaemon(file, opts(c))));
+    .action(async (file: string | undefined, _o, c: Command) => void (code = await runDaemon(file, opts(c), false)));
   common(cli.command('start [target]').description('start the daemon detached (target: a config file), or start a program (target: name|all)'))
     .action(async (target: string | undefined, _o, c: Command) => {
       const o = opts(c);
-      const isProgram = target !== undefined && (target === 'all' || !existsSync(target));
-      if (isProgram) await ask(o, { cmd: 'start', target });
-      else code = await startDetached(target, o);
+      if (startsDaemon(target)) code = await startDetached(target, o);
+      else await ask(o, { cmd: 'start', target: target! });
     });
   for (const action of ['stop', 'restart'] as const) {
     common(cli.command(`${action} <target>`).description(`${action} a program (name|all); returns once done`))
@@ -228,12 +218,25 @@ async function program(): Promise<Command> {
       if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
       else process.stdout.write(`${(await import('./status-table.js')).statusTable(body)}\n`);
     });
-  common(cli.command('logs [name]').description('print the last lines of each log; -f follows').option('-f, --follow', 'keep printing new lines').option('-n, --lines <n>', 'lines per log', '20'))
-    .action(async (name: string | undefined, o: { follow?: boolean; lines: string }, c: Command) => {
-      const n = Number(o.lines);
-      if (!Number.isInteger(n) || n < 0) throw new Exit(EXIT.usage, `bosun: -n expects a whole number, got '${o.lines}'`);
-      code = await showLogs(name, n, o.follow === true, opts(c));
-    });
+  common(
+    cli
+      .command('logs [name]')
+      .description('print the last lines of each log; -f follows; --reopen makes the daemon reopen every log file (after logrotate moved them)')
+      .option('-f, --follow', 'keep printing new lines')
+      .option('-n, --lines <n>', 'lines per log', '20')
+      .option('--reopen', 'reopen every log file, daemon.log included (as SIGUSR1 to the daemon does)'),
+  ).action(async (name: string | undefined, o: { follow?: boolean; lines: string; reopen?: boolean }, c: Command) => {
+    if (o.reopen === true) {
+      if (name !== undefined || o.follow === true) throw new Exit(EXIT.usage, 'bosun: logs --reopen takes no program name and no -f');
+      await ask(opts(c), { cmd: 'reopen' });
+      process.stdout.write('bosun: log files reopened\n');
+      return;
+    }
+    const n = Number(o.lines);
+    if (!Number.isInteger(n) || n < 0) throw new Exit(EXIT.usage, `bosun: -n expects a whole number, got '${o.lines}'`);
+    const { logsCommand } = await import('./logs.js');
+    code = await logsCommand(name, n, o.follow === true, opts(c));
+  });
   common(cli.command('reload').description('apply config changes: start added programs, stop removed ones, restart changed ones'))
     .action(async (_o, c: Command) => {
       const r = (await ask(opts(c), { cmd: 'reload' })) as { added: string[]; removed: string[]; changed: string[] };
@@ -246,6 +249,10 @@ async function program(): Promise<Command> {
       await ask(o, { cmd: 'shutdown' });
       await waitGone(pid, 15_000);
     });
+  // A client's output may go to a reader that leaves early; the daemon (run) handles its own.
+  cli.hook('preAction', (_cli, action) => {
+    if (action.name() !== 'run') exitQuietlyOnClosedStdout();
+  });
   cli.hook('postAction', () => {
     process.exitCode = code;
   });
@@ -257,9 +264,10 @@ async function program(): Promise<Command> {
  * then never loads commander (about 3 MB resident), and `bosun start` does not pay its load
  * time before spawning the daemon. Anything else, including --help, goes to commander.
  */
-function parseDaemonCommand(args: string[]): { cmd: 'run' | 'start'; file?: string; o: Common } | undefined {
+function parseDaemonCommand(args: string[]): { cmd: 'run' | 'start'; file?: string; o: Common; detached: boolean } | undefined {
   const o: Common = {};
   const positional: string[] = [];
+  let detached = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const eq = /^--(home|config)=(.*)$/.exec(a);
@@ -268,21 +276,25 @@ function parseDaemonCommand(args: string[]): { cmd: 'run' | 'start'; file?: stri
       const v = args[++i];
       if (v === undefined) return undefined;
       o[a === '--home' ? 'home' : 'config'] = v;
+    } else if (a === '--detached') {
+      // Internal: how `bosun start` runs the daemon (config on stdin, output to daemon.log, SIGHUP ignored).
+      detached = true;
     } else if (a.startsWith('-')) return undefined;
     else positional.push(a);
   }
   const [cmd, file] = positional;
   if ((cmd !== 'run' && cmd !== 'start') || positional.length > 2) return undefined;
+  if (detached && cmd !== 'run') return undefined;
   // `start all` and `start <name>` start programs of a running daemon: commander's path.
-  if (cmd === 'start' && file !== undefined && (file === 'all' || !existsSync(file))) return undefined;
-  return file === undefined ? { cmd, o } : { cmd, file, o };
+  if (cmd === 'start' && !startsDaemon(file)) return undefined;
+  return file === undefined ? { cmd, o, detached } : { cmd, file, o, detached };
 }
 
 async function main(argv: string[]): Promise<void> {
   try {
     const direct = parseDaemonCommand(argv.slice(2));
     if (direct === undefined) await (await program()).parseAsync(argv);
-    else process.exitCode = direct.cmd === 'run' ? await runDaemon(direct.file, direct.o) : await startDetached(direct.file, direct.o);
+    else process.exitCode = direct.cmd === 'run' ? await runDaemon(direct.file, direct.o, direct.detached) : await startDetached(direct.file, direct.o);
   } catch (err) {
     if ((err as { name?: string }).name === 'CommanderError') {
       const code = (err as { exitCode: number }).exitCode;
@@ -291,7 +303,8 @@ async function main(argv: string[]): Promise<void> {
       if (err.message !== '') process.stderr.write(`${err.message}\n`);
       process.exitCode = err.exitCode;
     } else {
-      process.stderr.write(`bosun: ${(err as Error).stack ?? String(err)}\n`);
+      // A system error (permission denied, a full disk) is one line; anything else is a bug and keeps its stack.
+      process.stderr.write(`${systemErrorLine(err) ?? `bosun: ${(err as Error).stack ?? String(err)}`}\n`);
       process.exitCode = EXIT.failed;
     }
   }

@@ -2,7 +2,16 @@
 // path and returns undefined on a bad value, so validation goes on and reports every problem.
 
 import type { Backoff, Ready } from './config.js';
-import { parseDuration, parseSize } from './units.js';
+import { formatDuration, parseDuration, parseSize } from './units.js';
+
+/**
+ * The longest delay a Node timer keeps: a longer one fires after 1 ms with a
+ * TimeoutOverflowWarning, so `killTimeout: 600h` would SIGKILL at once and an activity timer
+ * would spin. Every duration in a config is bounded by it (about 24.8 days).
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Smaller files would rotate on nearly every line; smaller memory limits are no limit a process can meet. */
+export const MIN_SIZE = 4096;
 
 export function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -15,6 +24,10 @@ export function show(x: unknown): string {
   if (typeof x === 'object') return 'an object';
   return String(x);
 }
+
+/** A day of waiting between restarts is already no restart; a bigger factor reaches any max in a step or two. */
+const MAX_BACKOFF_MS = 24 * 3_600_000;
+const MAX_BACKOFF_FACTOR = 10;
 
 export class Validator {
   constructor(private readonly problems: string[]) {}
@@ -54,29 +67,39 @@ export class Validator {
     this.problems.push(`${path}: expected ${options.join(' | ')}, got ${show(x)}`);
     return undefined;
   }
-  duration(x: unknown, path: string, min = 0): number | undefined {
+  duration(x: unknown, path: string, min = 0, max = MAX_TIMER_MS): number | undefined {
     const ms = parseDuration(x);
-    if (ms !== undefined && ms >= min) return ms;
-    this.problems.push(`${path}: expected a duration (ms number or "500ms", "5s", "2m", "1h"), got ${show(x)}`);
+    if (ms === undefined) this.problems.push(`${path}: expected a duration (ms number or "500ms", "5s", "2m", "1h"), got ${show(x)}`);
+    else if (ms < min) this.problems.push(`${path}: expected a duration of at least ${min}ms, got ${show(x)}`);
+    else if (ms > max) this.problems.push(`${path}: expected a duration of at most ${max === MAX_TIMER_MS ? `${MAX_TIMER_MS}ms (about 24.8 days)` : max % 3_600_000 === 0 ? `${max / 3_600_000}h` : formatDuration(max)}, got ${show(x)}`);
+    else return ms;
     return undefined;
   }
-  size(x: unknown, path: string, min = 0): number | undefined {
+  size(x: unknown, path: string, min = MIN_SIZE): number | undefined {
     const bytes = parseSize(x);
-    if (bytes !== undefined && bytes >= min) return bytes;
-    this.problems.push(`${path}: expected a size (bytes number or "512KB", "10MB", "1GB"), got ${show(x)}`);
+    if (bytes === undefined) this.problems.push(`${path}: expected a size (bytes number or "512KB", "10MB", "1GB"), got ${show(x)}`);
+    else if (bytes < min) this.problems.push(`${path}: expected a size of at least ${min === MIN_SIZE ? '4KB' : `${min} bytes`}, got ${show(x)}`);
+    else if (bytes > Number.MAX_SAFE_INTEGER) this.problems.push(`${path}: expected a size of at most ${Number.MAX_SAFE_INTEGER} bytes, got ${show(x)}`);
+    else return bytes;
     return undefined;
+  }
+  /** A string with no NUL byte: the kernel takes arguments, paths and environment as C strings. */
+  cString(x: string, path: string, what: string): boolean {
+    if (!x.includes('\0')) return true;
+    this.problems.push(`${path}: ${what} contains a NUL byte`);
+    return false;
   }
   backoff(x: unknown, path: string, dflt: Backoff): Backoff {
     if (!this.object(x, path)) return dflt;
     const b = x as Record<string, unknown>;
     this.keys(b, path, ['initial', 'factor', 'max', 'resetAfter']);
     const out = { ...dflt };
-    if (b.initial !== undefined) out.initialMs = this.duration(b.initial, `${path}.initial`) ?? out.initialMs;
-    if (b.max !== undefined) out.maxMs = this.duration(b.max, `${path}.max`) ?? out.maxMs;
+    if (b.initial !== undefined) out.initialMs = this.duration(b.initial, `${path}.initial`, 0, MAX_BACKOFF_MS) ?? out.initialMs;
+    if (b.max !== undefined) out.maxMs = this.duration(b.max, `${path}.max`, 0, MAX_BACKOFF_MS) ?? out.maxMs;
     if (b.resetAfter !== undefined) out.resetAfterMs = this.duration(b.resetAfter, `${path}.resetAfter`) ?? out.resetAfterMs;
     if (b.factor !== undefined) {
-      if (typeof b.factor === 'number' && b.factor >= 1) out.factor = b.factor;
-      else this.problems.push(`${path}.factor: expected a number >= 1, got ${show(b.factor)}`);
+      if (typeof b.factor === 'number' && b.factor >= 1 && b.factor <= MAX_BACKOFF_FACTOR) out.factor = b.factor;
+      else this.problems.push(`${path}.factor: expected a number from 1 to ${MAX_BACKOFF_FACTOR}, got ${show(b.factor)}`);
     }
     return out;
   }
