@@ -9,6 +9,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BosunError } from '../core/errors.js';
 import { findConfig } from '../fleet/config.js';
+import { socketInodes, unixSocketPaths } from './unix-sockets.js';
 
 /** `--config FILE` names a file that does not exist (exit 2). */
 export class NoConfigFileError extends BosunError {
@@ -67,7 +68,7 @@ export function daemonHomesFor(file: string): string[] {
   } catch {
     return [];
   }
-  const sockets = listeningBosunSockets();
+  const sockets = unixSocketPaths((path) => path.endsWith('/bosun.sock'));
   if (sockets.size === 0) return [];
   const homes: string[] = [];
   for (const name of readdirSync('/proc')) {
@@ -79,10 +80,8 @@ export function daemonHomesFor(file: string): string[] {
       const cwd = readlinkSync(`/proc/${name}/cwd`);
       const used = findConfig(config === '' ? undefined : config, cwd);
       if (used === undefined || realpathSync(used) !== target) continue;
-      for (const fd of readdirSync(`/proc/${name}/fd`)) {
-        const link = readlinkSync(`/proc/${name}/fd/${fd}`);
-        const socket = /^socket:\[(\d+)\]$/.exec(link);
-        const path = socket === null ? undefined : sockets.get(socket[1]!);
+      for (const ino of socketInodes(Number(name))) {
+        const path = sockets.get(ino);
         if (path !== undefined) homes.push(dirname(path));
       }
     } catch {
@@ -108,21 +107,4 @@ function daemonConfigArg(argv: string[]): string | undefined {
   }
   if (positional[0] !== 'run') return undefined;
   return positional[1] ?? config ?? '';
-}
-
-/** Socket inode -> path, for the listening unix sockets named bosun.sock. */
-function listeningBosunSockets(): Map<string, string> {
-  const out = new Map<string, string>();
-  let table: string;
-  try {
-    table = readFileSync('/proc/net/unix', 'utf8');
-  } catch {
-    return out;
-  }
-  for (const line of table.split('\n').slice(1)) {
-    // Num RefCount Protocol Flags Type St Inode Path
-    const f = line.trim().split(/\s+/);
-    if (f.length >= 8 && f[7]!.endsWith('/bosun.sock')) out.set(f[6]!, f.slice(7).join(' '));
-  }
-  return out;
 }

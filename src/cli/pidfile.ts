@@ -4,6 +4,7 @@
 // process that started after the file was last written cannot be the one that wrote it.
 
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { listensOn } from './unix-sockets.js';
 
 /** Writes `pid` (default: this process) to `path`, mode 0644. The one place the pid file is written. */
 export function writePidFile(path: string, pid = process.pid): void {
@@ -59,13 +60,11 @@ export function processStartMs(pid: number): number | undefined {
 }
 
 /**
- * Removes the pid file and socket when the pid file names this process: the last word of a
- * daemon on its way out, whatever path it took (an early signal, a second Ctrl-C), so nothing
- * stale is left for the next start. A file another daemon wrote is left alone.
+ * Removes the pid file when it names this process, and the socket when this process listens on
+ * it: the last word of a daemon on its way out, whatever path it took (a signal during start-up,
+ * a second Ctrl-C), so nothing stale is left for the next start. Another daemon's files stay.
  */
 export function removeOwnFiles(pidFile: string, socket: string): void {
-  const pid = readPidFile(pidFile);
-  if (pid !== process.pid) return;
-  rmSync(socket, { force: true });
-  rmSync(pidFile, { force: true });
+  if (listensOn(socket)) rmSync(socket, { force: true });
+  if (readPidFile(pidFile) === process.pid) rmSync(pidFile, { force: true });
 }

@@ -2,7 +2,9 @@
 // backoff, intensity, memoryLimit, activity timeout, reload, and no process left behind.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cli, prog, processesWith, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
 import { freePort } from '../support.js';
@@ -131,19 +133,24 @@ programs:
   });
 
   test('a command that cannot start fails after intensity, and what waits for it never starts', async () => {
+    // A missing binary is refused by the config's checks; this one passes them (an executable
+    // file) and still cannot be spawned: its interpreter does not exist.
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-ghost-'));
+    const ghost = join(dir, 'ghost');
+    writeFileSync(ghost, '#!/no/such/binary\n', { mode: 0o755 });
     await withDaemon(`dashboard: false
 supervisor: { intensity: 2, backoff: { initial: 50ms } }
 programs:
-  ghost: { command: [/no/such/binary] }
+  ghost: { command: [${JSON.stringify(ghost)}] }
   dep: { command: ${prog()}, after: [ghost] }
 `, async (d) => {
       const s = await d.until('ghost failed', (s) => s.programs[0]!.state === 'failed');
-      assert.match(s.programs[0]!.reason!, /restart intensity exceeded.*cannot start \/no\/such\/binary/);
+      assert.match(s.programs[0]!.reason!, /restart intensity exceeded.*cannot start \/.*\/ghost/);
       assert.equal(s.programs[1]!.state, 'stopped');
       assert.equal(s.programs[1]!.pid, null);
       assert.match(s.programs[1]!.reason ?? '', /not started: a program in after \(ghost\)/);
       assert.equal(d.lines.some((l) => l.includes(' dep[0] started')), false);
-    });
+    }).finally(() => rmSync(dir, { recursive: true, force: true }));
   });
 
   test('a program whose tree grows past memoryLimit is restarted; a silent one past activityTimeout too', async () => {
