@@ -4,7 +4,7 @@
 // reader of its output goes away (`bosun logs | head`).
 
 import { readFileSync, statSync, writeSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { clientConfigFile, daemonHomesFor, lenientHome, NoConfigFileError } from './config-home.js';
 import { NoDaemonError, request, type Reply, type Request } from './control.js';
 import { paths } from './paths.js';
@@ -72,7 +72,9 @@ export async function reach(o: Common, req: Request): Promise<{ home: string; re
 
 /** "permission denied" naming whose the home is, and how to act as them. */
 export function permissionDenied(home: string): string {
-  const owner = ownerOf(paths(home).socket) ?? ownerOf(home);
+  // The socket, else the nearest folder above it this user may look at: whose the home is.
+  let owner: string | undefined;
+  for (let path = paths(home).socket; owner === undefined && path !== dirname(path); path = dirname(path)) owner = ownerOf(path);
   const who = owner === undefined ? 'another user' : `user ${owner}`;
   const how = owner === undefined ? 'run bosun as that user' : owner === 'root' ? 'use sudo' : `use sudo -u ${owner}`;
   return `bosun: permission denied: the daemon on ${home} belongs to ${who}; ${how}`;
