@@ -119,6 +119,8 @@ interface Tracked {
   startAt: number;
   /** Files rotated away, still read to their end. */
   old: Open[];
+  /** The newest file opened so far: files rotated after it were never seen. */
+  lastSeen: { dev: number; ino: number } | undefined;
   partial: Buffer[];
   partialSince: number;
 }
@@ -129,7 +131,7 @@ export async function printLogs(refs: LogFileRef[], o: PrintLogsOptions): Promis
   const partialMs = o.partialMs ?? 300;
   const tracked = new Map<string, Tracked>();
   const track = (ref: LogFileRef, startAt: number): Tracked => {
-    const t: Tracked = { ref, prefix: Buffer.from(`${ref.name}[${ref.instance}] | `), current: undefined, startAt, old: [], partial: [], partialSince: 0 };
+    const t: Tracked = { ref, prefix: Buffer.from(`${ref.name}[${ref.instance}] | `), current: undefined, startAt, old: [], lastSeen: undefined, partial: [], partialSince: 0 };
     tracked.set(ref.path, t);
     return t;
   };
@@ -170,6 +172,7 @@ export async function printLogs(refs: LogFileRef[], o: PrintLogsOptions): Promis
     }
     const st = fstatSync(fd);
     t.current = { fd, pos: Math.min(t.startAt, st.size), idle: 0, dev: st.dev, ino: st.ino };
+    t.lastSeen = t.current;
     t.startAt = 0;
     return true;
   };
@@ -206,14 +209,17 @@ export async function printLogs(refs: LogFileRef[], o: PrintLogsOptions): Promis
     }
     for (const t of tracked.values()) {
       const st = statOrUndefined(t.ref.path);
-      if (t.current !== undefined) {
-        if (st === undefined || st.ino !== t.current.ino || st.dev !== t.current.dev) {
-          // Rotated or replaced: finish the old file (it may still get a last write), read the new one from its start.
-          t.old.push(t.current);
-          t.current = undefined;
-        } else if (st.size < t.current.pos) {
-          t.current.pos = 0; // truncated in place (copytruncate)
-        }
+      const cur = t.current;
+      if (cur !== undefined && st !== undefined && st.ino === cur.ino && st.dev === cur.dev) {
+        if (st.size < cur.pos) cur.pos = 0; // truncated in place (copytruncate)
+      } else if (cur !== undefined || t.lastSeen !== undefined) {
+        // Rotated or replaced: finish the old file (it may still get a last write), then any
+        // file rotated away since the last look, then read the new one from its start.
+        if (cur !== undefined) t.old.push(cur);
+        t.current = undefined;
+        const missed = rotatedSince(t.ref.path, t.lastSeen!);
+        t.old.push(...missed);
+        if (missed.length > 0) t.lastSeen = missed[missed.length - 1];
       }
       for (const f of [...t.old]) {
         f.idle = (await drain(t, f)) > 0 ? 0 : f.idle + 1;
@@ -236,6 +242,36 @@ export async function printLogs(refs: LogFileRef[], o: PrintLogsOptions): Promis
     for (const f of [...t.old, ...(t.current === undefined ? [] : [t.current])]) closeSync(f.fd);
   }
 }
+
+/**
+ * Files that rotated away between two looks at a fast-growing log, never seen by the follower.
+ * Rotation names them path.1 (newest), path.2, ...: those newer than `seen` (found at its new
+ * name) were missed, and are opened oldest first. When `seen` is not among them (deleted, or
+ * rotated by another scheme) nothing is taken, rather than old content shown as new.
+ */
+function rotatedSince(path: string, seen: { dev: number; ino: number }): (Open & { dev: number; ino: number })[] {
+  const newer: string[] = [];
+  for (let k = 1; ; k++) {
+    const st = statOrUndefined(`${path}.${k}`);
+    if (st === undefined || k > MAX_ROTATED) return [];
+    if (st.dev === seen.dev && st.ino === seen.ino) break;
+    newer.push(`${path}.${k}`);
+  }
+  const out: (Open & { dev: number; ino: number })[] = [];
+  for (const file of newer.reverse()) {
+    try {
+      const fd = openSync(file, 'r');
+      const st = fstatSync(fd);
+      out.push({ fd, pos: 0, idle: 0, dev: st.dev, ino: st.ino });
+    } catch {
+      // rotated out of reach meanwhile
+    }
+  }
+  return out;
+}
+
+/** The most rotated files a log keeps (logs.keep is at most this). */
+const MAX_ROTATED = 1000;
 
 function statOrUndefined(path: string): Stats | undefined {
   try {
