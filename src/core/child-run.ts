@@ -3,6 +3,7 @@
 
 import { isWorker, type ChildState, type ResolvedSpec, type ShutdownMs } from './child-spec.js';
 import type { Clock, TimerHandle } from './clock.js';
+import type { RestartWindow } from './intensity.js';
 import type { Worker } from './worker.js';
 
 export interface ChildRecord {
@@ -19,6 +20,8 @@ export interface ChildRecord {
   baseDelayMs: number;
   /** When a 'restarting' child is due; Infinity while its failed start awaits a decision. */
   dueAt: number;
+  /** The child's own restart limit (ChildSpec.intensity), if it has one. */
+  window: RestartWindow | undefined;
 }
 
 export type ExitFn = (run: ChildRun, err: unknown, failed: boolean) => void;

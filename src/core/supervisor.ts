@@ -168,8 +168,12 @@ export class Supervisor implements Worker {
     return this.#done;
   }
 
-  /** Adds and starts a child; settles once its `start` returned. Rejects with AlreadyExistsError, DeadError, or start's own error. */
-  startChild(spec: ChildSpec): Promise<void> {
+  /**
+   * Adds and starts a child; settles once its `start` returned. Rejects with AlreadyExistsError,
+   * DeadError, or start's own error. The child goes last in start order, or just before the
+   * child `before` names (where a reload puts a changed child back among its siblings).
+   */
+  startChild(spec: ChildSpec, placement: { before?: string } = {}): Promise<void> {
     return this.#queue.call(() => {
       this.#checkAlive(`start child ${spec?.id}`);
       const resolved = resolveSpec(spec, this.#autoShutdown);
@@ -177,7 +181,7 @@ export class Supervisor implements Worker {
         throw new AlreadyExistsError(`supervisor ${this.name}: child ${resolved.id} already exists`);
       }
       const record = this.#newRecord(resolved, 'starting');
-      this.#add(record);
+      this.#add(record, placement.before === undefined ? undefined : this.#get(placement.before));
       const err = this.#startRun(record);
       if (err !== undefined) {
         this.#remove(record, false);
@@ -206,6 +210,9 @@ export class Supervisor implements Worker {
       await this.#stopRun(record);
       this.#checkAlive(`restart child ${id}`);
       record.state = 'stopped';
+      // A restart by hand is a fresh start: the child's own limit and delays count from zero.
+      record.window = record.spec.window?.();
+      record.baseDelayMs = (record.spec.backoff ?? this.#backoff).initialMs;
       this.#armTimer();
       const err = this.#startRun(record);
       if (err !== undefined) throw err;
@@ -374,6 +381,7 @@ export class Supervisor implements Worker {
       return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
     }
     const now = this.#clock.now();
+    if (record.window !== undefined && !record.window.add(now)) return this.#childGivesUp(record, error);
     if (!this.#window.add(now)) {
       const message =
         `supervisor "${this.name}" gave up: more than ${this.#window.intensity} restarts in ${this.#window.periodMs} ms ` +
@@ -381,7 +389,7 @@ export class Supervisor implements Worker {
       return this.#die(new RestartIntensityError(message, { cause: error }), true);
     }
     const ran = now - record.lastAttemptAt;
-    const { delayMs, nextBaseMs } = nextDelay(this.#backoff, record.baseDelayMs, ran, this.#random);
+    const { delayMs, nextBaseMs } = nextDelay(record.spec.backoff ?? this.#backoff, record.baseDelayMs, ran, this.#random);
     record.baseDelayMs = nextBaseMs;
     record.restarts++;
     if (this.#events.has('childRestarting')) {
@@ -398,12 +406,27 @@ export class Supervisor implements Worker {
     return this.#restartGroup(record, now + delayMs);
   }
 
+  /** The child passed its own restart limit: it alone stays down, as `failed`; nobody else is touched. */
+  #childGivesUp(record: ChildRecord, error: Error | undefined): void | Promise<void> {
+    const w = record.window!;
+    const message =
+      `child ${record.spec.id} of supervisor "${this.name}" gave up: more than ${w.intensity} restarts in ${w.periodMs} ms ` +
+      `(last: ${error === undefined ? 'stopped' : `failed: ${error.message}`})`;
+    const err = new RestartIntensityError(message, { cause: error });
+    record.state = 'failed';
+    record.lastError = err;
+    record.dueAt = Infinity;
+    if (this.#events.has('childFailed')) this.#events.emit('childFailed', { supervisor: this.name, id: record.spec.id, error: err });
+    this.#log?.error({ supervisor: this.name, child: record.spec.id, err }, 'child passed its restart limit; not restarted');
+    return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
+  }
+
   /** one_for_all / rest_for_one: stop the others in reverse order, then restart them all in order at `dueAt`. */
   #restartGroup(crashed: ChildRecord, dueAt: number): void | Promise<void> {
     crashed.state = 'restarting';
     crashed.dueAt = dueAt;
     const from = this.#strategy === 'one_for_all' ? 0 : this.#records.indexOf(crashed);
-    const group = this.#records.slice(from).filter((r) => r !== crashed && r.state !== 'stopped');
+    const group = this.#records.slice(from).filter((r) => r !== crashed && r.state !== 'stopped' && r.state !== 'failed');
     const finish = (): void => {
       if (this.#dying) return;
       for (const r of group) {
@@ -475,7 +498,7 @@ export class Supervisor implements Worker {
     const stop =
       this.#autoShutdown === 'any_significant' ||
       (this.#autoShutdown === 'all_significant' &&
-        !this.#records.some((r) => r.spec.significant && r.state !== 'stopped'));
+        !this.#records.some((r) => r.spec.significant && r.state !== 'stopped' && r.state !== 'failed'));
     if (!stop) return;
     this.#log?.info({ supervisor: this.name, child: record.spec.id }, 'significant child exited; supervisor shuts down');
     this.#dying = true;
@@ -531,13 +554,16 @@ export class Supervisor implements Worker {
       startedAt: undefined,
       lastAttemptAt: 0,
       run: undefined,
-      baseDelayMs: this.#backoff.initialMs,
+      baseDelayMs: (spec.backoff ?? this.#backoff).initialMs,
       dueAt: Infinity,
+      window: spec.window?.(),
     };
   }
 
-  #add(record: ChildRecord): void {
-    this.#records.push(record);
+  #add(record: ChildRecord, before?: ChildRecord): void {
+    const at = before === undefined ? -1 : this.#records.indexOf(before);
+    if (at < 0) this.#records.push(record);
+    else this.#records.splice(at, 0, record);
     this.#byId.set(record.spec.id, record);
   }
 
