@@ -3,7 +3,7 @@
 // is removed, and a fatal error stops them all, the runner failing with the most
 // important fatal error seen. The restarts are the supervisor's: there is no second loop.
 
-import { isWorker, supervisorWorkers, type ChildInfo, type ShutdownMs } from './child-spec.js';
+import { isWorker, type ChildInfo, type ShutdownMs } from './child-spec.js';
 import type { Clock } from './clock.js';
 import { AlreadyExistsError, DeadError, NotFoundError, toError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -60,6 +60,8 @@ interface Entry {
  * ```
  */
 export class Runner implements Worker {
+  /** A runner is a tree: its parent waits for it to stop as long as its workers take. */
+  readonly kind = 'tree';
   readonly #sup: Supervisor;
   readonly #entries = new Map<string, Entry>();
   readonly #isFatal: (err: Error) => boolean;
@@ -98,7 +100,6 @@ export class Runner implements Worker {
         (err: unknown) => this.#finish(toError(err)),
       ),
     );
-    supervisorWorkers.add(this);
   }
 
   /** Subscribes to the underlying supervisor's lifecycle events (ids are worker ids). */

@@ -10,13 +10,12 @@ import { getEventListeners } from 'node:events';
 import {
   isWorker,
   resolveSpec,
-  supervisorWorkers,
+  shutdownOf,
   type AutoShutdown,
   type ChildInfo,
   type ChildSpec,
   type ChildState,
   type ResolvedSpec,
-  type ShutdownMs,
   type Strategy,
 } from './child-spec.js';
 import { nextDelay, resolveBackoff, type ResolvedBackoff } from './backoff.js';
@@ -32,9 +31,6 @@ import { SerialQueue } from './serial-queue.js';
 import type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
 
 export type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
-
-/** Default `shutdownMs` for a child whose worker is not a supervisor. */
-const DEFAULT_SHUTDOWN_MS = 5000;
 
 /** The abort reason of a run's signal once the run ended on its own (one object, no stack per restart). */
 const RUN_ENDED = new KilledError('child run ended');
@@ -76,6 +72,8 @@ const RUN_ENDED = new KilledError('child run ended');
  * ```
  */
 export class Supervisor implements Worker {
+  /** A supervisor is a tree: its parent waits for it to stop as long as its children take. */
+  readonly kind = 'tree';
   readonly name: string;
   readonly #clock: Clock;
   readonly #strategy: Strategy;
@@ -137,7 +135,6 @@ export class Supervisor implements Worker {
         this.#settle = (err) => (err === undefined ? resolve() : reject(err));
       }),
     );
-    supervisorWorkers.add(this);
     this.#queue.enqueue(() => this.#startAll());
     queueMicrotask(() => this.#queue.start());
   }
@@ -460,7 +457,7 @@ export class Supervisor implements Worker {
     record.state = 'stopping';
     const killError = run.kill(new KilledError(`stopped by supervisor ${this.name}`));
     if (killError !== undefined) this.#log?.error({ supervisor: this.name, child: record.spec.id, err: killError }, 'child kill() threw');
-    const shutdown = this.#shutdownOf(record, run);
+    const shutdown = shutdownOf(record.spec, run.worker);
     const stopped = run.exitWithin(shutdown, this.#clock);
     if (stopped === undefined) {
       record.state = 'stopped';
@@ -477,11 +474,6 @@ export class Supervisor implements Worker {
         this.#events.emit('childAbandoned', { supervisor: this.name, id: record.spec.id, shutdownMs: shutdown });
       }
     });
-  }
-
-  #shutdownOf(record: ChildRecord, run: ChildRun): ShutdownMs {
-    if (record.spec.shutdownMs !== undefined) return record.spec.shutdownMs;
-    return run.worker !== undefined && supervisorWorkers.has(run.worker) ? 'infinity' : DEFAULT_SHUTDOWN_MS;
   }
 
   /** Dies with `error` (the first one recorded wins): stop everything, then reject `wait()`. */

@@ -65,6 +65,8 @@ const SERVICE_OPTIONS = {
 } as const;
 
 export class Service implements Worker {
+  /** A service is a tree: a supervisor waits for it to stop as long as its tasks take. */
+  readonly kind = 'tree';
   readonly name: string;
   readonly clock: Clock;
   readonly logger: Logger;
