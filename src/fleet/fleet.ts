@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import type { BackoffOptions } from '../core/backoff.js';
 import type { ChildSpec, RestartType } from '../core/child-spec.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { NotFoundError, toError } from '../core/errors.js';
+import { DeadError, NotFoundError, toError } from '../core/errors.js';
 import { Emitter, type Listener } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { Supervisor } from '../core/supervisor.js';
@@ -237,9 +237,10 @@ export class Fleet implements Worker {
       if (p === undefined) return;
       const culprit = p.culprit ?? p.records[0]!;
       p.culprit = undefined;
+      const detail = this.#intensityDetail(p.config, culprit);
       for (const r of p.records) {
         r.reason = 'intensity';
-        r.detail = this.#intensityDetail(p.config, culprit);
+        r.detail = detail;
         this.#set(r, 'failed');
       }
       this.#emit(culprit, 'failed', `reason=intensity detail=${JSON.stringify(culprit.detail)}`);
@@ -293,8 +294,8 @@ export class Fleet implements Worker {
     sup.on('childFailed', (e) => {
       const r = byId(e.id);
       if (r === undefined) return;
-      r.reason = 'intensity';
       r.detail = this.#intensityDetail(p.config, r);
+      r.reason = 'intensity';
       this.#set(r, 'failed');
       this.#emit(r, 'failed', `reason=intensity detail=${JSON.stringify(r.detail)}`);
     });
@@ -425,7 +426,10 @@ export class Fleet implements Worker {
 
   /** Commands run one at a time, in arrival order. */
   #command<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#commands.then(fn);
+    const run = this.#commands.then(() => {
+      if (this.#dying) throw new DeadError('the fleet is stopping; commands are refused');
+      return fn();
+    });
     this.#commands = run.catch(() => {});
     return run;
   }
