@@ -19,6 +19,13 @@ export interface Worker {
    * workers still run. Absent means `'worker'`. A `ChildSpec.kind` wins over it.
    */
   readonly kind?: 'worker' | 'tree';
+  /**
+   * Optional: resolves once the Worker has started (is ready), rejects with the reason it
+   * failed to (OTP's start_link returning `{error, Reason}`). A supervisor that starts the
+   * Worker as a child waits for it before it starts the next sibling and counts a rejection
+   * as a failed start. Absent means the Worker has started when it is returned.
+   */
+  started?(): Promise<void>;
 }
 
 /** A promise that never reports an unhandled rejection, however it is used. */

@@ -56,3 +56,54 @@ test('a Supervisor waits for an Engine child and a Service child that each take 
   await engine.wait();
   await service.wait();
 });
+
+test("Service.started() resolves once every task's start ran, so a Supervisor starts the next sibling only then", async () => {
+  const clock = new TestClock();
+  const log: string[] = [];
+  class SlowStart extends Task {
+    static override loopless = true;
+    override async start() {
+      await this.clock.sleep(1000);
+      log.push('service started');
+    }
+  }
+  const sup = new Supervisor({
+    clock,
+    children: [
+      { id: 'service', start: () => new Service({ name: 'svc', tasks: [SlowStart], argv: [], env: {}, clock }) },
+      { id: 'after', start: () => (log.push('after started'), startWorker(untilAborted)) },
+    ],
+  });
+  await clock.waitAdvance(999, 1);
+  assert.deepEqual(log, []);
+  assert.deepEqual(sup.children().map((c) => c.state), ['starting', 'starting']);
+  await clock.advance(1);
+  assert.deepEqual(log, ['service started', 'after started']);
+  await sup.started();
+  sup.kill();
+  await sup.wait();
+});
+
+test('a Service whose task fails to start is a failed start: startChild rejects with its error and adds nothing', async () => {
+  const clock = new TestClock();
+  const boom = new Error('cannot bind');
+  class Broken extends Task {
+    static override loopless = true;
+    override async start() {
+      throw boom;
+    }
+  }
+  const sup = new Supervisor({ clock });
+  await assert.rejects(
+    sup.startChild({ id: 'service', start: () => new Service({ name: 'svc', tasks: [Broken], argv: [], env: {}, clock }) }),
+    (e) => e === boom,
+  );
+  assert.deepEqual(sup.children(), []);
+  const bad = new Service({ name: 'svc', tasks: [Broken], argv: ['--no-such-flag'], env: {}, clock });
+  await assert.rejects(bad.started(), /unknown flag --no-such-flag/);
+  const killed = new Service({ name: 'svc', tasks: [Broken], argv: [], env: {}, clock });
+  killed.kill();
+  await assert.rejects(killed.started(), /stopped before it had started/);
+  sup.kill();
+  await sup.wait();
+});
