@@ -36,6 +36,11 @@ interface Rig {
   row(name: string, index?: number): ProgramStatus;
   /** Lets queued work run at the current time (fake exits come on setImmediate). */
   flush(): Promise<void>;
+  /**
+   * Runs queued work at the current time until `cond` holds: stopping a run closes its log
+   * file, real I/O whose completion no fixed number of turns covers on a loaded machine.
+   */
+  until(cond: () => boolean, what: string): Promise<void>;
 }
 
 const rigs: Rig[] = [];
@@ -57,10 +62,30 @@ function rig(raw: object, setup: (s: FakeSpawner, clock: TestClock) => void = ()
   const fleet = new Fleet({ config: config(raw), clock, spawn: spawner.spawn, random: seeded(7) });
   const events: string[] = [];
   fleet.on('event', (e) => events.push(`${e.program}[${e.instance}] ${e.event}${e.details === '' ? '' : ` ${e.details}`}`));
+  const until = async (cond: () => boolean, what: string) => {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      await clock.advance(0);
+      if (cond()) return;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${events.join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  };
+  // Settled: no instance between an exit and the decision on it, and every fake that exited
+  // has been seen to exit (its log file closed, which is real I/O).
+  const quiet = () => {
+    const rows = fleet.status().programs;
+    if (rows.some((p) => p.state === 'stopping')) return false;
+    const pids = new Set(rows.map((p) => p.pid));
+    return spawner.children.every((c) => !c.exited || !pids.has(c.pid ?? null));
+  };
   const flush = async () => {
-    for (let i = 0; i < 5; i++) await clock.advance(0);
+    for (let i = 0; i < 3; i++) await clock.advance(0);
+    await until(quiet, 'the fleet to settle');
+    for (let i = 0; i < 3; i++) await clock.advance(0);
   };
   const r: Rig = {
+    until,
     fleet,
     clock,
     spawner,
@@ -250,21 +275,21 @@ describe('fleet policy (TestClock, fake children)', () => {
       const before = Object.fromEntries(['a', 'b', 'c'].map((n) => [n, r.row(n).pid]));
       r.events.length = 0;
       r.spawner.one('b').exit(null, 'SIGKILL');
-      await r.flush();
+      const expectedStops = strategy === 'one_for_all' ? ['b[0]', 'c[0]', 'a[0]'] : ['b[0]', 'c[0]'];
+      const stops = () => r.events.filter((e) => / stopped$/.test(e) || / exited .*SIGKILL/.test(e)).map((e) => e.split(' ')[0]);
+      await r.until(() => stops().length === expectedStops.length, 'the group to stop');
       const delay = delayOf(r.events.find((e) => e.startsWith('b[0] restarting')));
       assert.ok(delay >= 270 && delay <= 330, r.events.join('\n'));
-      const stops = r.events.filter((e) => / exited /.test(e)).map((e) => e.split(' ')[0]);
-      assert.deepEqual(stops, strategy === 'one_for_all' ? ['b[0]', 'c[0]', 'a[0]'] : ['b[0]', 'c[0]'], r.events.join('\n'));
+      assert.deepEqual(stops(), expectedStops, r.events.join('\n'));
       await r.clock.advance(delay);
-      await r.flush();
-      await r.clock.advance(150);
-      await r.flush();
-      const starts = r.events.filter((e) => / (started|ready)/.test(e)).map((e) => e.split(' ').slice(0, 2).join(' '));
-      assert.deepEqual(
-        starts,
-        strategy === 'one_for_all' ? ['a[0] started', 'a[0] ready', 'b[0] started', 'c[0] started'] : ['b[0] started', 'c[0] started'],
-        r.events.join('\n'),
-      );
+      if (strategy === 'one_for_all') {
+        await r.until(() => r.events.includes(`a[0] started pid=${r.row('a').pid}`), 'a to start');
+        await r.clock.advance(150);
+      }
+      const expectedStarts = strategy === 'one_for_all' ? ['a[0] started', 'a[0] ready', 'b[0] started', 'c[0] started'] : ['b[0] started', 'c[0] started'];
+      const starts = () => r.events.filter((e) => / (started|ready)/.test(e)).map((e) => e.split(' ').slice(0, 2).join(' '));
+      await r.until(() => starts().length === expectedStarts.length, 'the group to start again');
+      assert.deepEqual(starts(), expectedStarts, r.events.join('\n'));
       assert.deepEqual(r.fleet.status().programs.map((p) => [p.name, p.restarts]), [['a', 0], ['b', 1], ['c', 0]]);
       if (strategy === 'rest_for_one') assert.equal(r.row('a').pid, before.a, 'a is before b: untouched');
       assert.equal(r.events.filter((e) => / restarting /.test(e)).length, 1, 'only the crashed instance says restarting');
