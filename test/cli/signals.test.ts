@@ -78,7 +78,8 @@ describe('signals to bosun run', { concurrency: 2 }, () => {
       d = await startDaemon(p.dir, p.home);
       await d.until('running', (s) => s.programs[0]!.pid !== null);
       process.kill(d.pid, 'SIGINT');
-      await d.until('stopping', (s) => s.programs[0]!.state === 'stopping');
+      // The program got its SIGTERM (and ignores it): the daemon is waiting out killTimeout.
+      await waitFor('the SIGTERM to reach the program', () => readFileSync(join(p.home, 'logs', 'stubborn-0.log'), 'utf8').includes('ignoring SIGTERM'));
       process.kill(d.pid, 'SIGINT');
       assert.equal(await d.exited, 1);
       assert.match(d.stderr, /SIGINT again, exiting now/);
