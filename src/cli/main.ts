@@ -28,12 +28,22 @@ async function configOrExit(file: string | undefined, o: { home?: string; fromSt
   if (found === undefined) throw new Exit(EXIT.usage, `bosun: no config file given and none found here (looked for ${CONFIG_NAMES.join(', ')})`);
   if (!existsSync(found)) throw new Exit(EXIT.usage, `bosun: no such config file: ${file ?? found}`);
   try {
-    const raw = o.fromStdin === true ? (JSON.parse(readFileSync(0, 'utf8')) as unknown) : await readConfig(found);
+    const raw = o.fromStdin === true ? handedConfig() : await readConfig(found);
     keepRaw?.(raw);
     return validateConfig(raw, found, o.home === undefined ? {} : { home: resolve(o.home) });
   } catch (err) {
     if (err instanceof ConfigError) throw new Exit(EXIT.usage, err.problems.join('\n'));
     throw err;
+  }
+}
+
+/** What `bosun start` wrote on the detached daemon's stdin. */
+function handedConfig(): unknown {
+  const text = readFileSync(0, 'utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new Exit(EXIT.failed, `bosun: the config handed over by bosun start is incomplete (${text.length} bytes); start the daemon again`);
   }
 }
 
