@@ -254,7 +254,8 @@ class FileSink implements Sink {
   }
 
   #open(): number {
-    this.#fd ??= openSync(this.name, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+    // Not through a symbolic link: files in home are the daemon's own (DESIGN).
+    this.#fd ??= openSync(this.name, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     return this.#fd;
   }
 

@@ -4,7 +4,7 @@
 // done. Exit codes: 0 done, 1 failed, 2 bad usage or config, 3 no daemon running.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -12,9 +12,8 @@ import type { Command } from 'commander';
 import { CONFIG_NAMES, ConfigError, findConfig, readConfig, validateConfig, type DaemonConfig } from '../fleet/config.js';
 import { ask, EXIT, Exit, exitQuietlyOnClosedStdout, permissionDenied, systemErrorLine, type Common } from './client.js';
 import { NoDaemonError, request } from './control.js';
-import type { Daemon } from './daemon.js';
+import type { Daemon, StatusBody } from './daemon.js';
 import { DaemonOutput } from './daemon-output.js';
-import type { StatusBody } from './daemon.js';
 import { paths } from './paths.js';
 import { removeOwnFiles } from './pidfile.js';
 
@@ -132,7 +131,7 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
   let log: number;
   try {
     mkdirSync(home, { recursive: true, mode: 0o700 });
-    log = openSync(p.daemonLog, 'a', 0o600);
+    log = openSync(p.daemonLog, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   } catch (err) {
     const line = systemErrorLine(err);
     if (line === undefined) throw err;
