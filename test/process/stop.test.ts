@@ -1,0 +1,55 @@
+// Stopping a process tree as a hostile program would resist it: a SIGSTOPped program still runs
+// its SIGTERM handler (SIGCONT follows the kill signal), and a helper that a SIGTERM trap starts
+// in a new session, after the tree was snapshotted, is found again and SIGKILLed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestClock } from '../../src/testing/index.js';
+import { monitorProcess } from '../../src/process/index.js';
+import { procInfo, signalQuietly } from '../../src/process/tree.js';
+import { gone, node, procFixture, until } from './helpers.js';
+
+/** `p`, or a rejection after `ms` of real time: a stop that never ends fails the test instead of hanging it. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+test('a SIGSTOPped program is continued after SIGTERM, runs its handler and exits before the grace ends', async () => {
+  const clock = new TestClock(); // the 60 s grace never ends unless the test says so
+  const m = monitorProcess({ command: node, args: [procFixture, 'stop-aware'], clock, killGraceMs: 60_000, ready: { log: 'ready' } });
+  await m.ready();
+  const pid = m.pid!;
+  try {
+    assert.equal(m.isStopped(), false);
+    signalQuietly(pid, 'SIGSTOP');
+    await until(() => m.isStopped(), 'state T in /proc');
+    assert.equal(procInfo(pid)?.state, 'T');
+    m.kill();
+    await within(m.wait(), 10_000, 'the stop of a stopped program');
+    assert.deepEqual(m.exitInfo, { code: 0, signal: null }, 'it exited through its SIGTERM handler');
+    assert.ok(m.tail().includes('got SIGTERM'));
+    assert.equal(m.isStopped(), false);
+  } finally {
+    signalQuietly(pid, 'SIGKILL');
+  }
+});
+
+test('a helper started in a new session by a SIGTERM trap, after the snapshot, is SIGKILLed when the grace ends', async () => {
+  const m = monitorProcess({ command: node, args: [procFixture, 'term-helper'], killGraceMs: 500, ready: { log: 'ready' } });
+  await m.ready();
+  let helper: number | undefined;
+  try {
+    m.kill();
+    await until(() => m.tail().some((l) => l.startsWith('helper ')), 'the helper started');
+    helper = Number(m.tail().find((l) => l.startsWith('helper '))!.slice(7));
+    const info = procInfo(helper);
+    assert.ok(info !== undefined && info.sid === helper && info.pgrp === helper, 'the helper leads a session of its own');
+    await within(m.wait(), 10_000, 'the stop');
+    assert.ok(gone(helper), `helper ${helper} survived the stop`);
+  } finally {
+    if (helper !== undefined) signalQuietly(helper, 'SIGKILL');
+  }
+});
