@@ -594,9 +594,13 @@ class ProcessMonitor implements MonitoredProcess {
     if (this.#terminating) {
       await this.#reapSurvivors(pid);
     } else {
-      // It ended on its own: whatever it left behind is an orphan now (group first: one syscall).
+      // It ended on its own: whatever it left behind is an orphan now. The group at once (one
+      // syscall); the rest of the tree (a /proc scan, milliseconds) once wait() has settled, so
+      // a restart does not wait for it. The scan looks for the old root only: a replacement is safe.
       signalQuietly(-pid, 'SIGKILL');
-      killTree(pid, 'SIGKILL', findTree(this.#root()));
+      const root = this.#root();
+      const sweep = () => void setImmediate(() => killTree(pid, 'SIGKILL', findTree(root)));
+      this.#done.then(sweep, sweep);
     }
     this.#graceTimer?.clear();
     forgetGroup(pid);

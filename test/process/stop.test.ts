@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestClock } from '../../src/testing/index.js';
-import { monitorProcess } from '../../src/process/index.js';
+import { monitorProcess, ProcessExitError } from '../../src/process/index.js';
 import { procInfo, signalQuietly } from '../../src/process/tree.js';
 import { gone, node, procFixture, until } from './helpers.js';
 
@@ -38,7 +38,8 @@ test('a SIGSTOPped program is continued after SIGTERM, runs its handler and exit
 });
 
 test('a helper started in a new session by a SIGTERM trap, after the snapshot, is SIGKILLed when the grace ends', async () => {
-  const m = monitorProcess({ command: node, args: [procFixture, 'term-helper'], killGraceMs: 500, ready: { log: 'ready' } });
+  const clock = new TestClock(); // the grace ends when the test says, however slowly the helper boots
+  const m = monitorProcess({ command: node, args: [procFixture, 'term-helper'], clock, killGraceMs: 5000, ready: { log: 'ready' } });
   await m.ready();
   let helper: number | undefined;
   try {
@@ -47,9 +48,27 @@ test('a helper started in a new session by a SIGTERM trap, after the snapshot, i
     helper = Number(m.tail().find((l) => l.startsWith('helper '))!.slice(7));
     const info = procInfo(helper);
     assert.ok(info !== undefined && info.sid === helper && info.pgrp === helper, 'the helper leads a session of its own');
+    await until(() => m.exitInfo !== undefined, 'the child exited through its trap');
+    assert.ok(!gone(helper), 'the helper ignores SIGTERM');
+    await clock.advance(5000);
     await within(m.wait(), 10_000, 'the stop');
     assert.ok(gone(helper), `helper ${helper} survived the stop`);
   } finally {
     if (helper !== undefined) signalQuietly(helper, 'SIGKILL');
+  }
+});
+
+test('a child that exits on its own leaves no descendant behind, not even one in a session of its own', async () => {
+  const m = monitorProcess({ command: node, args: [procFixture, 'tree'] });
+  const pids = () => m.tail().filter((l) => l.startsWith('pid ')).map((l) => Number(l.split(' ')[2]));
+  await until(() => pids().length === 3, 'three pids printed');
+  const [child, grandchild, great] = pids() as [number, number, number];
+  try {
+    assert.equal(procInfo(great)?.sid, great, 'the great-grandchild leads its own session');
+    signalQuietly(child, 'SIGUSR1');
+    await assert.rejects(m.wait(), (e: unknown) => e instanceof ProcessExitError && e.exitCode === 1);
+    await until(() => gone(grandchild) && gone(great), 'the rest of the tree killed after the exit', 5000);
+  } finally {
+    for (const pid of [grandchild, great]) signalQuietly(pid, 'SIGKILL');
   }
 });
