@@ -31,22 +31,8 @@ import { LogFile, type LogFileOptions } from './log-file.js';
 import { OutputCapture, TailRing, captureLines, type CaptureOptions, type LineListener } from './output.js';
 import { OutputPipeReader, makeFifos, type OutputPipePaths } from './output-pipes.js';
 import { watchReadiness, type ReadyCheck } from './ready.js';
-import {
-  TREE_ENV,
-  findTree,
-  forgetGroup,
-  isAlive,
-  isStopped as procStopped,
-  killTree,
-  listProcesses,
-  procInfo,
-  signalQuietly,
-  stillAlive,
-  trackGroup,
-  treeMarkers,
-  type ProcInfo,
-  type TreeRoot,
-} from './tree.js';
+import { TREE_ENV, forgetGroup, isAlive, isStopped as procStopped, procInfo, trackGroup, treeMarkers, type TreeRoot } from './tree.js';
+import { TreeStop, sweepOrphans } from './tree-stop.js';
 
 export interface Heartbeat {
   /** The last `tailLines` lines of output, oldest first. */
@@ -180,9 +166,7 @@ class ProcessMonitor implements MonitoredProcess {
   #err: Error | undefined;
   #killedClean = false;
   #terminating = false;
-  #snapshot: ProcInfo[] = [];
-  #graceTimer: TimerHandle | undefined;
-  #graceOver = false;
+  #stop: TreeStop | undefined;
   #activityTimer: TimerHandle | undefined;
   #adoptPoll: NodeJS.Timeout | undefined;
   #lastActivity: number;
@@ -232,7 +216,7 @@ class ProcessMonitor implements MonitoredProcess {
           o.onLogError?.(err);
         },
         onRecover: (dropped) => {
-          logger?.warn({ name: this.#name, droppedBytes: dropped }, 'log file written again');
+          logger?.info({ name: this.#name, droppedBytes: dropped }, 'log file written again');
           fileOptions.onRecover?.(dropped);
           o.onLogRecovered?.(dropped);
         },
@@ -422,49 +406,24 @@ class ProcessMonitor implements MonitoredProcess {
     if (this.#terminating || this.#exitInfo !== undefined || this.#pid === undefined) return;
     this.#terminating = true;
     this.#activityTimer?.clear();
-    const signal = this.#o.killSignal ?? 'SIGTERM';
-    // Parentage first: once the child dies its children are reparented and can no longer be found.
-    this.#snapshot = findTree(this.#root());
-    this.#signalInjected(signal);
-    this.#signalTree(signal, this.#snapshot);
-    if (signal === 'SIGKILL') this.#hardKill();
-    else this.#graceTimer = this.#clock.setTimeout(() => this.#hardKill(), this.#o.killGraceMs ?? 5000);
-  }
-
-  /** `signal`, then SIGCONT (as systemd does): a stopped process must run to handle its signal. */
-  #signalTree(signal: NodeJS.Signals, procs: ProcInfo[]): void {
-    killTree(this.#pid!, signal, procs);
-    if (signal !== 'SIGKILL' && signal !== 'SIGCONT') killTree(this.#pid!, 'SIGCONT', procs);
-  }
-
-  /** The grace is over: find the tree again (born since the snapshot, left the group) and SIGKILL all of it. */
-  #hardKill(): void {
-    if (this.#graceOver) return;
-    this.#graceOver = true;
-    this.#snapshot = mergeProcs(this.#snapshot, findTree(this.#root()));
-    if (this.#exitInfo === undefined) this.#signalInjected('SIGKILL');
-    killTree(this.#pid!, 'SIGKILL', this.#snapshot);
-  }
-
-  /** Finds the tree again; what is new since the snapshot gets `signal` (+ SIGCONT). True if anything was new. */
-  #refind(signal: NodeJS.Signals): boolean {
-    const fresh = findTree(this.#root());
-    const known = new Set(this.#snapshot.map(key));
-    const added = fresh.filter((p) => !known.has(key(p)));
-    if (added.length === 0) return false;
-    this.#snapshot = [...this.#snapshot, ...added];
-    this.#signalTree(signal, added);
-    return true;
-  }
-
-  /** A replaced spawn's children are not real processes: they hear signals through kill(). */
-  #signalInjected(signal: NodeJS.Signals): void {
-    if (this.#o.spawn === undefined || this.#child === undefined) return;
-    try {
-      this.#child.kill(signal);
-    } catch {
-      // a fake that throws on kill is as good as one that is gone
-    }
+    const child = this.#child;
+    this.#stop = new TreeStop({
+      root: this.#root(),
+      signal: this.#o.killSignal ?? 'SIGTERM',
+      graceMs: this.#o.killGraceMs ?? 5000,
+      clock: this.#clock,
+      // A replaced spawn's children are not real processes: they hear signals through kill().
+      signalRoot:
+        this.#o.spawn === undefined || child === undefined
+          ? undefined
+          : (signal) => {
+              try {
+                child.kill(signal);
+              } catch {
+                // a fake that throws on kill is as good as one that is gone
+              }
+            },
+    });
   }
 
   /**
@@ -591,47 +550,20 @@ class ProcessMonitor implements MonitoredProcess {
     if (exitErr !== undefined) this.#fail(exitErr);
     const how = this.adopted ? 'exit status unknown' : (signal ?? `code ${code}`);
     this.#rejectReadyWith(new NotReadyError(`${this.#name} ended (${how}) before it was ready`, { cause: exitErr }));
-    if (this.#terminating) {
-      await this.#reapSurvivors(pid);
+    if (this.#stop !== undefined) {
+      await this.#stop.rootExited();
     } else {
-      // It ended on its own: whatever it left behind is an orphan now. The group at once (one
-      // syscall); the rest of the tree (a /proc scan, milliseconds) once wait() has settled, so
-      // a restart does not wait for it. The scan looks for the old root only: a replacement is safe.
-      signalQuietly(-pid, 'SIGKILL');
-      const root = this.#root();
-      const sweep = () => void setImmediate(() => killTree(pid, 'SIGKILL', findTree(root)));
-      this.#done.then(sweep, sweep);
+      // It ended on its own: whatever it left behind is an orphan now. The group at once; the
+      // rest of the tree once wait() has settled, so a restart does not wait for the /proc scan.
+      // The scan looks for the old root only: a replacement is safe from it.
+      sweepOrphans(this.#root(), this.#done);
     }
-    this.#graceTimer?.clear();
     forgetGroup(pid);
     await this.#drainStreams();
     if (exitErr !== undefined) Object.assign(exitErr, { tail: this.tail() });
     await this.#heartbeats;
     await this.#log?.close();
     this.#settle(this.#err);
-  }
-
-  /** After a kill: wait for the tree to die, finding it again on the way, SIGKILLing it when the grace ends. */
-  async #reapSurvivors(pid: number): Promise<void> {
-    const signal = this.#o.killSignal ?? 'SIGTERM';
-    // What was born since the snapshot (a helper a SIGTERM trap started in a new session) is told to stop too.
-    this.#refind(this.#graceOver ? 'SIGKILL' : signal);
-    const survivors = () =>
-      stillAlive(mergeProcs(this.#snapshot, listProcesses().filter((p) => p.pgrp === pid || p.sid === pid)));
-    let left = survivors();
-    // Polls use real time: they only observe deaths. The grace itself is a Clock timer, so a
-    // TestClock decides when SIGKILL comes, and a test needs no advance for children that obey.
-    while (!this.#graceOver) {
-      if (left.length === 0 && !this.#refind(signal)) break; // one last look before settling
-      await realSleep(20);
-      left = survivors();
-    }
-    if (left.length > 0) killTree(pid, 'SIGKILL', left);
-    // SIGKILLed non-children become zombies of their own parents (or init) almost at once.
-    for (let i = 0; i < 200 && left.length > 0; i++) {
-      await realSleep(10);
-      left = survivors();
-    }
   }
 
   /**
@@ -661,11 +593,3 @@ class ProcessMonitor implements MonitoredProcess {
   }
 }
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-const key = (p: ProcInfo) => `${p.pid}:${p.startTime}`;
-
-function mergeProcs(a: ProcInfo[], b: ProcInfo[]): ProcInfo[] {
-  const seen = new Set(a.map(key));
-  return [...a, ...b.filter((p) => !seen.has(key(p)))];
-}
