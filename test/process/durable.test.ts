@@ -4,9 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -18,7 +17,7 @@ import {
   procInfo,
 } from '../../src/process/index.js';
 import { signalQuietly } from '../../src/process/tree.js';
-import { fixture, gone, node, procFixture, until } from './helpers.js';
+import { fixture, gone, node, procFixture, until, withTempDir } from './helpers.js';
 
 interface Host {
   proc: ChildProcess;
@@ -47,14 +46,7 @@ function written(pid: number): number {
 
 const ticks = (text: string) => text.split('\n').filter((l) => l.startsWith('tick ')).map((l) => Number(l.slice(5)));
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'bosun-durable-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir('durable', fn);
 
 const pipesIn = (dir: string) => ({ stdout: join(dir, 'out.fifo'), stderr: join(dir, 'err.fifo') });
 

@@ -5,21 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, unlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TestClock } from '../../src/testing/index.js';
 import { LogFile, LogWriteError, monitorProcess, type MonitoredProcess } from '../../src/process/index.js';
-import { node, procFixture, until } from './helpers.js';
+import { node, procFixture, until, withTempDir } from './helpers.js';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'bosun-logfile-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir('logfile', fn);
 
 const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
 const tickNumbers = (text: string) => [...text.matchAll(/^tick (\d+)/gm)].map((m) => Number(m[1]));
