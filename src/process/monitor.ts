@@ -25,6 +25,7 @@ import {
   OutputPipeError,
   ProcessExitError,
   ProcessSpawnError,
+  ReadyTimeoutError,
   type LogWriteError,
 } from './errors.js';
 import { LogFile, type LogFileOptions } from './log-file.js';
@@ -497,7 +498,7 @@ class ProcessMonitor implements MonitoredProcess {
         () =>
           this.#afterPendingOutput(() => {
             if (this.#readyState !== 'waiting') return;
-            const err = new ActivityTimeoutError(`${this.#name} was not ready within ${ms} ms; killed it`, this.tail());
+            const err = new ReadyTimeoutError(`${this.#name} was not ready within ${ms} ms; killed it`, this.tail());
             this.#rejectReadyWith(err);
             this.#fail(err);
             this.#terminate();
