@@ -6,6 +6,7 @@ export * from './errors.js';
 export {
   TREE_ENV,
   findTree,
+  findTrees,
   isAlive,
   isStopped,
   killTree,

@@ -147,29 +147,39 @@ export interface TreeRoot {
  * carrying its marker, plus the descendants of all of those. Works after the root has exited.
  */
 export function findTree(root: TreeRoot, all: ProcInfo[] = listProcesses()): ProcInfo[] {
-  const found = listDescendants(root.pid, all);
-  const seen = new Set<number>(found.map((p) => p.pid));
-  seen.add(root.pid);
+  return findTrees([root], all);
+}
+
+/** findTree for many roots at once (the roots excepted): each environment is read once, not once a root. */
+export function findTrees(roots: readonly TreeRoot[], all: ProcInfo[] = listProcesses()): ProcInfo[] {
+  const rootPids = new Set(roots.map((r) => r.pid));
+  const markers = new Set<string>();
+  // A descendant is never older than its root: older processes' environments need no reading.
+  let oldest = Infinity;
+  for (const r of roots) {
+    if (r.marker === undefined) continue;
+    markers.add(r.marker);
+    oldest = Math.min(oldest, r.startTime ?? 0);
+  }
+  const found: ProcInfo[] = [];
+  const seen = new Set<number>(rootPids);
+  const add = (p: ProcInfo) => {
+    if (seen.has(p.pid)) return;
+    seen.add(p.pid);
+    found.push(p);
+  };
+  for (const r of roots) for (const d of listDescendants(r.pid, all)) add(d);
   const extra: ProcInfo[] = [];
   for (const p of all) {
     if (seen.has(p.pid) || !live(p)) continue;
     const member =
-      p.sid === root.pid ||
-      (root.marker !== undefined &&
-        p.startTime >= (root.startTime ?? 0) &&
-        !isKernelThread(p) &&
-        hasMarker(p.pid, root.marker));
-    if (!member) continue;
-    seen.add(p.pid);
-    extra.push(p);
+      rootPids.has(p.sid) ||
+      (markers.size > 0 && p.startTime >= oldest && !isKernelThread(p) && treeMarkers(p.pid).some((m) => markers.has(m)));
+    if (member) extra.push(p);
   }
   for (const p of extra) {
-    found.push(p);
-    for (const d of listDescendants(p.pid, all)) {
-      if (seen.has(d.pid)) continue;
-      seen.add(d.pid);
-      found.push(d);
-    }
+    add(p);
+    for (const d of listDescendants(p.pid, all)) add(d);
   }
   return found;
 }
@@ -181,11 +191,6 @@ const isKernelThread = (p: ProcInfo) => p.pid === 2 || p.ppid === 2;
 export function treeMarkers(pid: number): string[] {
   const value = environValue(pid, TREE_ENV);
   return value === undefined || value === '' ? [] : value.split(',');
-}
-
-/** True when `marker` is one of the ids in `pid`'s TREE_ENV. */
-export function hasMarker(pid: number, marker: string): boolean {
-  return treeMarkers(pid).includes(marker);
 }
 
 /** The value of `name` in /proc/<pid>/environ (the environment the process was exec'd with). */
@@ -414,8 +419,7 @@ export function forgetGroup(pgid: number): void {
 function killTrackedTrees(): void {
   if (liveTrees.size === 0) return;
   // Scan before killing: a dead parent's children are reparented and lose their link to the root.
-  const all = listProcesses();
-  const trees = [...liveTrees.values()].map((root) => findTree(root, all));
+  const found = findTrees([...liveTrees.values()]);
   for (const g of liveTrees.keys()) signalQuietly(-g, 'SIGKILL');
-  for (const tree of trees) for (const p of tree) signalQuietly(p.pid, 'SIGKILL');
+  for (const p of found) signalQuietly(p.pid, 'SIGKILL');
 }
