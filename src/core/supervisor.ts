@@ -570,6 +570,14 @@ export class Supervisor implements Worker {
       this.#remove(record, true);
       return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
     }
+    if (restart === 'transient' && error !== undefined && gaveUp(error)) {
+      // A tree that gave up ends as OTP's supervisor does, with reason `shutdown`: a transient
+      // child is not restarted. It stays in children() as `stopped`, its lastError telling
+      // why, so that its parent can show it failed and restartChild can start it again.
+      record.state = 'stopped';
+      this.#log?.warn({ supervisor: this.name, child: record.spec.id, err: error }, 'child gave up; transient: not restarted');
+      return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
+    }
     const now = this.#clock.now();
     if (!this.#window.add(now)) {
       const message =
@@ -770,4 +778,9 @@ export class Supervisor implements Worker {
       throw new DeadError(`supervisor ${this.name} is ${this.#stopped ? 'stopped' : 'stopping'}; cannot ${what}`);
     }
   }
+}
+
+/** A child that is a tree and gave up (its restart intensity was exceeded): OTP's exit reason `shutdown`. */
+function gaveUp(error: Error): boolean {
+  return error instanceof RestartIntensityError || (error as { code?: unknown }).code === 'ERR_RESTART_INTENSITY';
 }
