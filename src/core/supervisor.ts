@@ -19,7 +19,7 @@ import {
   type ShutdownMs,
   type Strategy,
 } from './child-spec.js';
-import { nextDelay, resolveBackoff, type ResolvedBackoff } from './backoff.js';
+import { backoffDelay, nextFailure, resolveBackoff, type ResolvedBackoff } from './backoff.js';
 import { AlreadyExistsError, DeadError, KilledError, NotFoundError, RestartIntensityError, isAbortLike, toError } from './errors.js';
 import { Emitter, type Listener } from './events.js';
 import { RestartWindow } from './intensity.js';
@@ -586,8 +586,8 @@ export class Supervisor implements Worker {
       return this.#die(new RestartIntensityError(message, { cause: error }), true);
     }
     const ran = now - record.lastAttemptAt;
-    const { delayMs, nextBaseMs } = nextDelay(this.#backoff, record.baseDelayMs, ran, this.#random);
-    record.baseDelayMs = nextBaseMs;
+    record.failures = nextFailure(this.#backoff, record.failures, ran);
+    const delayMs = Math.round(backoffDelay(this.#backoff, record.failures, this.#random));
     record.restarts++;
     if (this.#events.has('childRestarting')) {
       this.#events.emit('childRestarting', { supervisor: this.name, id: record.spec.id, delayMs, restarts: record.restarts, error });
@@ -749,7 +749,7 @@ export class Supervisor implements Worker {
       startedAt: undefined,
       lastAttemptAt: 0,
       run: undefined,
-      baseDelayMs: this.#backoff.initialMs,
+      failures: 0,
       dueAt: Infinity,
     };
   }
