@@ -33,7 +33,7 @@ export interface SupervisorOptions {
 
 /** Events a Supervisor emits; `supervisor` is its name. */
 export interface SupervisorEvents {
-  /** A child's `start` returned (a promise counts: the child runs from the call). */
+  /** A child has started: its `start` returned a Worker, or its pending start (a promise, `started()`) settled. */
   childStarted: { supervisor: string; id: string; restarts: number };
   /** A child run ended. `error` is undefined for a clean stop; `killed` says the supervisor stopped it. */
   childExited: { supervisor: string; id: string; error: Error | undefined; killed: boolean };

@@ -56,9 +56,14 @@ const RUN_ENDED = new KilledError('child run ended');
  *   cleanly when a significant child exits and is not restarted; with `'all_significant'`
  *   when the last such child has.
  *
- * A child's `start` that throws while the supervisor starts up makes it stop the children
+ * Starting is OTP's start_link: a `start` that returns a promise, or a Worker with
+ * `started()`, holds back the next sibling until it settled (see docs/core.md). A failed
+ * start (a throw, a rejection) while the supervisor starts up makes it stop the children
  * already started and die with that error (OTP's failed init); at a restart it counts as a
- * crash; from `startChild` it rejects the call and the child is not added.
+ * crash, and a group restart goes on from that child only; from `startChild` it rejects the
+ * call and the child is not added. `started()` resolves once every child has started.
+ * A `transient` child tree that gave up (RestartIntensityError) is not restarted, as OTP
+ * decides on a supervisor's exit reason `shutdown`; it stays `stopped` in `children()`.
  *
  * ```ts
  * const sup = new Supervisor({
