@@ -5,6 +5,7 @@
 
 import { isWorker, type ChildState, type ResolvedSpec, type ShutdownMs } from './child-spec.js';
 import type { Clock, TimerHandle } from './clock.js';
+import type { RestartWindow } from './intensity.js';
 import { DeadError, toError } from './errors.js';
 import type { Worker } from './worker.js';
 
@@ -22,6 +23,8 @@ export interface ChildRecord {
   failures: number;
   /** When a 'restarting' child is due; Infinity while its failed start awaits a decision. */
   dueAt: number;
+  /** The child's own restart limit (ChildSpec.intensity), if it has one. */
+  window: RestartWindow | undefined;
 }
 
 export type ExitFn = (run: ChildRun, err: unknown, failed: boolean) => void;

@@ -2,6 +2,8 @@
 // reports back. Specs are checked once, when given, so a bad one fails loudly at the call
 // that supplied it rather than at the first crash.
 
+import { resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
+import { RestartWindow } from './intensity.js';
 import type { Worker } from './worker.js';
 
 /** Which children a crash restarts (OTP strategies). */
@@ -22,7 +24,8 @@ export type ShutdownMs = number | 'brutal' | 'infinity';
 /** OTP's auto_shutdown: whether the exit of `significant` children stops the supervisor. */
 export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
 
-export type ChildState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+/** `failed`: the child passed its own restart limit (`ChildSpec.intensity`) and is not restarted. */
+export type ChildState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
 
 /**
  * What a child is (OTP's child `type`): a `'worker'` does work itself; a `'tree'` supervises
@@ -63,6 +66,19 @@ export interface ChildSpec {
    * and only under an `autoShutdown` other than `'never'` (as in OTP). Default false.
    */
   significant?: boolean;
+  /**
+   * This child's own restart limit, beside the supervisor's (systemd's per-unit start limit;
+   * OTP has only the supervisor-wide one): the restart that would be its (intensity+1)-th
+   * within `periodMs` is not made. The child alone is given up on: its state becomes
+   * `failed`, its `lastError` a RestartIntensityError whose `cause` is its last error, and its
+   * siblings keep running (no group restart). `restartChild` starts it again with a fresh
+   * count. Default: none (only the supervisor's limit applies).
+   */
+  intensity?: number;
+  /** The window of this child's own `intensity`, in ms. Default 5000. */
+  periodMs?: number;
+  /** This child's restart delays, in place of the supervisor's `backoff`. */
+  backoff?: BackoffOptions;
 }
 
 /** A snapshot of one child, as `Supervisor.children()` reports it. */
@@ -84,6 +100,9 @@ export interface ResolvedSpec {
   shutdownMs: ShutdownMs | undefined;
   kind: ChildKind | undefined;
   significant: boolean;
+  /** A fresh window for each record: the count is the child's own. */
+  window: (() => RestartWindow) | undefined;
+  backoff: ResolvedBackoff | undefined;
 }
 
 const restartTypes: readonly string[] = ['permanent', 'transient', 'temporary'];
@@ -118,7 +137,24 @@ export function resolveSpec(spec: ChildSpec, autoShutdown: AutoShutdown): Resolv
   if (significant && autoShutdown === 'never') {
     throw new TypeError(`child ${id}: significant needs the supervisor's autoShutdown to be any_significant or all_significant`);
   }
-  return { id, start: spec.start, restart, shutdownMs, kind, significant };
+  let window: ResolvedSpec['window'];
+  if (spec.intensity !== undefined || spec.periodMs !== undefined) {
+    const intensity = spec.intensity ?? Infinity;
+    const periodMs = spec.periodMs ?? 5000;
+    try {
+      new RestartWindow(intensity, periodMs);
+    } catch (err) {
+      throw new TypeError(`child ${id}: ${(err as Error).message}`);
+    }
+    window = () => new RestartWindow(intensity, periodMs);
+  }
+  let backoff: ResolvedBackoff | undefined;
+  try {
+    backoff = spec.backoff === undefined ? undefined : resolveBackoff(spec.backoff);
+  } catch (err) {
+    throw new TypeError(`child ${id}: ${(err as Error).message}`);
+  }
+  return { id, start: spec.start, restart, shutdownMs, kind, significant, window, backoff };
 }
 
 /** True for anything with Worker's shape. */

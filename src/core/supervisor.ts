@@ -63,7 +63,7 @@ const RUN_ENDED = new KilledError('child run ended');
  * crash, and a group restart goes on from that child only; from `startChild` it rejects the
  * call and the child is not added. `started()` resolves once every child has started.
  * A `transient` child tree that gave up (RestartIntensityError) is not restarted, as OTP
- * decides on a supervisor's exit reason `shutdown`; it stays `stopped` in `children()`.
+ * decides on a supervisor's exit reason `shutdown`; it stays `failed` in `children()`.
  *
  * ```ts
  * const sup = new Supervisor({
@@ -198,8 +198,10 @@ export class Supervisor implements Worker {
    * `started()`). Rejects with AlreadyExistsError, DeadError, or the start's own error, in
    * which case nothing was added. The supervisor handles nothing else meanwhile, as OTP's
    * start_child blocks the supervisor; only `kill()` cuts in (it aborts the start's signal).
+   * The child goes last in start order, or just before the child `before` names (where a
+   * reload puts a changed child back among its siblings).
    */
-  startChild(spec: ChildSpec): Promise<void> {
+  startChild(spec: ChildSpec, placement: { before?: string } = {}): Promise<void> {
     return this.#queue.call(() => {
       this.#checkAlive(`start child ${spec?.id}`);
       const resolved = resolveSpec(spec, this.#autoShutdown);
@@ -214,7 +216,7 @@ export class Supervisor implements Worker {
       const launch = (): void | Promise<void> => {
         this.#checkAlive(`start child ${resolved.id}`);
         const record = this.#newRecord(resolved, 'starting');
-        this.#add(record);
+        this.#add(record, placement.before === undefined ? undefined : this.#get(placement.before));
         const out = this.#launch(record);
         return out instanceof Promise ? out.then((err) => failed(record, err)) : failed(record, out);
       };
@@ -248,6 +250,9 @@ export class Supervisor implements Worker {
       await this.#stopRun(record);
       this.#checkAlive(`restart child ${id}`);
       record.state = 'stopped';
+      // A restart by hand is a fresh start: the child's own limit and delays count from zero.
+      record.window = record.spec.window?.();
+      record.failures = 0;
       this.#armTimer();
       const err = await this.#launch(record);
       if (err === undefined) return;
@@ -577,13 +582,17 @@ export class Supervisor implements Worker {
     }
     if (restart === 'transient' && error !== undefined && gaveUp(error)) {
       // A tree that gave up ends as OTP's supervisor does, with reason `shutdown`: a transient
-      // child is not restarted. It stays in children() as `stopped`, its lastError telling
-      // why, so that its parent can show it failed and restartChild can start it again.
-      record.state = 'stopped';
-      this.#log?.warn({ supervisor: this.name, child: record.spec.id, err: error }, 'child gave up; transient: not restarted');
+      // child is not restarted. Like a child past its own limit it stays in children() as
+      // `failed`, its lastError the RestartIntensityError, so that its parent can show it
+      // failed and restartChild can start it again.
+      record.state = 'failed';
+      record.dueAt = Infinity;
+      if (this.#events.has('childFailed')) this.#events.emit('childFailed', { supervisor: this.name, id: record.spec.id, error });
+      this.#log?.warn({ supervisor: this.name, child: record.spec.id, err: error }, 'child tree gave up; transient: not restarted');
       return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
     }
     const now = this.#clock.now();
+    if (record.window !== undefined && !record.window.add(now)) return this.#childGivesUp(record, error);
     if (!this.#window.add(now)) {
       const message =
         `supervisor "${this.name}" gave up: more than ${this.#window.intensity} restarts in ${this.#window.periodMs} ms ` +
@@ -591,8 +600,9 @@ export class Supervisor implements Worker {
       return this.#die(new RestartIntensityError(message, { cause: error }), true);
     }
     const ran = now - record.lastAttemptAt;
-    record.failures = nextFailure(this.#backoff, record.failures, ran);
-    const delayMs = Math.round(backoffDelay(this.#backoff, record.failures, this.#random));
+    const backoff = record.spec.backoff ?? this.#backoff;
+    record.failures = nextFailure(backoff, record.failures, ran);
+    const delayMs = Math.round(backoffDelay(backoff, record.failures, this.#random));
     record.restarts++;
     if (this.#events.has('childRestarting')) {
       this.#events.emit('childRestarting', { supervisor: this.name, id: record.spec.id, delayMs, restarts: record.restarts, error });
@@ -608,12 +618,27 @@ export class Supervisor implements Worker {
     return this.#restartGroup(record, now + delayMs);
   }
 
+  /** The child passed its own restart limit: it alone stays down, as `failed`; nobody else is touched. */
+  #childGivesUp(record: ChildRecord, error: Error | undefined): void | Promise<void> {
+    const w = record.window!;
+    const message =
+      `child ${record.spec.id} of supervisor "${this.name}" gave up: more than ${w.intensity} restarts in ${w.periodMs} ms ` +
+      `(last: ${error === undefined ? 'stopped' : `failed: ${error.message}`})`;
+    const err = new RestartIntensityError(message, { cause: error });
+    record.state = 'failed';
+    record.lastError = err;
+    record.dueAt = Infinity;
+    if (this.#events.has('childFailed')) this.#events.emit('childFailed', { supervisor: this.name, id: record.spec.id, error: err });
+    this.#log?.error({ supervisor: this.name, child: record.spec.id, err }, 'child passed its restart limit; not restarted');
+    return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
+  }
+
   /** one_for_all / rest_for_one: stop the others in reverse order, then restart them all in order at `dueAt`. */
   #restartGroup(crashed: ChildRecord, dueAt: number): void | Promise<void> {
     crashed.state = 'restarting';
     crashed.dueAt = dueAt;
     const from = this.#strategy === 'one_for_all' ? 0 : this.#records.indexOf(crashed);
-    const group = this.#records.slice(from).filter((r) => r !== crashed && r.state !== 'stopped');
+    const group = this.#records.slice(from).filter((r) => r !== crashed && r.state !== 'stopped' && r.state !== 'failed');
     const finish = (): void | Promise<void> => {
       if (this.#dying) return;
       for (const r of group) {
@@ -696,7 +721,7 @@ export class Supervisor implements Worker {
     const stop =
       this.#autoShutdown === 'any_significant' ||
       (this.#autoShutdown === 'all_significant' &&
-        !this.#records.some((r) => r.spec.significant && r.state !== 'stopped'));
+        !this.#records.some((r) => r.spec.significant && r.state !== 'stopped' && r.state !== 'failed'));
     if (!stop) return;
     this.#log?.info({ supervisor: this.name, child: record.spec.id }, 'significant child exited; supervisor shuts down');
     this.#dying = true;
@@ -756,11 +781,14 @@ export class Supervisor implements Worker {
       run: undefined,
       failures: 0,
       dueAt: Infinity,
+      window: spec.window?.(),
     };
   }
 
-  #add(record: ChildRecord): void {
-    this.#records.push(record);
+  #add(record: ChildRecord, before?: ChildRecord): void {
+    const at = before === undefined ? -1 : this.#records.indexOf(before);
+    if (at < 0) this.#records.push(record);
+    else this.#records.splice(at, 0, record);
     this.#byId.set(record.spec.id, record);
   }
 

@@ -92,7 +92,8 @@ class Trace {
   }
 
   children(sup: Supervisor): void {
-    const state = (s: string) => (s === 'running' ? 'running' : s === 'stopped' ? 'stopped' : 'restarting');
+    // OTP shows a child that is not running and not restarting as pid `undefined`: `stopped`.
+    const state = (s: string) => (s === 'running' ? 'running' : s === 'stopped' || s === 'failed' ? 'stopped' : 'restarting');
     this.lines.push(`children ${sup.children().map((c) => `${c.id}:${state(c.state)}`).join(' ')}`);
   }
 }

@@ -535,6 +535,7 @@ describe('Supervisor trees', () => {
     const exited = record(sup, 'childExited');
     const restarting = record(sup, 'childRestarting');
     const removed = record(sup, 'childRemoved');
+    const failed = record(sup, 'childFailed');
     probe.take();
     probe.crash('leaf', leafError);
     await clock.advance(1000);
@@ -542,9 +543,10 @@ describe('Supervisor trees', () => {
     assert.ok(exited[0]!.error instanceof RestartIntensityError, 'childExited carries the give-up');
     assert.equal(exited[0]!.error.cause, leafError);
     assert.deepEqual(restarting, [], 'a gave-up transient child is not restarted (OTP: exit reason shutdown)');
-    assert.deepEqual(removed, [], 'it is kept, stopped, so that it can be started again');
+    assert.deepEqual(removed, [], 'it is kept, failed, so that it can be started again');
+    assert.deepEqual(failed, [{ supervisor: 'supervisor', id: 'instance', error: exited[0]!.error }]);
     const info = sup.children().find((c) => c.id === 'instance')!;
-    assert.equal(info.state, 'stopped');
+    assert.equal(info.state, 'failed');
     assert.ok(info.lastError instanceof RestartIntensityError);
     assert.deepEqual(probe.take(), ['crash:leaf']);
     assert.equal(probe.current.has('sibling'), true);
