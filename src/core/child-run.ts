@@ -19,8 +19,8 @@ export interface ChildRecord {
   lastAttemptAt: number;
   /** The current run (starting or running); undefined while not running or while being stopped. */
   run: ChildRun | undefined;
-  /** Base of the next backoff delay. */
-  baseDelayMs: number;
+  /** Restarts in a row without a long enough run in between: the `n` of the next backoff delay. */
+  failures: number;
   /** When a 'restarting' child is due; Infinity while its failed start awaits a decision. */
   dueAt: number;
   /** The child's own restart limit (ChildSpec.intensity), if it has one. */

@@ -19,7 +19,7 @@ import {
   type ShutdownMs,
   type Strategy,
 } from './child-spec.js';
-import { nextDelay, resolveBackoff, type ResolvedBackoff } from './backoff.js';
+import { backoffDelay, nextFailure, resolveBackoff, type ResolvedBackoff } from './backoff.js';
 import { AlreadyExistsError, DeadError, KilledError, NotFoundError, RestartIntensityError, isAbortLike, toError } from './errors.js';
 import { Emitter, type Listener } from './events.js';
 import { RestartWindow } from './intensity.js';
@@ -56,9 +56,14 @@ const RUN_ENDED = new KilledError('child run ended');
  *   cleanly when a significant child exits and is not restarted; with `'all_significant'`
  *   when the last such child has.
  *
- * A child's `start` that throws while the supervisor starts up makes it stop the children
+ * Starting is OTP's start_link: a `start` that returns a promise, or a Worker with
+ * `started()`, holds back the next sibling until it settled (see docs/core.md). A failed
+ * start (a throw, a rejection) while the supervisor starts up makes it stop the children
  * already started and die with that error (OTP's failed init); at a restart it counts as a
- * crash; from `startChild` it rejects the call and the child is not added.
+ * crash, and a group restart goes on from that child only; from `startChild` it rejects the
+ * call and the child is not added. `started()` resolves once every child has started.
+ * A `transient` child tree that gave up (RestartIntensityError) is not restarted, as OTP
+ * decides on a supervisor's exit reason `shutdown`; it stays `failed` in `children()`.
  *
  * ```ts
  * const sup = new Supervisor({
@@ -247,7 +252,7 @@ export class Supervisor implements Worker {
       record.state = 'stopped';
       // A restart by hand is a fresh start: the child's own limit and delays count from zero.
       record.window = record.spec.window?.();
-      record.baseDelayMs = (record.spec.backoff ?? this.#backoff).initialMs;
+      record.failures = 0;
       this.#armTimer();
       const err = await this.#launch(record);
       if (err === undefined) return;
@@ -575,6 +580,17 @@ export class Supervisor implements Worker {
       this.#remove(record, true);
       return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
     }
+    if (restart === 'transient' && error !== undefined && gaveUp(error)) {
+      // A tree that gave up ends as OTP's supervisor does, with reason `shutdown`: a transient
+      // child is not restarted. Like a child past its own limit it stays in children() as
+      // `failed`, its lastError the RestartIntensityError, so that its parent can show it
+      // failed and restartChild can start it again.
+      record.state = 'failed';
+      record.dueAt = Infinity;
+      if (this.#events.has('childFailed')) this.#events.emit('childFailed', { supervisor: this.name, id: record.spec.id, error });
+      this.#log?.warn({ supervisor: this.name, child: record.spec.id, err: error }, 'child tree gave up; transient: not restarted');
+      return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
+    }
     const now = this.#clock.now();
     if (record.window !== undefined && !record.window.add(now)) return this.#childGivesUp(record, error);
     if (!this.#window.add(now)) {
@@ -584,8 +600,9 @@ export class Supervisor implements Worker {
       return this.#die(new RestartIntensityError(message, { cause: error }), true);
     }
     const ran = now - record.lastAttemptAt;
-    const { delayMs, nextBaseMs } = nextDelay(record.spec.backoff ?? this.#backoff, record.baseDelayMs, ran, this.#random);
-    record.baseDelayMs = nextBaseMs;
+    const backoff = record.spec.backoff ?? this.#backoff;
+    record.failures = nextFailure(backoff, record.failures, ran);
+    const delayMs = Math.round(backoffDelay(backoff, record.failures, this.#random));
     record.restarts++;
     if (this.#events.has('childRestarting')) {
       this.#events.emit('childRestarting', { supervisor: this.name, id: record.spec.id, delayMs, restarts: record.restarts, error });
@@ -762,7 +779,7 @@ export class Supervisor implements Worker {
       startedAt: undefined,
       lastAttemptAt: 0,
       run: undefined,
-      baseDelayMs: (spec.backoff ?? this.#backoff).initialMs,
+      failures: 0,
       dueAt: Infinity,
       window: spec.window?.(),
     };
@@ -794,4 +811,9 @@ export class Supervisor implements Worker {
       throw new DeadError(`supervisor ${this.name} is ${this.#stopped ? 'stopped' : 'stopping'}; cannot ${what}`);
     }
   }
+}
+
+/** A child that is a tree and gave up (its restart intensity was exceeded): OTP's exit reason `shutdown`. */
+function gaveUp(error: Error): boolean {
+  return error instanceof RestartIntensityError || (error as { code?: unknown }).code === 'ERR_RESTART_INTENSITY';
 }

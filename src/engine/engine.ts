@@ -8,7 +8,7 @@ import { AlreadyExistsError, DeadError, KilledError, isAbortLike, toError } from
 import type { Logger } from '../core/logger.js';
 import type { Worker } from '../core/worker.js';
 import { Attempt } from './attempt.js';
-import { exponentialDelay, jittered } from '../core/backoff.js';
+import { backoffDelay, jittered, nextFailure, type ResolvedBackoff } from '../core/backoff.js';
 import { BounceError, MissingError, NoOutputError, UndeclaredInputError, UninstallError } from './errors.js';
 import { DependencyGraph } from './graph.js';
 import type { EngineReport, Manifold, ManifoldReport, ManifoldState, StartContext } from './manifold.js';
@@ -46,12 +46,9 @@ export class Engine implements Worker {
   readonly kind = 'tree';
   readonly #isFatal: (err: Error) => boolean;
   readonly #worstError: (a: Error, b: Error) => Error;
-  readonly #errorDelayMs: number;
+  /** errorDelayMs, backoffFactor, maxDelayMs, fuzz and backoffResetMs as core's one backoff. */
+  readonly #backoff: ResolvedBackoff;
   readonly #bounceDelayMs: number;
-  readonly #backoffFactor: number;
-  readonly #backoffResetMs: number;
-  readonly #maxDelayMs: number;
-  readonly #fuzz: number;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #graph = new DependencyGraph();
@@ -72,12 +69,8 @@ export class Engine implements Worker {
     const o = resolveEngineOptions(options);
     this.#isFatal = o.isFatal;
     this.#worstError = o.worstError;
-    this.#errorDelayMs = o.errorDelayMs;
+    this.#backoff = { initialMs: o.errorDelayMs, factor: o.backoffFactor, maxMs: o.maxDelayMs, jitter: o.fuzz, resetAfterMs: o.backoffResetMs };
     this.#bounceDelayMs = o.bounceDelayMs;
-    this.#backoffFactor = o.backoffFactor;
-    this.#backoffResetMs = o.backoffResetMs;
-    this.#maxDelayMs = o.maxDelayMs;
-    this.#fuzz = o.fuzz;
     this.#clock = o.clock;
     this.#log = o.logger;
     this.#catacomb = Catacomb.invoke({ work: (c) => this.#run(c) });
@@ -156,7 +149,7 @@ export class Engine implements Worker {
 
   /** Every restart delay is capped, then fuzzed; the bounce delay too. */
   #bounceDelay(): number {
-    return jittered(Math.min(this.#bounceDelayMs, this.#maxDelayMs), this.#fuzz);
+    return jittered(Math.min(this.#bounceDelayMs, this.#backoff.maxMs), this.#backoff.jitter);
   }
 
   #die(): void {
@@ -325,11 +318,10 @@ export class Engine implements Worker {
     } else if (err instanceof BounceError) {
       this.#kick(node, this.#bounceDelay());
     } else {
-      if (ranMs >= this.#backoffResetMs) node.failures = 0;
-      node.failures++;
-      const delay = exponentialDelay(node.failures, this.#errorDelayMs, this.#backoffFactor, this.#maxDelayMs);
+      node.failures = nextFailure(this.#backoff, node.failures, ranMs);
+      const delay = backoffDelay(this.#backoff, node.failures);
       this.#log.warn({ manifold: node.name, err, failures: node.failures, delayMs: delay }, 'manifold failed; restarting after a delay');
-      this.#kick(node, jittered(delay, this.#fuzz));
+      this.#kick(node, delay);
     }
   }
 

@@ -8,6 +8,7 @@
 //                  [kind, id, payload, kind, id, payload, ...] with kind 0 result, 1 error, 2 message, 3 skipped
 
 import { pathToFileURL } from 'node:url';
+import { Fifo } from '../core/fifo.js';
 import { CHANNEL_KEY, type ChildChannel } from './child.js';
 import { encodeError } from './remote-error.js';
 
@@ -21,8 +22,7 @@ type Call = [id: number, name: string, args: unknown[]];
 let outbox: unknown[] = [];
 let flushScheduled = false;
 let currentId = -1;
-const queue: Call[] = [];
-let head = 0;
+const queue = new Fifo<Call>();
 let running = false;
 const cancelled = new Set<number>();
 let exports: Record<string, unknown> = {};
@@ -73,9 +73,8 @@ const channel: ChildChannel = {
 
 async function drain(): Promise<void> {
   running = true;
-  while (head < queue.length) {
-    const [id, name, args] = queue[head]!;
-    queue[head++] = undefined as unknown as Call;
+  for (let call = queue.shift(); call !== undefined; call = queue.shift()) {
+    const [id, name, args] = call;
     if (cancelled.delete(id)) {
       outbox.push(SKIPPED, id, undefined);
       continue;
@@ -94,8 +93,6 @@ async function drain(): Promise<void> {
       outbox.push(ERROR, id, encodeError(err));
     }
   }
-  queue.length = 0;
-  head = 0;
   currentId = -1;
   running = false;
   flush();

@@ -121,9 +121,5 @@ export class ChildDeathError extends BosunError {
   }
 }
 
-/** `run()` refused: the pool's queue already holds `maxQueue` calls. */
-export class QueueFullError extends BosunError {
-  constructor(maxQueue: number) {
-    super('ERR_QUEUE_FULL', `pool queue is full (maxQueue ${maxQueue}); retry later or raise maxQueue`);
-  }
-}
+/** `run()` refused: the pool's queue already holds `maxQueue` calls. Core's class, one for every layer. */
+export { QueueFullError } from '../core/errors.js';

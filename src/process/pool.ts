@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from '../core/clock.js';
 import { BosunError, DeadError, TimeoutError } from '../core/errors.js';
 import { quiet, type Worker } from '../core/worker.js';
+import { Fifo } from '../core/fifo.js';
 import { ChildDeathError, QueueFullError } from './errors.js';
 import { ERROR, LOCAL_ERROR, PoolChild, RESULT, SKIPPED, type ChildEvents, type PoolCall, type SpawnSpec } from './pool-child.js';
 import { decodeError, type ErrorRecord } from './remote-error.js';
@@ -81,9 +82,9 @@ export class ProcessPool implements Worker {
   readonly #clock: Clock;
   readonly #spec: SpawnSpec;
   readonly #children = new Set<PoolChild>();
-  // The wait queue: an array with a moving head, so 10,000 queued calls cost no shifting.
-  #queue: (PoolCall | undefined)[] = [];
-  #qHead = 0;
+  // The wait queue (core's Fifo), so 10,000 queued calls cost no shifting. Settled calls stay
+  // in it until they reach its head; `#queued` counts the others.
+  readonly #queue = new Fifo<PoolCall>();
   #queued = 0;
   #nextId = 1;
   #state: 'open' | 'closing' | 'destroyed' | 'failed' = 'open';
@@ -131,7 +132,7 @@ export class ProcessPool implements Worker {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#maxQueue !== Infinity && this.#waiting() >= this.#maxQueue && !this.#hasIdleChild()) {
-      return Promise.reject(new QueueFullError(this.#maxQueue));
+      return Promise.reject(new QueueFullError(`pool queue is full (maxQueue ${this.#maxQueue}); retry later or raise maxQueue`));
     }
     return new Promise<T>((resolve, reject) => {
       const call: PoolCall = {
@@ -237,15 +238,9 @@ export class ProcessPool implements Worker {
   }
 
   #dequeue(): PoolCall | undefined {
-    while (this.#qHead < this.#queue.length) {
-      const call = this.#queue[this.#qHead];
-      this.#queue[this.#qHead++] = undefined;
-      if (call === undefined || call.settled) continue;
+    for (let call = this.#queue.shift(); call !== undefined; call = this.#queue.shift()) {
+      if (call.settled) continue;
       this.#queued--;
-      if (this.#qHead > 1024 && this.#qHead * 2 > this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#qHead);
-        this.#qHead = 0;
-      }
       return call;
     }
     return undefined;
@@ -348,7 +343,7 @@ export class ProcessPool implements Worker {
     }
     if (!child.ready && !child.stopRequested) this.#earlyDeaths++;
     if (requeue.length > 0) {
-      this.#queue.splice(this.#qHead, 0, ...requeue);
+      this.#queue.unshift(...requeue);
       this.#queued += requeue.length;
     }
     if (this.#earlyDeaths >= EARLY_DEATHS_LIMIT && this.#state !== 'destroyed' && this.#err === undefined) {

@@ -4,9 +4,11 @@
 // settles: queued items drain until `drainMs`, then the rest reject with DeadError.
 //
 // The submit/dispatch path is kept cheap on purpose (see bench/queue-task): an array queue
-// with a head index, no timer per item, and a worker loop that pulls the next item itself
+// (core's Fifo), no timer per item, and a worker loop that pulls the next item itself
 // instead of going back through the event loop.
 
+import { backoffDelay } from '../core/backoff.js';
+import { Fifo } from '../core/fifo.js';
 import { DeadError, toError } from '../core/errors.js';
 import type { TimerHandle } from '../core/clock.js';
 import type { Worker } from '../core/worker.js';
@@ -84,10 +86,9 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
   readonly #maxQueue: number;
   readonly #abort = new AbortController();
   readonly #ctx: QueueContext;
-  #queue: Entry<Item, Result>[] = [];
-  #head = 0;
-  #blocked: Entry<Item, Result>[] = [];
-  #blockedHead = 0;
+  readonly #queue = new Fifo<Entry<Item, Result>>();
+  /** Submits waiting for room (maxQueue), oldest first. */
+  readonly #blocked = new Fifo<Entry<Item, Result>>();
   readonly #delayed = new Map<Entry<Item, Result>, TimerHandle>();
   /** The entry each worker loop is executing, by loop; undefined when free. Cheaper than a Set. */
   readonly #slots: Array<Entry<Item, Result> | undefined> = [];
@@ -115,7 +116,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     if (this.#closed) return Promise.reject(new DeadError(`task ${this.name} is stopping and takes no new items`));
     const c = this.counters;
     c.submitted!++;
-    const full = this.#maxQueue > 0 && (this.#queue.length - this.#head + this.#delayed.size >= this.#maxQueue || this.#blocked.length > this.#blockedHead);
+    const full = this.#maxQueue > 0 && (this.#queue.length + this.#delayed.size >= this.#maxQueue || this.#blocked.length > 0);
     if (full && opts?.wait === false) {
       c.rejected!++;
       return Promise.reject(
@@ -218,8 +219,8 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     const c = this.counters;
     if (err instanceof TryLater && !this.#cut && !entry.done) {
       c.tryLater!++;
-      const delay = Math.min(Math.max(1, err.afterMs) * 2 ** entry.tries, MAX_RETRY_MS);
       entry.tries++;
+      const delay = backoffDelay({ initialMs: Math.max(1, err.afterMs), factor: 2, maxMs: MAX_RETRY_MS, jitter: 0 }, entry.tries);
       c.delayed!++;
       this.#delayed.set(
         entry,
@@ -244,36 +245,22 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
 
   /** The next queued item, moving a blocked submit into the freed place. */
   #shift(): Entry<Item, Result> | undefined {
-    if (this.#head === this.#queue.length) {
-      if (this.#blockedHead === this.#blocked.length) return undefined;
+    if (this.#queue.length === 0) {
+      if (this.#blocked.length === 0) return undefined;
       this.#admitBlocked();
-      if (this.#head === this.#queue.length) return undefined;
+      if (this.#queue.length === 0) return undefined;
     }
-    const entry = this.#queue[this.#head]!;
-    this.#queue[this.#head++] = undefined as unknown as Entry<Item, Result>;
-    if (this.#head === this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+    const entry = this.#queue.shift()!;
     this.counters.queueDepth!--;
-    if (this.#blockedHead < this.#blocked.length) this.#admitBlocked();
+    if (this.#blocked.length > 0) this.#admitBlocked();
     return entry;
   }
 
   #admitBlocked(): void {
-    while (this.#blockedHead < this.#blocked.length && this.#queue.length - this.#head + this.#delayed.size < this.#maxQueue) {
-      const e = this.#blocked[this.#blockedHead]!;
-      this.#blocked[this.#blockedHead++] = undefined as unknown as Entry<Item, Result>;
+    while (this.#blocked.length > 0 && this.#queue.length + this.#delayed.size < this.#maxQueue) {
       this.counters.waiting!--;
-      this.#queue.push(e);
+      this.#queue.push(this.#blocked.shift()!);
       this.counters.queueDepth!++;
-    }
-    if (this.#blockedHead === this.#blocked.length) {
-      this.#blocked = [];
-      this.#blockedHead = 0;
     }
   }
 
@@ -283,9 +270,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     this.#closed = true;
     const dead = () => new DeadError(`task ${this.name} stopped before this item ran`);
     // Submits still waiting for room were never accepted: they fail now.
-    for (let i = this.#blockedHead; i < this.#blocked.length; i++) this.#settleDead(this.#blocked[i]!, dead());
-    this.#blocked = [];
-    this.#blockedHead = 0;
+    for (const entry of this.#blocked.drain()) this.#settleDead(entry, dead());
     this.counters.waiting = 0;
     const drainMs = this.#dispatching ? ((this.options.drainMs as number | undefined) ?? 30_000) : 0;
     if (drainMs > 0 && !this.#isIdle()) {
@@ -301,9 +286,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     this.#drainTimer = undefined;
     this.#cut = true;
     const err = () => new DeadError(`task ${this.name} stopped (drain deadline passed) before this item finished`);
-    for (let i = this.#head; i < this.#queue.length; i++) this.#settleDead(this.#queue[i]!, err());
-    this.#queue = [];
-    this.#head = 0;
+    for (const entry of this.#queue.drain()) this.#settleDead(entry, err());
     this.counters.queueDepth = 0;
     for (const [entry, timer] of this.#delayed) {
       timer.clear();
@@ -324,7 +307,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
   }
 
   #isIdle(): boolean {
-    return this.#running === 0 && this.#head === this.#queue.length && this.#delayed.size === 0;
+    return this.#running === 0 && this.#queue.length === 0 && this.#delayed.size === 0;
   }
 
   #checkIdle(): void {

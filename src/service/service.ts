@@ -9,6 +9,7 @@ import { AlreadyExistsError, DeadError, NotFoundError, isAbortLike, toError } fr
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { quiet, type Worker } from '../core/worker.js';
+import { dependencyOrder as orderByDependencies } from '../core/graph.js';
 import { DependencyCycleError, OptionError, SkipTask, TaskInitError } from './errors.js';
 import { kMachinery, kStopSignal } from './internal.js';
 import { formatHelp, kebab, resolveOptions, type OptionGroup, type OptionValue } from './options.js';
@@ -345,25 +346,18 @@ function untilAborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
-/** Every class and its dependencies, dependencies first; throws naming a cycle. */
+/** Every class and its dependencies, dependencies first (else in the order given); throws naming a cycle. */
 function dependencyOrder(tasks: readonly TaskClass[]): TaskClass[] {
-  const order: TaskClass[] = [];
-  const done = new Set<TaskClass>();
-  const stack: TaskClass[] = [];
+  const { order, cycles } = orderByDependencies<TaskClass>(tasks, (cls) => cls.deps ?? []);
+  if (cycles.length > 0) {
+    const names = [...cycles[0]!, cycles[0]![0]!].map((c) => c.name);
+    throw new DependencyCycleError(names, `task dependency cycle: ${names.join(' -> ')}`);
+  }
   const names = new Map<string, TaskClass>();
-  const visit = (cls: TaskClass) => {
-    if (done.has(cls)) return;
-    const at = stack.indexOf(cls);
-    if (at !== -1) throw new DependencyCycleError([...stack.slice(at), cls].map((c) => c.name));
+  for (const cls of order) {
     const same = names.get(cls.name);
-    if (same !== undefined && same !== cls) throw new AlreadyExistsError(`two different task classes are named ${cls.name}`);
+    if (same !== undefined) throw new AlreadyExistsError(`two different task classes are named ${cls.name}`);
     names.set(cls.name, cls);
-    stack.push(cls);
-    for (const dep of cls.deps ?? []) visit(dep);
-    stack.pop();
-    done.add(cls);
-    order.push(cls);
-  };
-  for (const cls of tasks) visit(cls);
+  }
   return order;
 }
