@@ -2,11 +2,10 @@
 // running, stopped (dependents first) whenever one of those inputs stops or restarts, and
 // restarted with backoff after errors. The engine is itself a Worker, so engines nest.
 
-import { Catacomb } from '../core/catacomb.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { AlreadyExistsError, DeadError, KilledError, isAbortLike, toError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Worker } from '../core/worker.js';
+import { quiet, type Worker } from '../core/worker.js';
 import { Attempt } from './attempt.js';
 import { exponentialDelay, jittered } from '../core/backoff.js';
 import { BounceError, MissingError, NoOutputError, UndeclaredInputError, UninstallError } from './errors.js';
@@ -62,7 +61,9 @@ export class Engine implements Worker {
   #allStopped: (() => void) | undefined;
   /** One reason for every stop the engine asks for: a clean kill, and no stack trace made per stop. */
   readonly #stopReason = new KilledError('stopped by the dependency engine');
-  readonly #catacomb: Catacomb;
+  /** Settles when the engine has stopped: resolves, or rejects with the worst fatal error. */
+  readonly #done: Promise<void>;
+  #shutdown!: () => void;
   readonly #stopQueue: Node[] = [];
   #draining = false;
 
@@ -78,7 +79,8 @@ export class Engine implements Worker {
     this.#fuzz = o.fuzz;
     this.#clock = o.clock;
     this.#log = o.logger;
-    this.#catacomb = Catacomb.invoke({ work: (c) => this.#run(c) });
+    // The engine's own stop: once asked (#die), every manifold is stopped, dependents first.
+    this.#done = quiet(new Promise<void>((resolve) => (this.#shutdown = resolve)).then(() => this.#stopAll()));
   }
 
   /**
@@ -136,14 +138,10 @@ export class Engine implements Worker {
 
   /** Settles once every worker stopped; rejects with the worst fatal error seen, if any. */
   wait(): Promise<void> {
-    return this.#catacomb.wait();
+    return this.#done;
   }
 
-  async #run(c: Catacomb): Promise<void> {
-    await new Promise<void>((resolve) => {
-      if (c.dying.aborted) resolve();
-      else c.dying.addEventListener('abort', () => resolve(), { once: true });
-    });
+  async #stopAll(): Promise<void> {
     this.#dying = true;
     for (const node of [...this.#nodes.values()]) this.#requestStop(node);
     if (this.#active > 0) await new Promise<void>((resolve) => (this.#allStopped = resolve));
@@ -159,7 +157,7 @@ export class Engine implements Worker {
 
   #die(): void {
     this.#dying = true;
-    this.#catacomb.kill();
+    this.#shutdown();
   }
 
   #noteFatal(err: Error): void {
