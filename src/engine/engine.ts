@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { AlreadyExistsError, DeadError, KilledError, isAbortLike, toError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { quiet, type Worker } from '../core/worker.js';
+import { reportOf, type Reporter } from '../core/reporter.js';
 import { Attempt } from './attempt.js';
 import { exponentialDelay, jittered } from '../core/backoff.js';
 import { BounceError, MissingError, NoOutputError, UndeclaredInputError, UninstallError } from './errors.js';
@@ -34,13 +35,11 @@ interface Node {
   stopWanted: boolean;
 }
 
-type Reportable = Worker & { report?: () => unknown };
-
 /**
  * Runs manifolds in dependency order. `install` at any time, in any order: a manifold waits for
  * inputs not yet installed. Kill the engine to stop everything, dependents before their inputs.
  */
-export class Engine implements Worker {
+export class Engine implements Worker, Reporter {
   readonly #isFatal: (err: Error) => boolean;
   readonly #worstError: (a: Error, b: Error) => Error;
   readonly #errorDelayMs: number;
@@ -117,14 +116,8 @@ export class Engine implements Worker {
     for (const node of this.#nodes.values()) {
       const r: ManifoldReport = { state: node.status, inputs: [...node.inputs], startCount: node.startCount };
       if (node.lastError !== undefined) r.lastError = node.lastError.message;
-      const worker = node.worker as Reportable | undefined;
-      if (node.status === 'running' && typeof worker?.report === 'function') {
-        try {
-          r.report = worker.report();
-        } catch (err) {
-          r.report = { error: toError(err).message };
-        }
-      }
+      const report = node.status === 'running' ? reportOf(node.worker) : undefined;
+      if (report !== undefined) r.report = report;
       entries.push([node.name, r]);
     }
     return { state: this.#stopped ? 'stopped' : this.#dying ? 'stopping' : 'running', manifolds: Object.fromEntries(entries) };
