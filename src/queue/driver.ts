@@ -15,10 +15,12 @@ export class DriverMissingError extends BosunError {
 }
 
 /**
- * Imports `driver` for `store`. Only the driver itself being absent becomes DriverMissingError;
- * any other failure (a broken install, a missing dependency of the driver) is thrown as it is.
+ * Imports `driver` for `store` through `importer` (a literal `import('...')`, so bundlers and
+ * the types see it). Only the driver itself being absent becomes DriverMissingError; any other
+ * failure (a broken install, a missing dependency of the driver) is thrown as it is. The driver's
+ * types stay inside the store's module, so bosun's declarations never name a driver package.
  */
-async function load<T>(store: string, driver: string, importer: () => Promise<T>): Promise<T> {
+export async function loadDriver<T>(store: string, driver: string, importer: () => Promise<T>): Promise<T> {
   try {
     return await importer();
   } catch (err) {
@@ -26,14 +28,4 @@ async function load<T>(store: string, driver: string, importer: () => Promise<T>
     if (e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(`'${driver}'`)) throw new DriverMissingError(store, driver, err);
     throw err;
   }
-}
-
-/** `@electric-sql/pglite`, for pgliteStore. */
-export function loadPGlite(): Promise<typeof import('@electric-sql/pglite')> {
-  return load('pgliteStore', '@electric-sql/pglite', () => import('@electric-sql/pglite'));
-}
-
-/** `pg` (node-postgres), for postgresStore. */
-export async function loadPg(): Promise<typeof import('pg').default> {
-  return (await load('postgresStore', 'pg', () => import('pg'))).default;
 }

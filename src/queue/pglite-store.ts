@@ -4,7 +4,7 @@
 // work between processes or machines.
 
 import { mkdir } from 'node:fs/promises';
-import { loadPGlite } from './driver.js';
+import { loadDriver } from './driver.js';
 import { SqlStore, type Db, type Row } from './sql-store.js';
 import type { Store } from './types.js';
 
@@ -12,7 +12,7 @@ import type { Store } from './types.js';
 export const DEFAULT_PGLITE_DIR = './.bosun/queue';
 
 async function connect(dir: string): Promise<Db> {
-  const { PGlite } = await loadPGlite();
+  const { PGlite } = await loadDriver('pgliteStore', '@electric-sql/pglite', () => import('@electric-sql/pglite'));
   await mkdir(dir, { recursive: true });
   const pg = await PGlite.create(dir);
   return {

@@ -5,7 +5,7 @@
 // reconnects.
 
 import type pg from 'pg';
-import { loadPg } from './driver.js';
+import { loadDriver } from './driver.js';
 import { SqlStore, type Db, type Row } from './sql-store.js';
 import type { Store } from './types.js';
 
@@ -20,7 +20,7 @@ export interface PostgresStoreOptions {
 const RECONNECT_MS = 1000;
 
 async function connect(options: PostgresStoreOptions): Promise<Db> {
-  const driver = await loadPg();
+  const driver = (await loadDriver('postgresStore', 'pg', () => import('pg'))).default;
   const pool = new driver.Pool({
     connectionString: options.connectionString,
     max: options.poolSize ?? 4,
