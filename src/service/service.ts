@@ -73,8 +73,7 @@ export class Service implements Worker, Reporter {
   readonly name: string;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** prom-client Registry of this service (not the global one); add your own metrics to it. */
-  readonly metrics: ServiceMetrics;
+  #metrics: ServiceMetrics | undefined;
   /** Arguments that were not flags. */
   readonly args: readonly string[];
   /** True when argv asked for --help: the service runs nothing and wait() resolves. */
@@ -125,9 +124,13 @@ export class Service implements Worker, Reporter {
       this.#records.push(record);
       this.#byClass.set(cls, record);
     }
-    this.metrics = new ServiceMetrics(this);
     this.#status = opts.status === undefined ? undefined : new StatusServer(this, opts.status === true ? {} : opts.status);
     this.#done = quiet(this.#main());
+  }
+
+  /** The service's metrics: a prom-client Registry of its own (not the global one); add your own metrics to it. */
+  get metrics(): ServiceMetrics {
+    return (this.#metrics ??= new ServiceMetrics(this));
   }
 
   /** The instance of `cls`; throws NotFoundError for a task not in the service or skipped. */
