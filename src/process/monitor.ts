@@ -10,7 +10,7 @@ import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { toError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { quiet, type Worker } from '../core/worker.js';
-import { ActivityTimeoutError, NotReadyError, ProcessExitError, ProcessSpawnError } from './errors.js';
+import { ActivityTimeoutError, NotReadyError, ProcessExitError, ProcessSpawnError, ReadyTimeoutError } from './errors.js';
 import { LogFile, type LogFileOptions } from './log-file.js';
 import { TailRing, captureLines, type LineListener } from './output.js';
 import { watchReadiness, type ReadyCheck } from './ready.js';
@@ -316,7 +316,7 @@ class ProcessMonitor implements MonitoredProcess {
       const ms = check.timeoutMs;
       readyTimer = this.#clock.setTimeout(() => {
         if (this.#readyState !== 'waiting') return;
-        const err = new ActivityTimeoutError(`${this.#name} was not ready within ${ms} ms; killed it`, this.tail());
+        const err = new ReadyTimeoutError(`${this.#name} was not ready within ${ms} ms; killed it`, this.tail());
         this.#rejectReadyWith(err);
         this.#fail(err);
         this.#terminate();

@@ -183,7 +183,12 @@ export class ProcessPool<M extends object = UntypedModule> implements Worker, Re
       reply: (child, call, kind, payload) => this.#onReply(child, call, kind, payload),
       message: (_child, call, payload) => this.#onMessage(call, payload),
       idle: (child) => this.#onIdle(child),
-      ready: () => void (this.#earlyDeaths = 0),
+      ready: (child) => {
+        this.#earlyDeaths = 0;
+        // Its first call starts now: the module has loaded.
+        const first = child.inflight[0];
+        if (first !== undefined) this.#startClock(first);
+      },
       initError: (_child, error) => this.#fail(new PoolModuleError(mod, decodeError(error))),
       stray: (child, kind, error) => this.#onStray(child, kind, error),
       exit: (child, code, signal) => this.#onExit(child, code, signal),
@@ -361,7 +366,7 @@ export class ProcessPool<M extends object = UntypedModule> implements Worker, Re
       if (best === undefined) return;
       const call = this.#dequeue()!;
       best.dispatch(call);
-      if (best.inflight.length === 1) this.#startClock(call);
+      if (best.inflight.length === 1 && best.ready) this.#startClock(call);
       if (best.assigned >= this.#recycleAfter) best.retiring = true;
     }
   }
@@ -381,7 +386,11 @@ export class ProcessPool<M extends object = UntypedModule> implements Worker, Re
     return undefined;
   }
 
-  /** A call's timeout runs from when it becomes its child's oldest unanswered call, i.e. starts running. */
+  /**
+   * A call's timeout runs from when it starts running: when it becomes its child's oldest
+   * unanswered call, and not before that child has loaded the module (a replacement child's
+   * start-up is not the call's time).
+   */
   #startClock(call: PoolCall): void {
     if (call.timeoutMs === undefined || call.settled || call.timer !== undefined) return;
     const ms = call.timeoutMs;

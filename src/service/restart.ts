@@ -3,7 +3,7 @@
 // restarts than the policy's intensity fail the service with RestartIntensityError.
 
 import { Supervisor } from '../core/supervisor.js';
-import type { Worker } from '../core/worker.js';
+import { startWorker, type Worker } from '../core/worker.js';
 import type { TaskRecord } from './record.js';
 import type { RestartPolicy } from './task.js';
 
@@ -20,7 +20,9 @@ export function superviseLoops(record: TaskRecord, workers: number, policy: Rest
     logger: task.logger,
     children: Array.from({ length: workers }, (_, i) => ({
       id: workers === 1 ? task.name : `${task.name}#${i}`,
-      start: (signal: AbortSignal) => task.run(signal),
+      // A Worker, not the loop's promise: a promise holds back the next sibling until it
+      // settles (start_link), and the loops run side by side.
+      start: () => startWorker((signal) => task.run(signal)),
       restart: 'transient' as const,
       // The service waits for its loops like it does for any task's; runMain bounds the wait.
       shutdownMs: 'infinity' as const,

@@ -70,6 +70,8 @@ const SERVICE_OPTIONS = {
 } as const;
 
 export class Service implements Worker, Reporter {
+  /** A service is a tree: a supervisor waits for it to stop as long as its tasks take. */
+  readonly kind = 'tree';
   readonly name: string;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -89,6 +91,8 @@ export class Service implements Worker, Reporter {
   readonly #stopping = new AbortController();
   readonly #status: StatusServer | undefined;
   readonly #done: Promise<void>;
+  #startupDone!: (err: Error | undefined) => void;
+  readonly #startup: Promise<void>;
   #state: ServiceState = 'STARTING';
   #error: Error | undefined;
   #startedAt: number;
@@ -125,6 +129,11 @@ export class Service implements Worker, Reporter {
       this.#byClass.set(cls, record);
     }
     this.#status = opts.status === undefined ? undefined : new StatusServer(this, opts.status === true ? {} : opts.status);
+    this.#startup = quiet(
+      new Promise<void>((resolve, reject) => {
+        this.#startupDone = (err) => (err === undefined ? resolve() : reject(err));
+      }),
+    );
     this.#done = quiet(this.#main());
   }
 
@@ -172,6 +181,16 @@ export class Service implements Worker, Reporter {
 
   wait(): Promise<void> {
     return this.#done;
+  }
+
+  /**
+   * Resolves once every task's `start` hook ran (the service is ALIVE), so a Supervisor that
+   * has the service as a child starts the next sibling only then; rejects with the error
+   * that stopped the service if it failed before (a bad option, a failed init or start), or
+   * with a DeadError if it was killed first. With `--help` it resolves: nothing is to start.
+   */
+  started(): Promise<void> {
+    return this.#startup;
   }
 
   status(): ServiceStatus {
@@ -226,6 +245,7 @@ export class Service implements Worker, Reporter {
   async #main(): Promise<void> {
     if (this.helpRequested) {
       this.#state = 'STOPPED';
+      this.#startupDone(undefined);
       await this.#status?.close(new DeadError(`service ${this.name} only printed --help; its status server never listened`));
       return;
     }
@@ -233,6 +253,7 @@ export class Service implements Worker, Reporter {
       this.#state = 'FAILED';
       const errs = this.#optionErrors;
       const err = errs.length === 1 ? errs[0]! : new OptionError(errs.map((e) => e.message).join('; '), { cause: errs[0] });
+      this.#startupDone(err);
       await this.#status?.close(err);
       throw err;
     }
@@ -244,6 +265,7 @@ export class Service implements Worker, Reporter {
       if (this.#error === undefined && !this.#stopping.signal.aborted) {
         this.#state = 'ALIVE';
         this.logger.info({ service: this.name }, 'service started');
+        this.#startupDone(undefined);
       }
       await untilAborted(this.#stopping.signal);
     } catch (err) {
@@ -255,6 +277,8 @@ export class Service implements Worker, Reporter {
     for (const r of this.#records) r.stop.abort();
     if (this.#status !== undefined) await this.#status.close(this.#error ?? new DeadError(`service ${this.name} stopped before its status server listened`));
     this.#state = this.#error === undefined ? 'STOPPED' : 'FAILED';
+    // A service that never became ALIVE failed to start (a second settle is a no-op).
+    this.#startupDone(this.#error ?? new DeadError(`service ${this.name} was stopped before it had started`));
     this.logger.info({ service: this.name, err: this.#error }, this.#error === undefined ? 'service stopped' : 'service failed');
     if (this.#error !== undefined) throw this.#error;
   }
