@@ -1,52 +1,109 @@
-// A Service under a Supervisor: built inside start, it restarts as a fresh service and shows in
-// the supervisor's report; built once outside start, it is refused with a message that says so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReusedWorkerError, Supervisor } from '../../src/index.js';
-import { TestClock, checkKilled } from '../../src/testing/index.js';
-import { PeriodicTask, Service, type ExecuteContext } from '../../src/service/index.js';
-import { until } from './helpers.js';
+import { Supervisor, startWorker, type SupervisorEvents } from '../../src/core/index.js';
+import { Engine } from '../../src/engine/index.js';
+import { TestClock } from '../../src/testing/index.js';
+import { Service, Task } from '../../src/service/index.js';
 
-let failNext = 0;
-class Job extends PeriodicTask {
-  static override interval = 1000;
-  static override options = { maxFailures: { type: 'integer', default: 1, min: 0, help: '' } } as const;
-  override async execute(_ctx: ExecuteContext): Promise<void> {
-    if (failNext > 0) {
-      failNext--;
-      throw new Error('job broke');
+const untilAborted = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+
+test('a Supervisor waits for an Engine child and a Service child that each take 8 s to stop: neither is abandoned', async () => {
+  const clock = new TestClock();
+  const stopped: string[] = [];
+  const engine = new Engine({ clock });
+  engine.install('slow', {
+    start: async () =>
+      startWorker(async (signal) => {
+        await untilAborted(signal);
+        await clock.sleep(8000);
+        stopped.push('engine worker');
+      }),
+  });
+  class SlowStop extends Task {
+    static override loopless = true;
+    override async stop() {
+      await this.clock.sleep(8000);
+      stopped.push('service task');
     }
   }
-}
-
-test('a Service made outside start and handed to a supervisor again after it failed is refused with ReusedWorkerError', async () => {
-  const clock = new TestClock();
-  failNext = 1;
-  const outside = new Service({ name: 'svc', tasks: [Job], env: {}, clock });
-  const sup = new Supervisor({ clock, intensity: 100, backoff: { initialMs: 0 }, children: [{ id: 'svc', start: () => outside }] });
-  const err = await sup.wait().catch((e: unknown) => e);
-  assert.ok(err instanceof ReusedWorkerError, `got ${String(err)}`);
-  assert.match(err.message, /child svc: start returned the Worker of its previous run.*new Service/);
-  await assert.rejects(outside.wait(), /job broke/);
-});
-
-test('a Service built inside start restarts as a fresh service; the supervisor report includes its status', async () => {
-  const clock = new TestClock();
-  failNext = 1;
-  const made: Service[] = [];
+  const service = new Service({ name: 'svc', tasks: [SlowStop], argv: [], env: {}, clock });
+  assert.equal(engine.kind, 'tree');
+  assert.equal(service.kind, 'tree');
   const sup = new Supervisor({
     clock,
-    intensity: 100,
-    backoff: { initialMs: 0 },
-    children: [{ id: 'svc', start: () => (made.push(new Service({ name: 'svc', tasks: [Job], env: {}, clock })), made.at(-1)!) }],
+    children: [
+      { id: 'engine', start: () => engine },
+      { id: 'service', start: () => service },
+    ],
   });
-  await until(() => made.length === 2 && made[1]!.state === 'ALIVE', 'the second service alive');
-  assert.notEqual(made[0], made[1]);
-  const child = sup.report().children[0]!;
-  assert.equal(child.state, 'running');
-  assert.equal(child.restarts, 1);
-  assert.equal(child.lastError, 'task Job failed 1 times in a row (maxFailures 1): job broke');
-  assert.equal((child.report as { service: string; state: string }).service, 'svc');
-  assert.equal((child.report as { state: string }).state, 'ALIVE');
-  assert.equal(await checkKilled(sup, 5000), undefined);
+  const abandoned: SupervisorEvents['childAbandoned'][] = [];
+  sup.on('childAbandoned', (e) => abandoned.push(e));
+  await clock.advance(0);
+  assert.equal(service.state, 'ALIVE');
+  let done = false;
+  sup.kill();
+  void sup.wait().then(() => (done = true));
+  await clock.waitAdvance(5000, 1);
+  assert.deepEqual(stopped, [], 'past the 5000 ms a worker gets, the service is still waited for');
+  await clock.advance(3000);
+  assert.deepEqual(stopped, ['service task']);
+  await clock.waitAdvance(8000, 1);
+  assert.deepEqual(stopped, ['service task', 'engine worker'], 'the engine stops after the service, in reverse start order');
+  await sup.wait();
+  assert.equal(done, true);
+  assert.deepEqual(abandoned, []);
+  await engine.wait();
+  await service.wait();
+});
+
+test("Service.started() resolves once every task's start ran, so a Supervisor starts the next sibling only then", async () => {
+  const clock = new TestClock();
+  const log: string[] = [];
+  class SlowStart extends Task {
+    static override loopless = true;
+    override async start() {
+      await this.clock.sleep(1000);
+      log.push('service started');
+    }
+  }
+  const sup = new Supervisor({
+    clock,
+    children: [
+      { id: 'service', start: () => new Service({ name: 'svc', tasks: [SlowStart], argv: [], env: {}, clock }) },
+      { id: 'after', start: () => (log.push('after started'), startWorker(untilAborted)) },
+    ],
+  });
+  await clock.waitAdvance(999, 1);
+  assert.deepEqual(log, []);
+  assert.deepEqual(sup.children().map((c) => c.state), ['starting', 'starting']);
+  await clock.advance(1);
+  assert.deepEqual(log, ['service started', 'after started']);
+  await sup.started();
+  sup.kill();
+  await sup.wait();
+});
+
+test('a Service whose task fails to start is a failed start: startChild rejects with its error and adds nothing', async () => {
+  const clock = new TestClock();
+  const boom = new Error('cannot bind');
+  class Broken extends Task {
+    static override loopless = true;
+    override async start() {
+      throw boom;
+    }
+  }
+  const sup = new Supervisor({ clock });
+  await assert.rejects(
+    sup.startChild({ id: 'service', start: () => new Service({ name: 'svc', tasks: [Broken], argv: [], env: {}, clock }) }),
+    (e) => e === boom,
+  );
+  assert.deepEqual(sup.children(), []);
+  const bad = new Service({ name: 'svc', tasks: [Broken], argv: ['--no-such-flag'], env: {}, clock });
+  await assert.rejects(bad.started(), /unknown flag --no-such-flag/);
+  const killed = new Service({ name: 'svc', tasks: [Broken], argv: [], env: {}, clock });
+  killed.kill();
+  await assert.rejects(killed.started(), /stopped before it had started/);
+  sup.kill();
+  await sup.wait();
 });
