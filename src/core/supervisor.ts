@@ -29,6 +29,8 @@ import { silentLogger } from './logger.js';
 import { quiet, type Worker } from './worker.js';
 import { ChildRun, within, type ChildRecord, type ExitFn } from './child-run.js';
 import { SerialQueue } from './serial-queue.js';
+import { reportOf, type Reporter } from './reporter.js';
+import { ReusedWorkerError, reusedWorker } from './reused-worker.js';
 import type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
 
 export type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
@@ -77,7 +79,13 @@ const RUN_ENDED = new KilledError('child run ended');
  * await sup.wait(); // rejects with RestartIntensityError if it gives up
  * ```
  */
-export class Supervisor implements Worker {
+/** What `Supervisor.report()` gives: each child's `children()` entry and, while it runs, its Worker's own report. */
+export interface SupervisorReport {
+  name: string;
+  children: { id: string; state: ChildState; restarts: number; lastError?: string; startedAt?: number; report?: object }[];
+}
+
+export class Supervisor implements Worker, Reporter {
   /** A supervisor is a tree: its parent waits for it to stop as long as its children take. */
   readonly kind = 'tree';
   readonly name: string;
@@ -282,6 +290,21 @@ export class Supervisor implements Worker {
     });
   }
 
+  /** Reporter: children() with messages for errors and each running child's own report(), so any tree can be shown. */
+  report(): SupervisorReport {
+    return {
+      name: this.name,
+      children: this.#records.map((r) => {
+        const child: SupervisorReport['children'][number] = { id: r.spec.id, state: r.state, restarts: r.restarts };
+        if (r.lastError !== undefined) child.lastError = r.lastError.message;
+        if (r.startedAt !== undefined) child.startedAt = r.startedAt;
+        const report = r.state === 'running' ? reportOf(r.run?.worker) : undefined;
+        if (report !== undefined) child.report = report;
+        return child;
+      }),
+    };
+  }
+
   /** A bug in the supervisor itself must not vanish: die with it. */
   #internalError(err: unknown): void | Promise<void> {
     this.#log?.error({ supervisor: this.name, err }, 'supervisor internal error');
@@ -360,6 +383,9 @@ export class Supervisor implements Worker {
     const run = new ChildRun(record, abort, this.#exit);
     if (isWorker(result)) {
       if (typeof result.started !== 'function') {
+        const reused = reusedWorker(record.spec.id, result, record.lastWorker);
+        if (reused !== undefined) return reused;
+        record.lastWorker = result;
         this.#running(record, run, now);
         run.watch(result);
         return undefined;
@@ -574,7 +600,7 @@ export class Supervisor implements Worker {
 
   /** What OTP does with an exit: fatal, remove, give up, or restart by strategy. */
   #decide(record: ChildRecord, error: Error | undefined): void | Promise<void> {
-    if (error !== undefined && this.#isFatal(error)) return this.#die(error, false);
+    if (error !== undefined && (error instanceof ReusedWorkerError || this.#isFatal(error))) return this.#die(error, false);
     const { restart } = record.spec;
     if (restart === 'temporary' || (restart === 'transient' && error === undefined)) {
       this.#remove(record, true);

@@ -2,11 +2,11 @@
 // running, stopped (dependents first) whenever one of those inputs stops or restarts, and
 // restarted with backoff after errors. The engine is itself a Worker, so engines nest.
 
-import { Catacomb } from '../core/catacomb.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { AlreadyExistsError, DeadError, KilledError, isAbortLike, toError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Worker } from '../core/worker.js';
+import { quiet, type Worker } from '../core/worker.js';
+import { reportOf, type Reporter } from '../core/reporter.js';
 import { Attempt } from './attempt.js';
 import { backoffDelay, jittered, nextFailure, type ResolvedBackoff } from '../core/backoff.js';
 import { BounceError, MissingError, NoOutputError, UndeclaredInputError, UninstallError } from './errors.js';
@@ -35,13 +35,11 @@ interface Node {
   stopWanted: boolean;
 }
 
-type Reportable = Worker & { report?: () => unknown };
-
 /**
  * Runs manifolds in dependency order. `install` at any time, in any order: a manifold waits for
  * inputs not yet installed. Kill the engine to stop everything, dependents before their inputs.
  */
-export class Engine implements Worker {
+export class Engine implements Worker, Reporter {
   /** An engine is a tree: a supervisor waits for it to stop as long as its manifolds take. */
   readonly kind = 'tree';
   readonly #isFatal: (err: Error) => boolean;
@@ -61,7 +59,9 @@ export class Engine implements Worker {
   #allStopped: (() => void) | undefined;
   /** One reason for every stop the engine asks for: a clean kill, and no stack trace made per stop. */
   readonly #stopReason = new KilledError('stopped by the dependency engine');
-  readonly #catacomb: Catacomb;
+  /** Settles when the engine has stopped: resolves, or rejects with the worst fatal error. */
+  readonly #done: Promise<void>;
+  #shutdown!: () => void;
   readonly #stopQueue: Node[] = [];
   #draining = false;
 
@@ -73,7 +73,8 @@ export class Engine implements Worker {
     this.#bounceDelayMs = o.bounceDelayMs;
     this.#clock = o.clock;
     this.#log = o.logger;
-    this.#catacomb = Catacomb.invoke({ work: (c) => this.#run(c) });
+    // The engine's own stop: once asked (#die), every manifold is stopped, dependents first.
+    this.#done = quiet(new Promise<void>((resolve) => (this.#shutdown = resolve)).then(() => this.#stopAll()));
   }
 
   /**
@@ -110,14 +111,8 @@ export class Engine implements Worker {
     for (const node of this.#nodes.values()) {
       const r: ManifoldReport = { state: node.status, inputs: [...node.inputs], startCount: node.startCount };
       if (node.lastError !== undefined) r.lastError = node.lastError.message;
-      const worker = node.worker as Reportable | undefined;
-      if (node.status === 'running' && typeof worker?.report === 'function') {
-        try {
-          r.report = worker.report();
-        } catch (err) {
-          r.report = { error: toError(err).message };
-        }
-      }
+      const report = node.status === 'running' ? reportOf(node.worker) : undefined;
+      if (report !== undefined) r.report = report;
       entries.push([node.name, r]);
     }
     return { state: this.#stopped ? 'stopped' : this.#dying ? 'stopping' : 'running', manifolds: Object.fromEntries(entries) };
@@ -131,14 +126,10 @@ export class Engine implements Worker {
 
   /** Settles once every worker stopped; rejects with the worst fatal error seen, if any. */
   wait(): Promise<void> {
-    return this.#catacomb.wait();
+    return this.#done;
   }
 
-  async #run(c: Catacomb): Promise<void> {
-    await new Promise<void>((resolve) => {
-      if (c.dying.aborted) resolve();
-      else c.dying.addEventListener('abort', () => resolve(), { once: true });
-    });
+  async #stopAll(): Promise<void> {
     this.#dying = true;
     for (const node of [...this.#nodes.values()]) this.#requestStop(node);
     if (this.#active > 0) await new Promise<void>((resolve) => (this.#allStopped = resolve));
@@ -154,7 +145,7 @@ export class Engine implements Worker {
 
   #die(): void {
     this.#dying = true;
-    this.#catacomb.kill();
+    this.#shutdown();
   }
 
   #noteFatal(err: Error): void {
