@@ -712,7 +712,7 @@ export class Fleet implements Worker {
   /** A program run has settled once each instance is ready, has ended, or waits for `after`. */
   #settled(p: Program): boolean {
     const members = p.records.filter((r) => !r.held);
-    if (members.some((r) => r.state === 'waiting')) return true;
+    if (members.some((r) => r.attempted && r.state === 'waiting')) return true;
     return members.every((r) => r.attempted && r.state !== 'starting');
   }
 
