@@ -121,8 +121,7 @@ export class Daemon implements DaemonView {
   /** Reopens every log file by its path (logrotate moved them): daemon.log, then the programs'. `bosun logs --reopen` and SIGUSR1. */
   reopenLogs(): void {
     this.#reopenOwnOutput?.();
-    // The programs' side is the Fleet's (process layer's reopenLog), once it has one.
-    (this.#fleet as { reopenLogs?(): void } | undefined)?.reopenLogs?.();
+    this.#fleet?.reopenLogs();
   }
 
   status(): StatusBody {

@@ -7,6 +7,7 @@ import { dirname, resolve, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
 import { BosunError } from '../core/errors.js';
+import { findCycles } from '../core/graph.js';
 import { duplicateJsonKeys } from './json-keys.js';
 import { instanceLogPath } from './log-path.js';
 import { preflight } from './preflight.js';
@@ -219,7 +220,7 @@ export function validateConfig(raw: unknown, file?: string, options: ValidateOpt
       const cfg = validateProgram(v, problems, name, p, shared);
       if (cfg !== undefined) programs.push(cfg);
     }
-    for (const cycle of findCycles(programs)) problems.push(`programs.${cycle[0]}.after: dependency cycle ${[...cycle, cycle[0]].join(' -> ')}`);
+    for (const cycle of programCycles(programs)) problems.push(`programs.${cycle[0]}.after: dependency cycle ${[...cycle, cycle[0]].join(' -> ')}`);
     sharedLogProblems(home, programs, problems);
     if (options.checkFiles !== false) preflight(home, programs, problems);
   }
@@ -372,23 +373,8 @@ function sharedLogProblems(home: string, programs: ProgramConfig[], problems: st
   }
 }
 
-/** Every dependency cycle once, each starting at its first program in file order. */
-function findCycles(programs: ProgramConfig[]): string[][] {
+/** Every dependency cycle once, each starting where a walk in file order entered it (core's one cycle finder). */
+function programCycles(programs: ProgramConfig[]): string[][] {
   const byName = new Map(programs.map((p) => [p.name, p]));
-  const state = new Map<string, 'visiting' | 'done'>();
-  const cycles: string[][] = [];
-  const stack: string[] = [];
-  const visit = (name: string) => {
-    state.set(name, 'visiting');
-    stack.push(name);
-    for (const dep of byName.get(name)?.after ?? []) {
-      const s = state.get(dep);
-      if (s === 'visiting') cycles.push(stack.slice(stack.indexOf(dep)));
-      else if (s === undefined) visit(dep);
-    }
-    stack.pop();
-    state.set(name, 'done');
-  };
-  for (const p of programs) if (!state.has(p.name)) visit(p.name);
-  return cycles;
+  return findCycles(byName.keys(), (name) => (byName.get(name)?.after ?? []).filter((d) => byName.has(d)));
 }

@@ -69,7 +69,7 @@ export class Validator {
   }
   duration(x: unknown, path: string, min = 0, max = MAX_TIMER_MS): number | undefined {
     const ms = parseDuration(x);
-    if (ms === undefined) this.problems.push(`${path}: expected a duration (ms number or "500ms", "5s", "2m", "1h"), got ${show(x)}`);
+    if (ms === undefined) this.problems.push(`${path}: expected a duration (ms number or "500ms", "5s", "2m", "1h", "1d"), got ${show(x)}`);
     else if (ms < min) this.problems.push(`${path}: expected a duration of at least ${min}ms, got ${show(x)}`);
     else if (ms > max) this.problems.push(`${path}: expected a duration of at most ${max === MAX_TIMER_MS ? `${MAX_TIMER_MS}ms (about 24.8 days)` : max % 3_600_000 === 0 ? `${max / 3_600_000}h` : formatDuration(max)}, got ${show(x)}`);
     else return ms;

@@ -76,6 +76,13 @@ describe('validateConfig', () => {
     });
   });
 
+  test('durations take days as service options do, up to the longest timer', () => {
+    const c = validateConfig({ programs: { a: { command: ['x'], killTimeout: '1d', activityTimeout: '2147483647' } } }, undefined, noFiles);
+    assert.equal(c.programs[0]!.killTimeoutMs, 86_400_000);
+    assert.equal(c.programs[0]!.activityTimeoutMs, 2 ** 31 - 1);
+    assert.throws(() => validateConfig({ programs: { a: { command: ['x'], killTimeout: '25d' } } }, undefined, noFiles), /programs\.a\.killTimeout: expected a duration of at most 2147483647ms \(about 24\.8 days\), got '25d'/);
+  });
+
   test('readyTimeout: default 60 s, a duration, at least 1 ms', () => {
     const c = validateConfig({ programs: { a: { command: ['x'] }, b: { command: ['x'], readyTimeout: '90s' } } }, undefined, noFiles);
     assert.deepEqual(c.programs.map((p) => p.readyTimeoutMs), [60_000, 90_000]);
