@@ -10,7 +10,7 @@ import { Fleet } from '../fleet/fleet.js';
 import { formatEvent, type LifecycleEvent, type LogFileRef, type StatusBody } from '../fleet/status.js';
 import { request, serveControl, type Reply, type Request } from './control.js';
 import { paths } from './paths.js';
-import { livePid, writePidFile } from './pidfile.js';
+import { livePid, readPidFile, writePidFile } from './pidfile.js';
 
 export { paths, formatEvent };
 export type { LastExit, LifecycleEvent, LogFileRef, ProgramStatus, State, StatusBody } from '../fleet/status.js';
@@ -40,6 +40,7 @@ export class Daemon implements DaemonView {
   #control: Server | undefined;
   #closeDashboard: (() => Promise<void>) | undefined;
   #shutdown: Promise<void> | undefined;
+  #opened: Promise<void> = Promise.resolve();
   #exited!: () => void;
   readonly exited = new Promise<void>((resolve) => (this.#exited = resolve));
 
@@ -59,7 +60,17 @@ export class Daemon implements DaemonView {
    * Takes the home (refusing when another daemon holds it), opens the dashboard and the socket
    * and starts the fleet. Returns an exit code: 0 once started, 1 when it cannot start.
    */
-  async open(): Promise<number> {
+  open(): Promise<number> {
+    const opening = this.#open();
+    // A shutdown that comes while opening (a signal during start-up) waits for it, so it stops the fleet open started.
+    this.#opened = opening.then(
+      () => {},
+      () => {},
+    );
+    return opening;
+  }
+
+  async #open(): Promise<number> {
     const p = this.#paths;
     mkdirSync(p.logs, { recursive: true, mode: 0o700 });
     const other = await runningDaemon(p);
@@ -103,6 +114,7 @@ export class Daemon implements DaemonView {
   /** Stops every program in reverse start order, closes the socket and dashboard, removes the pid file. */
   shutdown(): Promise<void> {
     this.#shutdown ??= (async () => {
+      await this.#opened;
       const fleet = this.#fleet;
       if (fleet !== undefined) {
         fleet.kill();
@@ -111,8 +123,9 @@ export class Daemon implements DaemonView {
       await this.#closeDashboard?.();
       // Not awaited: close() waits for open connections, and the shutdown request is one of them.
       this.#control?.close();
-      rmSync(this.#paths.socket, { force: true });
-      rmSync(this.#paths.pid, { force: true });
+      // Only what this daemon made: after a refused open the files are the running daemon's.
+      if (this.#control !== undefined) rmSync(this.#paths.socket, { force: true });
+      if (readPidFile(this.#paths.pid) === process.pid) rmSync(this.#paths.pid, { force: true });
       this.#exited();
     })();
     return this.#shutdown;
