@@ -1,30 +1,13 @@
-// What every client command shares: exit codes, one-line errors, finding the daemon and asking
-// it. A client must reach a running daemon whatever state the config is in, say "permission
+// What every client command shares: finding the daemon and asking it. A client must reach a running daemon whatever state the config is in, say "permission
 // denied" when the socket is another user's (not "no daemon"), and leave quietly when the
 // reader of its output goes away (`bosun logs | head`).
 
-import { readFileSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { clientConfigFile, daemonHomesFor, lenientHome, NoConfigFileError } from './config-home.js';
 import { NoDaemonError, request, type Reply, type Request } from './control.js';
+import { EXIT, Exit, type Common } from './exit.js';
 import { paths } from './paths.js';
-
-export const EXIT = { ok: 0, failed: 1, usage: 2, noDaemon: 3 } as const;
-
-/** Raised inside a command to exit with `code` after printing `message`. */
-export class Exit extends Error {
-  constructor(
-    readonly exitCode: number,
-    message = '',
-  ) {
-    super(message);
-  }
-}
-
-export interface Common {
-  home?: string;
-  config?: string;
-}
 
 /** The home to talk to: --home, else the config's `home` read leniently, else ./.bosun. */
 export async function clientHome(o: Common): Promise<{ home: string; config?: string }> {
@@ -94,32 +77,5 @@ function ownerOf(path: string): string | undefined {
     return line?.split(':')[0] ?? String(uid);
   } catch {
     return String(uid);
-  }
-}
-
-/** One line for a system error (EACCES, ENOSPC, ...): what failed on which path; undefined for other errors. */
-export function systemErrorLine(err: unknown): string | undefined {
-  const e = err as NodeJS.ErrnoException & { dest?: string };
-  if (typeof e?.code !== 'string' || typeof e.syscall !== 'string') return undefined;
-  const what = e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.message.replace(/^[A-Z]+: /, '').replace(/, .*$/, '');
-  return `bosun: ${what}: ${e.syscall}${e.path === undefined ? '' : ` ${e.path}`}${e.dest === undefined ? '' : ` -> ${e.dest}`} (${e.code})`;
-}
-
-/**
- * A reader that went away (`bosun status --json | head -c1`, `bosun logs | head`) ends the
- * command quietly with its exit code so far, instead of a Node EPIPE trace.
- */
-export function exitQuietlyOnClosedStdout(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
-      // Any other output error (a full disk under a redirect): one line if stderr still takes it.
-      try {
-        writeSync(2, `${systemErrorLine(err) ?? `bosun: ${err.message}`}\n`);
-      } catch {
-        // nowhere left to say it
-      }
-      process.exit(EXIT.failed);
-    });
   }
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { CONFIG_NAMES, ConfigError, findConfig, readConfig, validateConfig, type DaemonConfig } from '../fleet/config.js';
-import { ask, EXIT, Exit, exitQuietlyOnClosedStdout, permissionDenied, systemErrorLine, type Common } from './client.js';
+import { EXIT, Exit, exitQuietlyOnClosedStdout, systemErrorLine, type Common } from './exit.js';
 import { NoDaemonError, request } from './control.js';
 import type { Daemon, StatusBody } from './daemon.js';
 import { DaemonOutput } from './daemon-output.js';
@@ -126,7 +126,7 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
   } catch (err) {
     if (!(err instanceof NoDaemonError)) throw err;
     const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'EACCES' || code === 'EPERM') throw new Exit(EXIT.failed, permissionDenied(home));
+    if (code === 'EACCES' || code === 'EPERM') throw new Exit(EXIT.failed, (await import('./client.js')).permissionDenied(home));
   }
   let log: number;
   try {
@@ -204,6 +204,7 @@ const INSTALL_HELP =
 
 async function program(): Promise<Command> {
   const { Command } = await import('commander');
+  const { ask } = await import('./client.js');
   const cli = new Command('bosun')
     .description('Keeps programs running: a daemon that supervises the programs of a config file, and its command line.')
     .addHelpText('before', INSTALL_HELP)
