@@ -6,12 +6,13 @@
 // instances of every program (or of the crashed one and those after it in start order): they
 // stop one program at a time in reverse start order, then start in start order.
 
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { systemClock } from '../core/clock.js';
 import { ConfigError, loadConfig, type DaemonConfig, type ProgramConfig } from '../fleet/config.js';
-import { request, serveControl, type Reply, type Request } from './control.js';
+import { failure, request, serveControl, type Reply, type Request } from './control.js';
+import { checkLogFiles, HomeError, openHome, programLogOptions, readHomeFile, writeHomeFile } from './home.js';
 import { Instance, type LastExit, type LifecycleEvent, type State } from './instance.js';
 import { paths } from './paths.js';
 import { Sampler } from './sampler.js';
@@ -71,7 +72,7 @@ export class Daemon implements DaemonView {
   readonly token = newToken();
   readonly #programs = new Map<string, Program>();
   readonly #listeners = new Set<(event: LifecycleEvent | null) => void>();
-  readonly #paths: ReturnType<typeof paths>;
+  #paths: ReturnType<typeof paths>;
   readonly #sampler: Sampler;
   readonly #out: (line: string) => void;
   readonly #err: (line: string) => void;
@@ -98,15 +99,23 @@ export class Daemon implements DaemonView {
    * starts the programs. Returns an exit code: 0 once started, 1 when another daemon runs.
    */
   async open(): Promise<number> {
+    try {
+      // From here on the daemon uses the checked real path, never the configured one.
+      this.#paths = paths(openHome(this.config.home));
+      checkLogFiles(this.#logFiles(this.config.programs));
+    } catch (err) {
+      if (!(err instanceof HomeError)) throw err;
+      this.#err(err.message);
+      return 1;
+    }
     const p = this.#paths;
-    mkdirSync(p.logs, { recursive: true, mode: 0o700 });
     const other = await runningDaemon(p);
     if (other !== undefined) {
       this.#err(`bosun: a daemon is already running on ${this.config.home} (pid ${other}); use \`bosun shutdown --home ${this.config.home}\` to stop it`);
       return 1;
     }
-    writeFileSync(p.pid, `${process.pid}\n`, { mode: 0o644 });
-    writeFileSync(p.token, `${this.token}\n`, { mode: 0o600 });
+    writeHomeFile(p.pid, `${process.pid}\n`, 0o644);
+    writeHomeFile(p.token, `${this.token}\n`, 0o600);
     if (this.config.dashboard !== false) {
       // Loaded only when enabled, so a daemon without a dashboard never pays for it.
       const { startDashboard } = await import('./dashboard/server.js');
@@ -116,6 +125,7 @@ export class Daemon implements DaemonView {
         dash = await startDashboard(this, { host, port });
       } catch (err) {
         rmSync(p.pid, { force: true });
+        rmSync(p.token, { force: true });
         this.#err(`bosun: the dashboard cannot listen on ${host}:${port} (${(err as Error).message}); set dashboard.port (0 picks a free port) or dashboard: false`);
         return 1;
       }
@@ -140,6 +150,7 @@ export class Daemon implements DaemonView {
       this.#control?.close();
       rmSync(this.#paths.socket, { force: true });
       rmSync(this.#paths.pid, { force: true });
+      rmSync(this.#paths.token, { force: true });
       this.#exited();
     })();
     return this.#shutdown;
@@ -178,11 +189,15 @@ export class Daemon implements DaemonView {
   }
 
   #logFile(c: ProgramConfig, i: number) {
-    return {
+    return programLogOptions({
       path: c.logs.file === undefined ? join(this.#paths.logs, `${c.name}-${i}.log`) : c.instances > 1 ? c.logs.file.replace(/(\.log)?$/, `-${i}$1`) : c.logs.file,
       maxSize: c.logs.maxSize,
       keep: c.logs.keep,
-    };
+    });
+  }
+
+  #logFiles(programs: ProgramConfig[]) {
+    return programs.flatMap((c) => Array.from({ length: c.instances }, (_, i) => this.#logFile(c, i)));
   }
 
   subscribe(fn: (event: LifecycleEvent | null) => void): () => void {
@@ -203,9 +218,9 @@ export class Daemon implements DaemonView {
   }
 
   async act(action: 'start' | 'stop' | 'restart', target: string): Promise<Reply> {
-    if (this.#shutdown !== undefined) return { ok: false, error: 'the daemon is shutting down', exit: 1 };
+    if (this.#shutdown !== undefined) return failure('ERR_SHUTTING_DOWN', 'the daemon is shutting down');
     const names = target === 'all' ? [...this.#programs.keys()] : [target];
-    if (target !== 'all' && !this.#programs.has(target)) return { ok: false, error: `unknown program '${target}' (known: ${[...this.#programs.keys()].join(', ')})`, exit: 1 };
+    if (target !== 'all' && !this.#programs.has(target)) return failure('ERR_NOT_FOUND', `unknown program '${target}' (known: ${[...this.#programs.keys()].join(', ')})`);
     if (action === 'stop') await this.#stopPrograms(names);
     else if (action === 'start') await this.#startPrograms(names);
     else {
@@ -352,7 +367,13 @@ export class Daemon implements DaemonView {
     try {
       next = await loadConfig(this.config.file);
     } catch (err) {
-      if (err instanceof ConfigError) return { ok: false, error: err.problems.join('\n'), exit: 2 };
+      if (err instanceof ConfigError) return failure('ERR_CONFIG', err.problems.join('\n'));
+      throw err;
+    }
+    try {
+      checkLogFiles(this.#logFiles(next.programs));
+    } catch (err) {
+      if (err instanceof HomeError) return failure('ERR_CONFIG', err.message);
       throw err;
     }
     const key = (c: ProgramConfig) => JSON.stringify(c, (_k, v: unknown) => (v instanceof RegExp ? v.source : v));
@@ -394,7 +415,7 @@ export class Daemon implements DaemonView {
         await this.shutdown();
         return { ok: true };
       default:
-        return { ok: false, error: `unknown request '${(req as { cmd: string }).cmd}'`, exit: 2 };
+        return failure('ERR_BAD_REQUEST', `unknown request '${(req as { cmd: string }).cmd}'`);
     }
   }
 }
@@ -403,7 +424,7 @@ export class Daemon implements DaemonView {
 async function runningDaemon(p: ReturnType<typeof paths>): Promise<number | undefined> {
   let pid: number | undefined;
   try {
-    pid = Number(readFileSync(p.pid, 'utf8').trim()) || undefined;
+    pid = Number(readHomeFile(p.pid)?.trim()) || undefined;
   } catch {
     pid = undefined;
   }

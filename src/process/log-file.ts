@@ -4,6 +4,7 @@
 // Rotation: when the next write would push the file past `maxSize`, path -> path.1 -> path.2 ...
 // and at most `keep` rotated files remain besides the current one.
 
+import { constants } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 
 export interface LogFileOptions {
@@ -12,6 +13,10 @@ export interface LogFileOptions {
   maxSize?: number;
   /** Rotated files kept besides the current one (path.1 is the newest). Default 5. */
   keep?: number;
+  /** Permission bits of a file this creates (before the umask). Default 0o666, as `open` does. */
+  mode?: number;
+  /** Refuse (ELOOP) rather than follow a symbolic link at `path`. Default false. */
+  noFollow?: boolean;
 }
 
 const HIGH_WATER = 256 * 1024;
@@ -21,6 +26,8 @@ export class LogFile {
   readonly path: string;
   readonly #maxSize: number;
   readonly #keep: number;
+  readonly #mode: number;
+  readonly #flags: number;
   #queue: Buffer[] = [];
   #queued = 0;
   #fh: FileHandle | undefined;
@@ -35,6 +42,8 @@ export class LogFile {
     this.path = o.path;
     this.#maxSize = o.maxSize ?? Infinity;
     this.#keep = Math.max(0, o.keep ?? 5);
+    this.#mode = o.mode ?? 0o666;
+    this.#flags = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (o.noFollow === true ? constants.O_NOFOLLOW : 0);
     this.#onError = onError;
   }
 
@@ -109,7 +118,7 @@ export class LogFile {
   }
 
   async #open(): Promise<void> {
-    this.#fh = await open(this.path, 'a');
+    this.#fh = await open(this.path, this.#flags, this.#mode);
     this.#size = (await this.#fh.stat()).size;
   }
 
