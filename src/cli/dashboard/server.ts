@@ -50,28 +50,36 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
   const counts: StreamCounts = { open: 0, dropped: 0, refused: 0 };
   let pushTimer: NodeJS.Timeout | undefined;
   let pending = false;
+  // The last status event sent, which a new client gets too if it is less than a push old.
+  let latest: { at: number; data: Buffer } | undefined;
 
-  // The same string goes to every client; a client still holding more than the bound unsent is
-  // dropped rather than buffered (it may reconnect and get a fresh snapshot).
-  const broadcast = (data: string) => {
+  // One Buffer for every client: a socket that cannot take it at once keeps a reference, not a
+  // copy (a string would be copied per socket). A client still holding more than the bound
+  // unsent when the next event comes is dropped rather than buffered; it may reconnect.
+  const broadcast = (data: Buffer) => {
     for (const s of streams) {
-      s.write(data);
       if (s.writableLength > EVENT_STREAM_BUFFER_BYTES) {
         counts.dropped++;
         streams.delete(s);
         s.destroy();
+      } else {
+        s.write(data);
       }
     }
     counts.open = streams.size;
   };
-  const snapshot = () => JSON.stringify({ status: daemon.status(), details: daemon.details() });
+  const statusEvent = (): Buffer => {
+    const data = Buffer.from(`event: status\ndata: ${JSON.stringify({ status: daemon.status(), details: daemon.details() })}\n\n`);
+    latest = { at: Date.now(), data };
+    return data;
+  };
   const pushAll = () => {
     pending = false;
-    if (streams.size > 0) broadcast(`event: status\ndata: ${snapshot()}\n\n`);
+    if (streams.size > 0) broadcast(statusEvent());
   };
   // Many state changes in a burst become one push; uptime, memory and CPU move every second.
   const unsubscribe = daemon.subscribe((event) => {
-    if (event !== null && streams.size > 0) broadcast(`event: lifecycle\ndata: ${JSON.stringify(event)}\n\n`);
+    if (event !== null && streams.size > 0) broadcast(Buffer.from(`event: lifecycle\ndata: ${JSON.stringify(event)}\n\n`));
     if (!pending) {
       pending = true;
       setTimeout(pushAll, 50).unref();
@@ -131,7 +139,9 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
       return send(res, 503, 'application/json', JSON.stringify({ error: `too many event streams open (${EVENT_STREAM_CLIENTS}); close a dashboard tab` }), { 'retry-after': '5', connection: 'close' });
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-    res.write(`retry: 1000\nevent: status\ndata: ${snapshot()}\n\n`);
+    res.write('retry: 1000\n');
+    // Clients that connect together share one snapshot (and its memory) instead of one each.
+    res.write(latest !== undefined && Date.now() - latest.at < 1000 ? latest.data : statusEvent());
     streams.add(res);
     counts.open = streams.size;
     daemon.watch(1);
