@@ -69,3 +69,43 @@ programs:
     p.cleanup();
   }
 });
+
+test('the page opened without the token shows nothing but a token form, and the programs once given the token', { skip: !existsSync(CHROMIUM) && !process.env.CI && 'no /usr/bin/chromium (apt-get install -y chromium); under CI, where .ci/run installs it, this fails instead', timeout: 90_000 }, async () => {
+  const p = tempProject(`dashboard: { port: 0 }
+programs:
+  web: { command: ${prog('--say', 'page-secret', '--tick', 300)} }
+`);
+  const profile = mkdtempSync(join(tmpdir(), 'bosun-chromium-'));
+  const d = await startDaemon(p.dir, p.home);
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const base = d.lines[await d.line(/^dashboard http:\/\/127\.0\.0\.1:\d+\/$/)]!.split(' ')[1]!;
+    const token = readFileSync(`${p.home}/token`, 'utf8').trim();
+    const page = await browser.newPage();
+    await page.goto(base);
+    await page.locator('#login').waitFor({ state: 'visible', timeout: 15_000 });
+    assert.equal(await page.locator('tbody tr[data-program]').count(), 0, 'no program is shown without the token');
+    assert.equal((await page.content()).includes('page-secret'), false);
+
+    await page.fill('#token', '0'.repeat(64));
+    await page.locator('#login button').click();
+    await page.locator('#msg').filter({ hasText: 'token refused' }).waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('#login').isVisible(), true, 'a wrong token brings the form back');
+
+    await page.fill('#token', token);
+    await page.locator('#login button').click();
+    await page.locator('tr[data-program="web"] [data-field="state"]').filter({ hasText: 'running' }).waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('#login').isVisible(), false);
+    await page.reload();
+    await page.locator('tr[data-program="web"] [data-field="state"]').filter({ hasText: 'running' }).waitFor({ timeout: 15_000 });
+  } finally {
+    await browser.close();
+    await d.stop();
+    rmSync(profile, { recursive: true, force: true });
+    p.cleanup();
+  }
+});

@@ -89,7 +89,9 @@ programs:
 
       const text = await probe(true);
       const other = JSON.parse(text) as { files: Record<string, { ok: boolean; code?: string }>; socket: { ok: boolean; code?: string }; dashboard: Record<string, { status: number; text: string }> };
-      for (const s of [secret, secretEnv, secretArg, token]) assert.equal(text.includes(s), false, `the other user got ${s === token ? 'the token' : s}:\n${text}`);
+      const leaks = (s: string) => [...Object.entries(other.files), ['socket', other.socket] as const, ...Object.entries(other.dashboard)].filter(([, got]) => JSON.stringify(got).includes(s)).map(([where]) => where);
+      for (const s of [secret, secretEnv, secretArg, token]) assert.deepEqual(leaks(s), [], `the other user got ${s === token ? 'the token' : s} from these`);
+      assert.equal([secret, secretEnv, secretArg, token].some((s) => text.includes(s)), false);
       for (const [name, got] of Object.entries(other.files)) assert.deepEqual([name, got.ok, got.code], [name, false, 'EACCES'], `${name} is closed to others`);
       assert.deepEqual([other.socket.ok, other.socket.code], [false, 'EACCES'], 'the control socket is 0600');
       for (const [route, got] of Object.entries(other.dashboard)) {
