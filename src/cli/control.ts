@@ -24,11 +24,12 @@ export type Request =
 /**
  * Why a request failed, stable for programs to dispatch on (the dashboard maps it to an HTTP
  * status): ERR_BAD_REQUEST (not JSON, not a request, unknown command), ERR_TOO_LARGE (over
- * CONTROL_MESSAGE_BYTES), ERR_BUSY (too many connections), ERR_NOT_FOUND (unknown program),
- * ERR_CONFIG (reload of an invalid config), ERR_SHUTTING_DOWN, ERR_INTERNAL (a bug: the daemon
- * threw).
+ * CONTROL_MESSAGE_BYTES), ERR_BUSY (too many connections), ERR_NOT_FOUND (unknown program or
+ * instance), ERR_CONFIG (reload of an invalid config), ERR_SHUTTING_DOWN, ERR_FAILED (the
+ * command ran and failed, e.g. a replacement never became ready), ERR_INTERNAL (a bug: the
+ * daemon threw something that is not a bosun error).
  */
-export type ReplyCode = 'ERR_BAD_REQUEST' | 'ERR_TOO_LARGE' | 'ERR_BUSY' | 'ERR_NOT_FOUND' | 'ERR_CONFIG' | 'ERR_SHUTTING_DOWN' | 'ERR_INTERNAL';
+export type ReplyCode = 'ERR_BAD_REQUEST' | 'ERR_TOO_LARGE' | 'ERR_BUSY' | 'ERR_NOT_FOUND' | 'ERR_CONFIG' | 'ERR_SHUTTING_DOWN' | 'ERR_FAILED' | 'ERR_INTERNAL';
 
 export interface Failure {
   ok: false;
@@ -48,12 +49,21 @@ const EXIT_OF: Record<ReplyCode, number> = {
   ERR_BUSY: 1,
   ERR_NOT_FOUND: 1,
   ERR_SHUTTING_DOWN: 1,
+  ERR_FAILED: 1,
   ERR_INTERNAL: 1,
 };
 
 /** A failed reply with `code` and the exit code that goes with it. */
 export function failure(code: ReplyCode, error: string): Failure {
   return { ok: false, code, error, exit: EXIT_OF[code] };
+}
+
+/** What a command's error says as a reply, by its `code`: a stopping fleet (ERR_DEAD) is a daemon shutting down. */
+export function failureOf(err: unknown): Failure {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof BosunError)) return failure('ERR_INTERNAL', message);
+  if (err.code === 'ERR_DEAD') return failure('ERR_SHUTTING_DOWN', message);
+  return failure(err.code in EXIT_OF ? (err.code as ReplyCode) : 'ERR_FAILED', message);
 }
 
 /** No daemon answers on the socket (exit code 3). */
@@ -123,7 +133,7 @@ export async function serveControl(path: string, handle: (req: Request) => Promi
         sock.end(`${JSON.stringify(reply)}\n`);
       };
       if ('ok' in req) return done(req);
-      handle(req).then(done, (err: unknown) => done(failure('ERR_INTERNAL', (err as Error).message ?? String(err))));
+      handle(req).then(done, (err: unknown) => done(failureOf(err)));
     });
   });
   // The umask makes the socket 0600 from its creation, so there is no window where others could

@@ -14,7 +14,7 @@
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { BosunError } from '../core/errors.js';
-import type { LogFileOptions } from '../process/log-file.js';
+import { PROGRAM_LOG_MODE } from '../fleet/log-files.js';
 
 /** The home, a folder above it or a file in it is unsafe to use; the message names the path and the fix. */
 export class HomeError extends BosunError {
@@ -26,9 +26,6 @@ export class HomeError extends BosunError {
     super('ERR_HOME', message, options);
   }
 }
-
-/** Program logs are readable by the daemon's user only: programs print secrets. */
-export const PROGRAM_LOG_MODE = 0o600;
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW } = constants;
 /** The sticky bit: in such a folder only an entry's owner may rename or remove it. */
@@ -166,11 +163,6 @@ export function appendHomeFile(path: string, mode = 0o600): number {
     const link = (err as NodeJS.ErrnoException).code === 'ELOOP';
     throw new HomeError(path, link ? `bosun: ${path} is a symbolic link; bosun follows no links for the files it writes: remove it` : `bosun: cannot open ${path}: ${(err as Error).message}`, { cause: err });
   }
-}
-
-/** How a program's log file is opened: 0600 and never through a link. */
-export function programLogOptions<T extends { path: string; maxSize: number; keep: number }>(log: T): T & LogFileOptions {
-  return { ...log, mode: PROGRAM_LOG_MODE, noFollow: true };
 }
 
 /**

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { request, type Failure } from '../../src/cli/control.js';
-import { programLogOptions } from '../../src/cli/home.js';
 import { LogFile } from '../../src/process/log-file.js';
+import { PROGRAM_LOG_MODE } from '../../src/fleet/log-files.js';
 import { cli, prog, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
 
 const PROBE = fileURLToPath(new URL('./fixtures/probe.js', import.meta.url));
@@ -239,17 +239,17 @@ describe('home', () => {
     }
   });
 
-  test('a program log opened as the daemon opens it is created 0600 and never through a link', async () => {
+  test('a log file with mode and noFollow (as the fleet opens program logs) is created with that mode and never through a link', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bosun-logfile-'));
     try {
-      const fresh = new LogFile(programLogOptions({ path: join(dir, 'fresh.log'), maxSize: 1 << 20, keep: 1 }));
+      const fresh = new LogFile({ path: join(dir, 'fresh.log'), mode: PROGRAM_LOG_MODE, noFollow: true });
       fresh.write('line\n');
       await fresh.close();
       assert.equal(statSync(join(dir, 'fresh.log')).mode & 0o777, 0o600);
       writeFileSync(join(dir, 'target'), 'target\n');
       symlinkSync(join(dir, 'target'), join(dir, 'link.log'));
       const errors: Error[] = [];
-      const linked = new LogFile(programLogOptions({ path: join(dir, 'link.log'), maxSize: 1 << 20, keep: 1 }), (err) => errors.push(err));
+      const linked = new LogFile({ path: join(dir, 'link.log'), mode: PROGRAM_LOG_MODE, noFollow: true }, (err) => errors.push(err));
       linked.write('secret\n');
       await linked.close();
       assert.equal(readFileSync(join(dir, 'target'), 'utf8'), 'target\n');

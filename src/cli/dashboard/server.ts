@@ -38,6 +38,7 @@ const STATUS_OF: Record<ReplyCode, number> = {
   ERR_CONFIG: 409,
   ERR_SHUTTING_DOWN: 503,
   ERR_BUSY: 503,
+  ERR_FAILED: 409,
   ERR_INTERNAL: 500,
 };
 
