@@ -166,7 +166,10 @@ function readRequest(sock: Socket, got: (line: string) => void): void {
     const upTo = nl < 0 ? chunk.length : nl;
     if (size + upTo > CONTROL_MESSAGE_BYTES) {
       stop();
-      refuse(sock, failure('ERR_TOO_LARGE', `request too large: over ${CONTROL_MESSAGE_BYTES} bytes (a request is one line of JSON)`));
+      // Not closed at once: a client still writing would see its write fail and could lose the
+      // reply. Its writes now block on the full kernel buffer, it reads the reply, and the idle
+      // timer (or an eviction) closes the connection.
+      sock.end(`${JSON.stringify(failure('ERR_TOO_LARGE', `request too large: over ${CONTROL_MESSAGE_BYTES} bytes (a request is one line of JSON)`))}\n`);
       return;
     }
     chunks.push(nl < 0 ? chunk : chunk.subarray(0, nl));
@@ -183,10 +186,7 @@ function readRequest(sock: Socket, got: (line: string) => void): void {
   sock.on('data', onData);
 }
 
-/**
- * Answers `reply` and closes once it is written, whatever the client still sends: on a unix
- * socket the client reads what was queued for it before it sees the connection reset.
- */
+/** Answers `reply` and closes once it is written, so a refused connection holds no descriptor. */
 function refuse(sock: Socket, reply: Failure): void {
   sock.pause();
   sock.end(`${JSON.stringify(reply)}\n`, () => sock.destroy());
