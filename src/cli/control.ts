@@ -204,13 +204,20 @@ export function request(path: string, req: Request): Promise<Reply> {
       sock.write(JSON.stringify(req) + '\n');
     });
     sock.on('data', (chunk: string) => (buf += chunk));
-    sock.on('error', (err) => reject(connected ? err : new NoDaemonError(path, { cause: err })));
+    let failed: Error | undefined;
+    sock.on('error', (err) => {
+      if (!connected) reject(new NoDaemonError(path, { cause: err }));
+      else failed = err;
+    });
     sock.on('close', () => {
       if (!connected) return;
       try {
         resolve(JSON.parse(buf) as Reply);
       } catch {
-        reject(new BosunError('ERR_CONTROL', `the daemon closed the connection without a reply to '${req.cmd}'`));
+        // A daemon that refuses a connection (too many, or too few descriptors) may close it
+        // before the request is written: the write fails and its reply is lost with it.
+        const why = failed === undefined ? '' : ` (${failed.message}; it may be busy: too many connections or too few file descriptors, try again)`;
+        reject(new BosunError('ERR_CONTROL', `the daemon closed the connection without a reply to '${req.cmd}'${why}`, { cause: failed }));
       }
     });
   });

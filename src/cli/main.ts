@@ -66,6 +66,7 @@ async function ask(o: Common, req: Request): Promise<unknown> {
     reply = await request(paths(home).socket, req);
   } catch (err) {
     if (err instanceof NoDaemonError) throw new Exit(EXIT.noDaemon, `bosun: ${err.message} (home ${home})`);
+    if ((err as { code?: string }).code === 'ERR_CONTROL') throw new Exit(EXIT.failed, `bosun: ${(err as Error).message}`);
     throw err;
   }
   if (!reply.ok) throw new Exit(reply.exit, reply.exit === EXIT.usage ? reply.error : `bosun: ${reply.error}`);

@@ -113,7 +113,9 @@ programs:
 });
 
 describe('home', () => {
-  const config = `programs:\n  api: { command: ${prog('--tick', 200)} }\n`;
+  const programs = `programs:\n  api: { command: ${prog('--tick', 200)} }\n`;
+  // The dashboard's default port may be taken on a shared machine: off unless a test needs it.
+  const config = `dashboard: false\n${programs}`;
 
   test('a home writable by group or others, or inside a folder anyone can write to without the sticky bit, is refused naming the path and the fix', async () => {
     const p = tempProject(config);
@@ -161,7 +163,7 @@ describe('home', () => {
   });
 
   test('symlinked bosun.pid and token in a pre-created home are replaced, not followed; a symlinked log or daemon.log is refused', { timeout: 60_000 }, async () => {
-    const p = tempProject(`dashboard: { port: 0 }\n${config}`);
+    const p = tempProject(`dashboard: { port: 0 }\n${programs}`);
     const outside = mkdtempSync(join(tmpdir(), 'bosun-outside-'));
     try {
       const victim = join(outside, 'victim');
@@ -260,7 +262,7 @@ describe('home', () => {
   });
 
   test('the token is new on every start and removed at shutdown', { timeout: 60_000 }, async () => {
-    const p = tempProject(`dashboard: { port: 0 }\n${config}`);
+    const p = tempProject(`dashboard: { port: 0 }\n${programs}`);
     try {
       const tokens: string[] = [];
       for (let i = 0; i < 2; i++) {
