@@ -122,7 +122,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     // Everything below carries program output, state or the power to act: token first.
     if (!authorized(req.headers.authorization, daemon.token)) return send(res, 403, 'application/json', NEEDS_TOKEN);
     if (path === '/api/status') return send(res, 200, 'application/json', JSON.stringify(daemon.freshStatus()));
-    if (path === '/api/events') return openStream(req, res);
+    if (path === '/api/events') return openStream(res);
     let name: string;
     try {
       name = decodeURIComponent(m![1]!);
@@ -134,7 +134,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     return send(res, STATUS_OF[reply.code] ?? 409, 'application/json', JSON.stringify({ error: reply.error, code: reply.code }));
   }
 
-  function openStream(req: IncomingMessage, res: ServerResponse): void {
+  function openStream(res: ServerResponse): void {
     if (streams.size >= EVENT_STREAM_CLIENTS) {
       counts.refused++;
       return send(res, 503, 'application/json', JSON.stringify({ error: `too many event streams open (${EVENT_STREAM_CLIENTS}); close a dashboard tab` }), { 'retry-after': '5', connection: 'close' });
