@@ -162,7 +162,7 @@ describe('home', () => {
     }
   });
 
-  test('symlinked bosun.pid and token in a pre-created home are replaced, not followed; a symlinked log or daemon.log is refused', { timeout: 60_000 }, async () => {
+  test('symlinked bosun.pid and token in a pre-created home are replaced, not followed; a symlinked log, logs/, run/ or daemon.log is refused', { timeout: 60_000 }, async () => {
     const p = tempProject(`dashboard: { port: 0 }\n${programs}`);
     const outside = mkdtempSync(join(tmpdir(), 'bosun-outside-'));
     try {
@@ -191,12 +191,21 @@ describe('home', () => {
 
       const target = join(outside, 'target');
       writeFileSync(target, 'target\n', { mode: 0o666 });
-      rmSync(join(p.home, 'logs', 'api-0.log'));
+      rmSync(join(p.home, 'logs', 'api-0.log'), { force: true });
       symlinkSync(target, join(p.home, 'logs', 'api-0.log'));
       const r = await cli(['run', p.config]);
       assert.equal(r.code, 1);
       assert.ok(r.stderr.includes(`log file ${join(p.home, 'logs', 'api-0.log')} is a symbolic link`), r.stderr);
       rmSync(join(p.home, 'logs', 'api-0.log'));
+      for (const dir of ['logs', 'run']) {
+        const real = join(p.home, dir);
+        rmSync(real, { recursive: true, force: true });
+        symlinkSync(outside, real);
+        const l = await cli(['run', p.config]);
+        assert.equal(l.code, 1);
+        assert.ok(l.stderr.includes(`folder ${real} is a symbolic link`), l.stderr);
+        rmSync(real);
+      }
       symlinkSync(target, join(p.home, 'daemon.log'));
       const s = await cli(['start', p.config]);
       assert.equal(s.code, 1);
@@ -255,7 +264,7 @@ describe('home', () => {
       linked.write('secret\n');
       await linked.close();
       assert.equal(readFileSync(join(dir, 'target'), 'utf8'), 'target\n');
-      assert.equal((errors[0] as NodeJS.ErrnoException | undefined)?.code, 'ELOOP');
+      assert.equal(((errors[0] as Error | undefined)?.cause as NodeJS.ErrnoException | undefined)?.code, 'ELOOP', String(errors[0]));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
