@@ -11,7 +11,6 @@
 // the tree, and `adopt` lets the next monitor watch the same process (same pid) and read the rest.
 
 import { spawn as spawnChild, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { toError } from '../core/errors.js';
@@ -144,6 +143,16 @@ export function monitorProcess(options: MonitorOptions): MonitoredProcess {
 }
 
 /** How often an adopted process is looked for in /proc (real time: it only observes). */
+let markers = 0;
+/**
+ * An id no other tree carries: this process, the time and a counter make it unique; the random
+ * part only keeps it from being guessed. Not node:crypto, whose OpenSSL state costs a daemon
+ * about 2.4 MB of resident memory for what needs no secrecy.
+ */
+function newMarker(): string {
+  return `${process.pid.toString(36)}.${Date.now().toString(36)}.${(markers++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+}
+
 const ADOPT_POLL_MS = 100;
 const ADOPT_POLL_STOPPING_MS = 20;
 
@@ -327,7 +336,7 @@ class ProcessMonitor implements MonitoredProcess {
     }
     if (wantsIpc) stdio.push('ipc');
     // The marker lets a later scan find descendants that left the group and session (tree.ts).
-    this.#marker = randomBytes(8).toString('hex');
+    this.#marker = newMarker();
     const env = { ...(o.env ?? process.env) };
     const inherited = env[TREE_ENV];
     env[TREE_ENV] = inherited ? `${inherited},${this.#marker}` : this.#marker;
