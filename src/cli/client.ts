@@ -35,6 +35,7 @@ export async function reach(o: Common, req: Request): Promise<{ home: string; re
   try {
     return { home, reply: await request(paths(home).socket, req) };
   } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_CONTROL') throw new Exit(EXIT.failed, `bosun: ${(err as Error).message}`);
     if (!(err instanceof NoDaemonError)) throw err;
     const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'EACCES' || code === 'EPERM') throw new Exit(EXIT.failed, permissionDenied(home));

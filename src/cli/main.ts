@@ -4,7 +4,7 @@
 // done. Exit codes: 0 done, 1 failed, 2 bad usage or config, 3 no daemon running.
 
 import { spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -119,28 +119,32 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
   let raw: unknown;
   const config = await configOrExit(file ?? o.config, o.home === undefined ? {} : { home: o.home }, (r) => (raw = r));
   const home = config.home;
-  const p = paths(home);
   try {
-    const r = await request(p.socket, { cmd: 'ping' });
+    const r = await request(paths(home).socket, { cmd: 'ping' });
     if (r.ok) throw new Exit(EXIT.failed, `bosun: a daemon is already running on ${home} (pid ${(r.result as { pid: number }).pid})`);
   } catch (err) {
     if (!(err instanceof NoDaemonError)) throw err;
     const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'EACCES' || code === 'EPERM') throw new Exit(EXIT.failed, (await import('./client.js')).permissionDenied(home));
   }
+  // The daemon checks its home again; daemon.log is written before it runs, so here too.
+  const { HomeError, appendHomeFile, openHome } = await import('./home.js');
   let log: number;
+  let realHome: string;
   try {
-    mkdirSync(home, { recursive: true, mode: 0o700 });
-    log = openSync(p.daemonLog, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    realHome = openHome(home);
+    log = appendHomeFile(paths(realHome).daemonLog);
   } catch (err) {
+    if (err instanceof HomeError) throw new Exit(EXIT.failed, err.message);
     const line = systemErrorLine(err);
     if (line === undefined) throw err;
     throw new Exit(EXIT.failed, `${line}; cannot use ${home} as the daemon's home`);
   }
+  const p = paths(realHome);
   const offset = fstatSync(log).size;
   // stderr goes to daemon.log for what node itself prints on a fatal error; the daemon writes its
   // own lines there through its rotating writer.
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'run', config.file, '--home', home, '--detached'], {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'run', config.file, '--home', realHome, '--detached'], {
     detached: true,
     stdio: ['pipe', 'ignore', log],
     cwd: process.cwd(),
@@ -152,9 +156,9 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
   let exited = undefined as number | undefined;
   child.on('exit', (code) => (exited = code ?? EXIT.failed));
   const newOutput = () => {
-    const text = readFileSync(p.daemonLog, 'utf8');
+    const bytes = readFileSync(p.daemonLog);
     // Rotated meanwhile: the whole (new) file is new.
-    return text.length >= offset ? text.slice(offset) : text;
+    return (bytes.length >= offset ? bytes.subarray(offset) : bytes).toString('utf8');
   };
   const deadline = Date.now() + 30_000;
   for (;;) {

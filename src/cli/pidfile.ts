@@ -3,22 +3,19 @@
 // even one with "bosun" in its command line. The daemon writes the file after it started, so a
 // process that started after the file was last written cannot be the one that wrote it.
 
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { readHomeFile, writeHomeFile } from './home.js';
 import { listensOn } from './unix-sockets.js';
 
-/** Writes `pid` (default: this process) to `path`, mode 0644. The one place the pid file is written. */
+/** Writes `pid` (default: this process) to `path`, mode 0644, without following a link. The one place the pid file is written. */
 export function writePidFile(path: string, pid = process.pid): void {
-  writeFileSync(path, `${pid}\n`, { mode: 0o644 });
+  writeHomeFile(path, `${pid}\n`, 0o644);
 }
 
-/** The pid in the file, or undefined when there is none or it holds no pid. */
+/** The pid in the file, or undefined when there is none (or a link), or it holds no pid. */
 export function readPidFile(path: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  const pid = Number(readHomeFile(path)?.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 /** The pid in the file when that process is alive and started before the file was written; else undefined. */

@@ -164,7 +164,7 @@ describe('bosun start', () => {
       chmodSync(p.dir, 0o755);
       const r = await cliAs('nobody', ['start', '-c', p.config]);
       assert.equal(r.code, 1, r.stderr);
-      assert.equal(r.stderr, `bosun: permission denied: mkdir ${p.home} (EACCES); cannot use ${p.home} as the daemon's home\n`);
+      assert.equal(r.stderr, `bosun: cannot create home ${p.home}: EACCES: permission denied, mkdir '${p.home}'\n`);
       assert.deepEqual(processesWith(m), []);
     } finally {
       p.cleanup();

@@ -95,7 +95,7 @@ function fill(file: string): void {
 describe("bosun run's stdout", () => {
   test('on a full device (/dev/full): the daemon keeps running and its programs too', async () => {
     const m = `bosun-full-${process.pid}`;
-    const p = tempProject(`dashboard: false\nprograms:\n  api: { command: ${prog('--tick', 100)}, env: { BOSUN_TEST_VALUE: ${m} }, logs: { file: ../api.log } }\n`);
+    const p = tempProject(`dashboard: false\nprograms:\n  api: { command: ${prog('--tick', 100)}, env: { BOSUN_TEST_VALUE: ${m} }, logs: { file: api.log } }\n`);
     const full = openSync('/dev/full', 'w');
     const child = spawn(process.execPath, [CLI, 'run'], { cwd: p.dir, stdio: ['ignore', full, 'pipe'] });
     closeSync(full);
@@ -158,7 +158,7 @@ describe('the detached daemon with its home on a full disk', () => {
     const filler = join(home, 'filler');
     try {
       // Program logs live elsewhere: this is about the daemon's own output.
-      p.write(`home: ./home\ndashboard: false\nprograms:\n  api: { command: [sleep, "1000"], env: { BOSUN_TEST_VALUE: ${m} }, instances: 20, logs: { file: ../api.log } }\n`);
+      p.write(`home: ./home\ndashboard: false\nprograms:\n  api: { command: [sleep, "1000"], env: { BOSUN_TEST_VALUE: ${m} }, instances: 20, logs: { file: api.log } }\n`);
       const started = await cli(['start'], { cwd: p.dir });
       assert.equal(started.code, 0, started.stderr);
       fill(filler);
