@@ -16,7 +16,9 @@ export { JobQueue, type JobQueueOptions, type AddManyItem } from './job-queue.js
 export { memoryStore } from './memory-store.js';
 export { pgliteStore, DEFAULT_PGLITE_DIR } from './pglite-store.js';
 export { postgresStore, type PostgresStoreOptions } from './postgres-store.js';
-export { InvalidPayloadError, LeaseLostError, QueueClosedError, MigrationError } from './errors.js';
+export { InvalidPayloadError, LeaseLostError, QueueClosedError, MigrationError, StoreLockedError, StoreError } from './errors.js';
+export { TimeoutError } from '../core/index.js';
+export type { ScheduleOptions, SchedulerOptions } from './scheduler.js';
 export type { Handler } from './consumer.js';
 export type { LeaseStart } from './lease.js';
 export type {

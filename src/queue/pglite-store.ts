@@ -1,18 +1,28 @@
 // pgliteStore(dir): the queue embedded in this process on PGlite (PostgreSQL compiled to
 // WebAssembly), stored in `dir` (default ./.bosun/queue). Same SQL and migrations as the
-// PostgreSQL store; one process owns the directory at a time. Use postgresStore to share
-// work between processes or machines.
+// PostgreSQL store. One process owns the directory at a time (see dir-lock.ts): two writers
+// would hand out the same ids and lose each other's commits, so a second opener gets
+// StoreLockedError at once. Use postgresStore to share work between processes or machines.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { lockDir } from './dir-lock.js';
 import { SqlStore, type Db, type Row } from './sql-store.js';
 import type { Store } from './types.js';
 
 export const DEFAULT_PGLITE_DIR = './.bosun/queue';
 
 async function connect(dir: string): Promise<Db> {
-  await mkdir(dir, { recursive: true });
-  const pg = await PGlite.create(dir);
+  mkdirSync(dir, { recursive: true });
+  const unlock = lockDir(resolve(dir));
+  let pg: PGlite;
+  try {
+    pg = await PGlite.create(dir);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   return {
     async query(text, params) {
       return (await pg.query<Row>(text, params)).rows;
@@ -28,17 +38,24 @@ async function connect(dir: string): Promise<Db> {
       );
     },
     async listen(channel, fn) {
+      // In-process: the connection cannot drop, so there is nothing to re-establish.
       const unlisten = await pg.listen(channel, fn);
       return () => unlisten();
     },
     reserve() {
       // One in-process connection: statements queue inside PGlite.
     },
-    close: () => pg.close(),
+    async close() {
+      try {
+        await pg.close();
+      } finally {
+        unlock();
+      }
+    },
   };
 }
 
-/** The embedded store: PGlite in `dir` (created if missing). */
+/** The embedded store: PGlite in `dir` (created if missing), owned by this process while open. */
 export function pgliteStore(dir: string = DEFAULT_PGLITE_DIR): Store {
   return new SqlStore('pglite', 'bosun', () => connect(dir));
 }

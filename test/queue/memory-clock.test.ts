@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startWorker, stopWorker } from '../../src/core/index.js';
-import { JobQueue, LeaseLostError, memoryStore, type Store } from '../../src/queue/index.js';
+import { JobQueue, LeaseLostError, memoryStore, StoreError, type Store } from '../../src/queue/index.js';
 import { TestClock, settle } from '../../src/testing/index.js';
 
 async function advanceBy(clock: TestClock, total: number, step: number, each?: () => void): Promise<void> {
@@ -147,22 +147,37 @@ test('close() stops the queue\'s workers and leases, then refuses calls', async 
   assert.throws(() => q.worker('any', () => {}), /closed/);
 });
 
-test('a store error while claiming stops the consumer with that error', async () => {
+test('a store error that may heal is retried with backoff and logged: the consumer stays alive; one that will not heal stops it', async () => {
   const base = memoryStore();
-  let failing = false;
+  let failing: Error | undefined;
   const store = new Proxy(base, {
     get(target, prop, receiver) {
-      if (prop === 'claim' && failing) return () => Promise.reject(new Error('connection terminated'));
+      if (prop === 'claim' && failing) return () => Promise.reject(failing);
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
   const clock = new TestClock(0);
-  const q = await JobQueue.open({ store, clock });
-  const w = q.worker('x', () => {}, { pollMs: 100 });
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, error() {}, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
+  const q = await JobQueue.open({ store, clock, logger });
+  const ran: string[] = [];
+  const w = q.worker('x', (job) => void ran.push(job.id), { pollMs: 100 });
+  let stopped = false;
+  w.wait().then(() => (stopped = true), () => (stopped = true));
   await settle(5);
-  failing = true;
-  await clock.advance(150);
-  await assert.rejects(w.wait(), /connection terminated/);
+  failing = new StoreError('postgres', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
+  await advanceBy(clock, 10_000, 100);
+  assert.equal(stopped, false, 'still running after 10 s of failures');
+  assert.ok(warnings.filter((m) => /store unavailable/.test(m)).length >= 3, warnings.join('; '));
+  // far fewer tries than polls: the retries back off
+  assert.ok(warnings.length < 40, `${warnings.length} retries in 10 s`);
+  failing = undefined;
+  const job = await q.add('x', 1);
+  await advanceBy(clock, 6000, 100);
+  assert.deepEqual(ran, [job.id], 'works again once the store is back');
+  failing = new StoreError('postgres', Object.assign(new Error('relation "bosun.jobs" does not exist'), { code: '42P01' }));
+  await advanceBy(clock, 200, 100);
+  await assert.rejects(w.wait(), /does not exist/);
   await q.close();
 });

@@ -276,14 +276,14 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       const kind = kindOf('expire');
       const job = await q.add(kind, 'lost');
       // A consumer that claims and then dies silently: claim straight from the store.
-      const [claim] = await store.claim(kind, 1, 300, 'dead-consumer');
+      const { claims: [claim] } = await store.claim(kind, 1, 1, 300, 'dead-consumer');
       assert.equal(claim?.job.id, job.id);
       const seen: Job[] = [];
       const w = q.worker(kind, (j) => void seen.push(j), { leaseMs: 300, pollMs: 100 });
       await waitFor('redelivered', () => seen.length === 1, 10_000);
       await stopWorker(w);
       assert.equal(seen[0]!.attempts, 2);
-      assert.equal(await store.complete(claim!.job, 'dead-consumer'), false, 'the dead claim cannot acknowledge');
+      assert.equal((await store.completeMany([claim!.job], 'dead-consumer')).size, 0, 'the dead claim cannot acknowledge');
       assert.equal((await q.get(job.id))!.state, 'done');
     });
 
@@ -310,23 +310,36 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       await stopWorker(w2);
     });
 
-    test('a handler that ignores the kill is given up on after the grace and its job released', async () => {
+    test('a handler that ignores the kill is reported after the grace; its job stays held and is run by no one else until it settles', async () => {
       const kind = kindOf('grace');
-      let started = false;
+      let runs = 0;
       let finish!: () => void;
+      const events: JobEvent[] = [];
+      const off = q.onEvent((e) => e.job.kind === kind && events.push(e));
+      const opts2 = { graceMs: 150, pollMs: 20, leaseMs: 200 };
       const w = q.worker(kind, () => {
-        started = true;
+        runs++;
         return new Promise<void>((r) => (finish = r));
-      }, { graceMs: 150, pollMs: 50 });
-      const job = await q.add(kind, 'stubborn');
-      await waitFor('started', () => started);
+      }, opts2);
+      const job = await q.add(kind, 'stubborn', { maxAttempts: 2 });
+      await waitFor('started', () => runs === 1);
       const t0 = Date.now();
       await stopWorker(w);
       assert.ok(Date.now() - t0 >= 140, 'waited for the grace');
-      const j = (await q.get(job.id))!;
-      assert.equal(j.state, 'pending');
-      assert.equal(j.attempts, 0);
+      await waitFor('reported stuck', () => events.some((e) => e.type === 'stuck'));
+      // Stop/start the consumer again and again: the held job is never run a second time.
+      for (let i = 0; i < 3; i++) {
+        const again = q.worker(kind, () => void runs++, opts2);
+        await sleep(250); // past a lease: renewals keep it held
+        await stopWorker(again);
+      }
+      const held = (await q.get(job.id))!;
+      assert.equal(held.state, 'running');
+      assert.equal(held.attempts, 1);
+      assert.equal(runs, 1, 'no second run while the first has not settled');
       finish();
+      await waitFor('recorded once it settles', async () => (await q.get(job.id))?.state === 'done');
+      off();
     });
 
     test('counts by state and kind, cancel, and pruning finished jobs', async () => {
