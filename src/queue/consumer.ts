@@ -366,7 +366,7 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
       const finish = async () => {
         if (left.length > 0 && !ctx.closing.aborted) {
           let onClose!: () => void;
-          const closed = new Promise<void>((r) => ctx.closing.addEventListener('abort', (onClose = r), { once: true }));
+          const closed = new Promise<void>((r) => ctx.closing.addEventListener('abort', (onClose = () => r()), { once: true }));
           await Promise.race([Promise.all(left), closed]);
           ctx.closing.removeEventListener('abort', onClose);
         }

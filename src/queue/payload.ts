@@ -27,8 +27,11 @@ export const MAX_KIND_BYTES = 1000;
 export const MAX_NAME_BYTES = 1000;
 const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;
-/** runAt must lie in years 1 to 9999: inside both JavaScript's Date and PostgreSQL's timestamptz. */
-export const MIN_TIME_MS = -62_135_596_800_000; // 0001-01-01T00:00:00Z
+/**
+ * runAt must have a four-digit year (1000 to 9999): inside JavaScript's Date and PostgreSQL's
+ * timestamptz, and read back exactly by both drivers (PGlite's reads years below 100 wrong).
+ */
+export const MIN_TIME_MS = -30_610_224_000_000; // 1000-01-01T00:00:00Z
 export const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /** Longest delay accepted (about 3,000 years): now + delayMs stays inside MAX_TIME_MS. */
 export const MAX_DELAY_MS = 1e14;
@@ -126,7 +129,7 @@ export function checkTime(field: string, value: Date | number): number {
   const ms = value instanceof Date ? value.getTime() : value;
   if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new RangeError(`${field} must be a valid Date or epoch ms, got ${String(value)}`);
   if (ms < MIN_TIME_MS || ms > MAX_TIME_MS) {
-    throw new RangeError(`${field} must lie between years 1 and 9999 (epoch ms ${MIN_TIME_MS} to ${MAX_TIME_MS}), got ${ms}`);
+    throw new RangeError(`${field} must lie between years 1000 and 9999 (epoch ms ${MIN_TIME_MS} to ${MAX_TIME_MS}), got ${ms}`);
   }
   return ms;
 }

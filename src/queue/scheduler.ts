@@ -4,7 +4,7 @@
 // compare-and-set in the same statement that adds the job, so of many schedulers one wins.
 // Ticks are computed from the store's clock (the database's now() on the SQL stores). A
 // tick missed while no scheduler ran is made up once, at the next start: several missed
-// ticks add one job, for the latest of them.
+// ticks add one job, for the latest of them. The job's runAt is its tick.
 
 import { Cron } from 'croner';
 import { exponentialDelay, jittered } from '../core/backoff.js';
@@ -75,7 +75,7 @@ export function startScheduler(ctx: { store: Store; clock: Clock; logger: Logger
       // The latest tick at or before now; with several missed, only that one is added.
       const latest = c.previousRuns(1, new Date(nowMs + 1))[0]?.getTime();
       if (latest !== undefined && latest > s.lastTickMs) {
-        const job = { kind: s.kind, payloadJson: s.payloadJson, runAtMs: null, delayMs: 0, priority: 0, maxAttempts: 5, key: null, queue: null };
+        const job = { kind: s.kind, payloadJson: s.payloadJson, runAtMs: latest, delayMs: 0, priority: 0, maxAttempts: 5, key: null, queue: null };
         if (await store.tick(s.name, s.lastTickMs, latest, job)) logger.debug({ schedule: s.name, tick: new Date(latest).toISOString() }, 'scheduled job added');
       }
       const next = c.nextRun(new Date(nowMs))?.getTime();

@@ -430,8 +430,8 @@ export class SqlStore implements Store {
   async tick(name: string, fromTickMs: number, toTickMs: number, job: NewJob): Promise<boolean> {
     const rows = await this.#query(
       `WITH t AS (UPDATE ${this.#s}.schedules SET last_tick_ms = $3 WHERE name = $1 AND last_tick_ms = $2 RETURNING 1)
-       INSERT INTO ${this.#s}.jobs (kind, payload, priority, max_attempts, key, queue)
-       SELECT $4, $5::jsonb, $6, $7, $8, $9 FROM t
+       INSERT INTO ${this.#s}.jobs (kind, payload, priority, max_attempts, key, queue, run_at)
+       SELECT $4, $5::jsonb, $6, $7, $8, $9, to_timestamp($3::float8 / 1000) FROM t
        RETURNING id`,
       [name, fromTickMs, toTickMs, job.kind, job.payloadJson, job.priority, job.maxAttempts, job.key, job.queue],
     );
