@@ -12,6 +12,10 @@ export class Bell {
     this.#rung = true;
     this.#wake?.();
   }
+  /** Forgets a ring nobody waited for yet: the caller is about to look anyway. */
+  clear(): void {
+    this.#rung = false;
+  }
   /** Resolves on a ring (or one already rung), after `ms` on `clock`, or when `signal` aborts; says which. */
   wait(clock: Clock, ms: number, signal: AbortSignal): Promise<WaitEnd> {
     if (signal.aborted) return Promise.resolve('aborted');

@@ -179,7 +179,6 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
         else logger.warn({ err: storeErr, jobId: job.id, kind }, 'queue closed before the job could be recorded; it is redelivered after its lease');
       } finally {
         if (running.get(job.id) === r) running.delete(job.id);
-        bell.ring();
       }
     })();
   }
@@ -252,6 +251,7 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
 
   async function look(signal: AbortSignal): Promise<number> {
     let waitMs = pollMs;
+    bell.clear(); // this look sees every slot freed so far
     await startAhead(signal);
     const room = maxHeld - busy - waiting.length;
     const free = concurrency - busy;

@@ -181,3 +181,75 @@ test('a store error that may heal is retried with backoff and logged: the consum
   await assert.rejects(w.wait(), /does not exist/);
   await q.close();
 });
+
+/** memoryStore with every call counted by method name. */
+function counted(): { store: Store; calls: Map<string, number> } {
+  const base = memoryStore();
+  const calls = new Map<string, number>();
+  const store = new Proxy(base, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store, calls };
+}
+
+test('30 idle consumers of a kind cost one poll a period, and a new job wakes one of them, not all', async () => {
+  const clock = new TestClock(0);
+  const { store, calls } = counted();
+  const q = await JobQueue.open({ store, clock });
+  const ran: string[] = [];
+  const workers = Array.from({ length: 30 }, () => q.worker('idle', (job) => void ran.push(job.id), { pollMs: 1000 }));
+  await settle(10);
+  calls.clear();
+  await advanceBy(clock, 10_000, 100);
+  const polls = calls.get('claim') ?? 0;
+  assert.ok(polls >= 9 && polls <= 12, `${polls} claims in 10 s of idling (30 consumers, pollMs 1000)`);
+  calls.clear();
+  await q.add('idle', 'one');
+  await settle(10);
+  assert.equal(ran.length, 1);
+  // the woken one claims it (and, its batch being full, wakes one more) and looks once after it
+  assert.ok((calls.get('claim') ?? 0) <= 3, `${calls.get('claim')} claims for one new job`);
+  // a burst is spread: the woken consumer wakes the next while it finds full batches
+  await q.addMany(Array.from({ length: 20 }, (_, i) => ({ kind: 'idle', payload: i })));
+  for (let i = 0; i < 20 && ran.length < 21; i++) await settle(5);
+  assert.equal(ran.length, 21);
+  for (const w of workers) w.kill();
+  await clock.advance(0);
+  await Promise.all(workers.map((w) => w.wait()));
+  await q.close();
+});
+
+test('schedules on a clock: three schedulers add exactly one job per tick; after a 3 s gap one tick is made up', async () => {
+  const clock = new TestClock(Date.UTC(2026, 0, 1, 0, 0, 0, 500));
+  const q = await JobQueue.open({ store: memoryStore(), clock });
+  await q.schedule('every-second', { cron: '* * * * * *', kind: 'tick', payload: { n: 1 } });
+  const runAts = async () => (await Promise.all(
+    Array.from({ length: 100 }, (_, i) => q.get(String(i + 1))),
+  )).filter((j) => j !== null).map((j) => j!.runAt.getTime() - Date.UTC(2026, 0, 1));
+  let schedulers = [q.scheduler(), q.scheduler(), q.scheduler()];
+  await advanceBy(clock, 5000, 100);
+  assert.deepEqual(await runAts(), [1000, 2000, 3000, 4000, 5000]);
+  for (const s of schedulers) s.kill();
+  await clock.advance(0);
+  await Promise.all(schedulers.map((s) => s.wait()));
+  await clock.advance(3200); // ticks at 6, 7 and 8 s pass with no scheduler running
+  schedulers = [q.scheduler(), q.scheduler()];
+  await settle(10);
+  assert.deepEqual(await runAts(), [1000, 2000, 3000, 4000, 5000, 8000], 'one job for the three missed ticks');
+  await advanceBy(clock, 2000, 100);
+  assert.deepEqual(await runAts(), [1000, 2000, 3000, 4000, 5000, 8000, 9000, 10000]);
+  assert.equal(await q.unschedule('every-second'), true);
+  await advanceBy(clock, 2000, 100);
+  assert.equal((await runAts()).length, 8, 'nothing after unschedule');
+  for (const s of schedulers) s.kill();
+  await clock.advance(0);
+  await Promise.all(schedulers.map((s) => s.wait()));
+  await q.close();
+});
