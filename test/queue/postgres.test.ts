@@ -1,5 +1,6 @@
 // The behavioural suite on the real PostgreSQL (DATABASE_URL), in a schema of its own that
 // is dropped after. A missing server fails these tests.
+import { test } from 'node:test';
 import { postgresStore } from '../../src/queue/index.js';
 import { queueSuite } from './suite.js';
 import { DATABASE_URL, dropSchema, uniqueSchema } from './helpers.js';
@@ -12,3 +13,43 @@ queueSuite(
   },
   { manyJobs: 4000 },
 );
+
+test('a claim reads as few buffers with 5,000 future jobs of a higher priority as without them', async () => {
+  const { JobQueue } = await import('../../src/queue/index.js');
+  const pg = (await import('pg')).default;
+  const assert = (await import('node:assert/strict')).default;
+  const schema = uniqueSchema('claimcost');
+  const q = await JobQueue.open({ store: postgresStore({ connectionString: DATABASE_URL, schema }) });
+  const c = new pg.Client({ connectionString: DATABASE_URL });
+  await c.connect();
+  try {
+    await c.query('SET stats_fetch_consistency = none');
+    const blocks = async () => {
+      await c.query('SELECT pg_stat_force_next_flush()');
+      const r = await c.query(
+        `SELECT coalesce(heap_blks_hit, 0) + coalesce(heap_blks_read, 0) + coalesce(idx_blks_hit, 0) + coalesce(idx_blks_read, 0) AS n
+         FROM pg_statio_user_tables WHERE schemaname = $1 AND relname = 'jobs'`,
+        [schema],
+      );
+      return Number(r.rows[0].n);
+    };
+    /** Buffers touched per claim of one due priority-0 job, over 30 claims. */
+    const perClaim = async () => {
+      await q.addMany(Array.from({ length: 30 }, (_, i) => ({ kind: 'due', payload: i })));
+      const before = await blocks();
+      for (let i = 0; i < 30; i++) await c.query(`SELECT "${schema}".claim('due', 1, 1, 'probe', 60000)`);
+      return ((await blocks()) - before) / 30;
+    };
+    const without = await perClaim();
+    for (let i = 0; i < 5; i++) {
+      await q.addMany(Array.from({ length: 1000 }, (_, k) => ({ kind: 'due', payload: k, options: { priority: 1, delayMs: 365 * 86_400_000 } })));
+    }
+    await c.query(`ANALYZE "${schema}".jobs`);
+    const withFuture = await perClaim();
+    assert.ok(withFuture <= without * 1.5 + 3, `${withFuture} buffers per claim with 5,000 future jobs, ${without} without`);
+  } finally {
+    await c.end();
+    await q.close();
+    await dropSchema(schema);
+  }
+});

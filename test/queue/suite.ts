@@ -540,13 +540,15 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
     test('a consumer whose handler blocks the event loop past its lease does not reclaim its own running job', async () => {
       const kind = kindOf('blocked');
       const runs = new Map<string, number>();
-      const w = q.worker(kind, (job) => {
+      const w = q.worker(kind, async (job) => {
         runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
         if (job.payload === 'block') {
+          await sleep(5);
           const until = Date.now() + 450;
           while (Date.now() < until) {
-            // a synchronous stall, longer than the lease
+            // a synchronous stall, longer than the lease: the consumer's timers fire late
           }
+          await sleep(30);
         }
       }, { concurrency: 2, leaseMs: 150, pollMs: 20 });
       const blocker = await q.add(kind, 'block');
