@@ -14,7 +14,8 @@ export type Request =
   | { cmd: 'reload' }
   | { cmd: 'shutdown' };
 
-export type Reply = { ok: true; result?: unknown } | { ok: false; error: string; exit: number };
+/** A failed reply's `code` is stable (ERR_NOT_FOUND, ERR_CONFIG, ...): clients dispatch on it, never on `error`. */
+export type Reply = { ok: true; result?: unknown } | { ok: false; error: string; exit: number; code?: string };
 
 /** No daemon answers on the socket (exit code 3). */
 export class NoDaemonError extends BosunError {

@@ -14,7 +14,9 @@ export function statusTable(body: StatusBody): string {
     String(p.restarts),
     p.pid === null ? '-' : `${p.cpuPercent.toFixed(1)}%`,
     p.pid === null ? '-' : formatSize(p.memoryBytes),
-    p.reason ?? (p.lastExit === undefined ? '' : `code=${p.lastExit.code} signal=${p.lastExit.signal} at ${p.lastExit.at}`),
+    p.state === 'waiting' && p.waitingFor !== undefined && p.waitingFor.length > 0
+      ? `waiting for ${p.waitingFor.join(', ')}`
+      : (p.detail ?? p.reason ?? (p.lastExit === undefined ? '' : `code=${p.lastExit.code} signal=${p.lastExit.signal} at ${p.lastExit.at}`)),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();

@@ -2,6 +2,8 @@
 // reports back. Specs are checked once, when given, so a bad one fails loudly at the call
 // that supplied it rather than at the first crash.
 
+import { resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
+import { RestartWindow } from './intensity.js';
 import type { Worker } from './worker.js';
 
 /** Which children a crash restarts (OTP strategies). */
@@ -22,7 +24,15 @@ export type ShutdownMs = number | 'brutal' | 'infinity';
 /** OTP's auto_shutdown: whether the exit of `significant` children stops the supervisor. */
 export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
 
-export type ChildState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+/** `failed`: the child passed its own restart limit (`ChildSpec.intensity`) and is not restarted. */
+export type ChildState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
+
+/**
+ * What a child is (OTP's child `type`): a `'worker'` does work itself; a `'tree'` supervises
+ * workers of its own (a Supervisor, Runner, Engine, Service), so stopping it takes as long as
+ * stopping all of them and its default `shutdownMs` is `'infinity'`.
+ */
+export type ChildKind = 'worker' | 'tree';
 
 export interface ChildSpec {
   /** Unique within its supervisor. */
@@ -38,14 +48,36 @@ export interface ChildSpec {
   start: (signal: AbortSignal) => Worker | Promise<Worker | void>;
   /** Default `'permanent'`. */
   restart?: RestartType;
-  /** Default 5000 for a worker, `'infinity'` for a child whose worker is a Supervisor or Runner. */
+  /**
+   * Default `'infinity'` for a tree, 5000 for a worker (see `kind`). A tree is given all the
+   * time its own children need, as OTP gives a supervisor child `infinity`.
+   */
   shutdownMs?: ShutdownMs;
+  /**
+   * Whether the child is a worker or a tree of its own (OTP's `type`). Only the default
+   * `shutdownMs` depends on it. When not given, the child's Worker says it with its own
+   * `kind` property (Supervisor, Runner, Engine and Service are trees); otherwise a worker.
+   */
+  kind?: ChildKind;
   /**
    * With the supervisor's `autoShutdown`, the exit of this child (when it is not restarted)
    * can stop the supervisor. Only `transient` and `temporary` children may be significant,
    * and only under an `autoShutdown` other than `'never'` (as in OTP). Default false.
    */
   significant?: boolean;
+  /**
+   * This child's own restart limit, beside the supervisor's (systemd's per-unit start limit;
+   * OTP has only the supervisor-wide one): the restart that would be its (intensity+1)-th
+   * within `periodMs` is not made. The child alone is given up on: its state becomes
+   * `failed`, its `lastError` a RestartIntensityError whose `cause` is its last error, and its
+   * siblings keep running (no group restart). `restartChild` starts it again with a fresh
+   * count. Default: none (only the supervisor's limit applies).
+   */
+  intensity?: number;
+  /** The window of this child's own `intensity`, in ms. Default 5000. */
+  periodMs?: number;
+  /** This child's restart delays, in place of the supervisor's `backoff`. */
+  backoff?: BackoffOptions;
 }
 
 /** A snapshot of one child, as `Supervisor.children()` reports it. */
@@ -65,7 +97,11 @@ export interface ResolvedSpec {
   start: ChildSpec['start'];
   restart: RestartType;
   shutdownMs: ShutdownMs | undefined;
+  kind: ChildKind | undefined;
   significant: boolean;
+  /** A fresh window for each record: the count is the child's own. */
+  window: (() => RestartWindow) | undefined;
+  backoff: ResolvedBackoff | undefined;
 }
 
 const restartTypes: readonly string[] = ['permanent', 'transient', 'temporary'];
@@ -89,6 +125,10 @@ export function resolveSpec(spec: ChildSpec, autoShutdown: AutoShutdown): Resolv
   ) {
     throw new TypeError(`child ${id}: shutdownMs must be a number >= 0, 'brutal' or 'infinity', got ${String(shutdownMs)}`);
   }
+  const kind = spec.kind;
+  if (kind !== undefined && kind !== 'worker' && kind !== 'tree') {
+    throw new TypeError(`child ${id}: kind must be 'worker' or 'tree', got ${String(kind)}`);
+  }
   const significant = spec.significant === true;
   if (significant && restart === 'permanent') {
     throw new TypeError(`child ${id}: a permanent child cannot be significant (it is always restarted)`);
@@ -96,7 +136,24 @@ export function resolveSpec(spec: ChildSpec, autoShutdown: AutoShutdown): Resolv
   if (significant && autoShutdown === 'never') {
     throw new TypeError(`child ${id}: significant needs the supervisor's autoShutdown to be any_significant or all_significant`);
   }
-  return { id, start: spec.start, restart, shutdownMs, significant };
+  let window: ResolvedSpec['window'];
+  if (spec.intensity !== undefined || spec.periodMs !== undefined) {
+    const intensity = spec.intensity ?? Infinity;
+    const periodMs = spec.periodMs ?? 5000;
+    try {
+      new RestartWindow(intensity, periodMs);
+    } catch (err) {
+      throw new TypeError(`child ${id}: ${(err as Error).message}`);
+    }
+    window = () => new RestartWindow(intensity, periodMs);
+  }
+  let backoff: ResolvedBackoff | undefined;
+  try {
+    backoff = spec.backoff === undefined ? undefined : resolveBackoff(spec.backoff);
+  } catch (err) {
+    throw new TypeError(`child ${id}: ${(err as Error).message}`);
+  }
+  return { id, start: spec.start, restart, shutdownMs, kind, significant, window, backoff };
 }
 
 /** True for anything with Worker's shape. */
@@ -109,5 +166,14 @@ export function isWorker(value: unknown): value is Worker {
   );
 }
 
-/** Supervisors and Runners register here so their parents default to waiting for them. */
-export const supervisorWorkers = new WeakSet<object>();
+/** Default `shutdownMs` of a worker child. */
+const WORKER_SHUTDOWN_MS = 5000;
+
+/**
+ * The `shutdownMs` a child gets: its spec's, else `'infinity'` for a tree and 5000 for a
+ * worker, the kind coming from the spec or else from the Worker itself.
+ */
+export function shutdownOf(spec: ResolvedSpec, worker: Worker | undefined): ShutdownMs {
+  if (spec.shutdownMs !== undefined) return spec.shutdownMs;
+  return (spec.kind ?? worker?.kind) === 'tree' ? 'infinity' : WORKER_SHUTDOWN_MS;
+}

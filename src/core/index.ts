@@ -12,6 +12,7 @@ export {
   type ShutdownMs,
   type AutoShutdown,
   type ChildState,
+  type ChildKind,
   type ChildSpec,
   type ChildInfo,
 } from './child-spec.js';

@@ -3,13 +3,13 @@
 // is removed, and a fatal error stops them all, the runner failing with the most
 // important fatal error seen. The restarts are the supervisor's: there is no second loop.
 
-import { isWorker, supervisorWorkers, type ChildInfo, type ShutdownMs } from './child-spec.js';
+import { isWorker, type ChildInfo, type ShutdownMs } from './child-spec.js';
 import type { Clock } from './clock.js';
 import { AlreadyExistsError, DeadError, NotFoundError, toError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Listener } from './events.js';
 import { Supervisor, type SupervisorEvents } from './supervisor.js';
-import { quiet, type Worker } from './worker.js';
+import { quiet, startWorker, type Worker } from './worker.js';
 
 export interface RunnerOptions {
   /** An error for which this returns true stops every worker and the runner. Default: no error is fatal. */
@@ -47,7 +47,8 @@ interface Entry {
 
 /**
  * Runs a changing set of named workers (juju/worker's Runner). `startWorker(id, start)`
- * resolves once the worker is registered and its `start` called; use `worker(id)` to get the
+ * resolves once the worker is registered and its `start` called (a promise from `start` is
+ * not waited for); use `worker(id)` to get the
  * Worker itself, waiting while it starts or restarts. Unlike a Supervisor's children, a
  * worker that stops cleanly is done (removed), and errors never exhaust an intensity: a
  * non-fatal error restarts after `restartDelayMs`, always the same delay, forever.
@@ -60,6 +61,8 @@ interface Entry {
  * ```
  */
 export class Runner implements Worker {
+  /** A runner is a tree: its parent waits for it to stop as long as its workers take. */
+  readonly kind = 'tree';
   readonly #sup: Supervisor;
   readonly #entries = new Map<string, Entry>();
   readonly #isFatal: (err: Error) => boolean;
@@ -98,7 +101,6 @@ export class Runner implements Worker {
         (err: unknown) => this.#finish(toError(err)),
       ),
     );
-    supervisorWorkers.add(this);
   }
 
   /** Subscribes to the underlying supervisor's lifecycle events (ids are worker ids). */
@@ -122,20 +124,31 @@ export class Runner implements Worker {
         id,
         restart: 'transient',
         shutdownMs: this.#shutdownMs,
+        // The supervisor's child is always a Worker at once, so a slow or failing `start` is
+        // the worker's own business (juju's runner retries it) and never a failed start.
         start: (signal) => {
           let result: Worker | Promise<Worker>;
           try {
             result = start(signal);
           } catch (err) {
-            return Promise.reject(err);
+            return startWorker(() => Promise.reject(err));
           }
           if (isWorker(result)) {
             this.#publish(entry, signal, result);
             return result;
           }
-          return Promise.resolve(result).then((w) => {
-            this.#publish(entry, signal, w);
-            return w;
+          return startWorker(async (own) => {
+            const worker = await result;
+            if (!isWorker(worker)) throw new TypeError(`runner: start for worker ${id} resolved to something that is not a Worker`);
+            this.#publish(entry, signal, worker);
+            const stop = () => worker.kill(own.reason);
+            if (own.aborted) stop();
+            else own.addEventListener('abort', stop, { once: true });
+            try {
+              await worker.wait();
+            } finally {
+              own.removeEventListener('abort', stop);
+            }
           });
         },
       });

@@ -41,6 +41,8 @@ export interface SupervisorEvents {
   childRestarting: { supervisor: string; id: string; delayMs: number; restarts: number; error: Error | undefined };
   /** A child did not stop within its `shutdownMs` and was left behind. */
   childAbandoned: { supervisor: string; id: string; shutdownMs: ShutdownMs };
+  /** A child passed its own restart limit (ChildSpec.intensity): it is not restarted, its siblings keep running. */
+  childFailed: { supervisor: string; id: string; error: Error };
   /** A child's spec was removed (transient that stopped cleanly, temporary, `deleteChild`). */
   childRemoved: { supervisor: string; id: string };
   /** The supervisor is dying with an error: restart intensity exceeded, a fatal error, or a failed start-up. */

@@ -10,7 +10,7 @@ import { getEventListeners } from 'node:events';
 import {
   isWorker,
   resolveSpec,
-  supervisorWorkers,
+  shutdownOf,
   type AutoShutdown,
   type ChildInfo,
   type ChildSpec,
@@ -27,14 +27,11 @@ import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { quiet, type Worker } from './worker.js';
-import { ChildRun, type ChildRecord, type ExitFn } from './child-run.js';
+import { ChildRun, within, type ChildRecord, type ExitFn } from './child-run.js';
 import { SerialQueue } from './serial-queue.js';
 import type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
 
 export type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
-
-/** Default `shutdownMs` for a child whose worker is not a supervisor. */
-const DEFAULT_SHUTDOWN_MS = 5000;
 
 /** The abort reason of a run's signal once the run ended on its own (one object, no stack per restart). */
 const RUN_ENDED = new KilledError('child run ended');
@@ -76,6 +73,8 @@ const RUN_ENDED = new KilledError('child run ended');
  * ```
  */
 export class Supervisor implements Worker {
+  /** A supervisor is a tree: its parent waits for it to stop as long as its children take. */
+  readonly kind = 'tree';
   readonly name: string;
   readonly #clock: Clock;
   readonly #strategy: Strategy;
@@ -106,6 +105,10 @@ export class Supervisor implements Worker {
   #timerDue = Infinity;
   #settle!: (err: Error | undefined) => void;
   readonly #done: Promise<void>;
+  #startupDone!: (err: Error | undefined) => void;
+  /** The last start of a sequence, settling outside the queue (see #detach). */
+  #tail: Promise<void> | undefined;
+  readonly #startup: Promise<void>;
 
   constructor(options: SupervisorOptions = {}) {
     this.name = options.name ?? 'supervisor';
@@ -137,7 +140,11 @@ export class Supervisor implements Worker {
         this.#settle = (err) => (err === undefined ? resolve() : reject(err));
       }),
     );
-    supervisorWorkers.add(this);
+    this.#startup = quiet(
+      new Promise<void>((resolve, reject) => {
+        this.#startupDone = (err) => (err === undefined ? resolve() : reject(err));
+      }),
+    );
     this.#queue.enqueue(() => this.#startAll());
     queueMicrotask(() => this.#queue.start());
   }
@@ -160,6 +167,8 @@ export class Supervisor implements Worker {
     if (this.#dying) return;
     this.#dying = true;
     this.#clearTimer();
+    // A start in progress is told at once through its signal; the shutdown waits for it.
+    for (const record of this.#records) if (record.run?.pending !== undefined) this.#killRun(record, record.run);
     this.#queue.enqueue(() => this.#shutdown());
   }
 
@@ -168,21 +177,47 @@ export class Supervisor implements Worker {
     return this.#done;
   }
 
-  /** Adds and starts a child; settles once its `start` returned. Rejects with AlreadyExistsError, DeadError, or start's own error. */
-  startChild(spec: ChildSpec): Promise<void> {
+  /**
+   * Resolves once the start sequence has started every child (each `start` settled and each
+   * Worker's own `started()` resolved), as OTP's supervisor:start_link returns; rejects with
+   * the error the supervisor died of if a child failed to start, or with a DeadError if it
+   * was stopped before it finished starting. So `start: () => new Supervisor(...)` in a
+   * parent is a failed start when this supervisor cannot start its own children.
+   */
+  started(): Promise<void> {
+    return this.#startup;
+  }
+
+  /**
+   * Adds and starts a child; settles once its start settled (a promise, and the Worker's
+   * `started()`). Rejects with AlreadyExistsError, DeadError, or the start's own error, in
+   * which case nothing was added. The supervisor handles nothing else meanwhile, as OTP's
+   * start_child blocks the supervisor; only `kill()` cuts in (it aborts the start's signal).
+   * The child goes last in start order, or just before the child `before` names (where a
+   * reload puts a changed child back among its siblings).
+   */
+  startChild(spec: ChildSpec, placement: { before?: string } = {}): Promise<void> {
     return this.#queue.call(() => {
       this.#checkAlive(`start child ${spec?.id}`);
       const resolved = resolveSpec(spec, this.#autoShutdown);
       if (this.#byId.has(resolved.id)) {
         throw new AlreadyExistsError(`supervisor ${this.name}: child ${resolved.id} already exists`);
       }
-      const record = this.#newRecord(resolved, 'starting');
-      this.#add(record);
-      const err = this.#startRun(record);
-      if (err !== undefined) {
+      const failed = (record: ChildRecord, err: Error | undefined): void => {
+        if (err === undefined) return;
         this.#remove(record, false);
-        throw err;
-      }
+        throw this.#dying ? new DeadError(`supervisor ${this.name} stopped while child ${resolved.id} was starting`, { cause: err }) : err;
+      };
+      const launch = (): void | Promise<void> => {
+        this.#checkAlive(`start child ${resolved.id}`);
+        const record = this.#newRecord(resolved, 'starting');
+        this.#add(record, placement.before === undefined ? undefined : this.#get(placement.before));
+        const out = this.#launch(record);
+        return out instanceof Promise ? out.then((err) => failed(record, err)) : failed(record, out);
+      };
+      // A sibling whose start is still pending is not overtaken by a new child.
+      const tail = this.#tail;
+      return tail === undefined ? launch() : tail.then(launch);
     });
   }
 
@@ -198,7 +233,11 @@ export class Supervisor implements Worker {
     });
   }
 
-  /** Stops the child if it runs, then starts it again now (a waiting restart is cut short). Not counted in `restarts`. */
+  /**
+   * Stops the child if it runs, then starts it again now (a waiting restart is cut short);
+   * settles once the start settled, rejecting with its error (the child is then `stopped`).
+   * Not counted in `restarts`.
+   */
   restartChild(id: string): Promise<void> {
     return this.#queue.call(async () => {
       this.#checkAlive(`restart child ${id}`);
@@ -206,9 +245,14 @@ export class Supervisor implements Worker {
       await this.#stopRun(record);
       this.#checkAlive(`restart child ${id}`);
       record.state = 'stopped';
+      // A restart by hand is a fresh start: the child's own limit and delays count from zero.
+      record.window = record.spec.window?.();
+      record.baseDelayMs = (record.spec.backoff ?? this.#backoff).initialMs;
       this.#armTimer();
-      const err = this.#startRun(record);
-      if (err !== undefined) throw err;
+      const err = await this.#launch(record);
+      if (err === undefined) return;
+      record.state = 'stopped';
+      throw err;
     });
   }
 
@@ -241,20 +285,66 @@ export class Supervisor implements Worker {
 
   // ---- starting ---------------------------------------------------------------------
 
-  #startAll(): void | Promise<void> {
-    for (const record of [...this.#records]) {
+  /**
+   * The initial start sequence, in order: a pending start holds back the next sibling, and
+   * with it everything else the supervisor would do (exits, commands), as OTP's init does.
+   * The last child's pending start holds back no sibling, so the supervisor goes on while it
+   * settles; `started()` waits for it all the same. A child that fails to start stops the
+   * children already started and the supervisor dies with its error (OTP's failed init).
+   * Synchronous while every start is.
+   */
+  #startAll(from = 0): void | Promise<void> {
+    const records = this.#records;
+    for (let i = from; i < records.length; i++) {
       if (this.#dying) return;
-      const err = this.#startRun(record);
-      if (err !== undefined) {
-        record.state = 'stopped';
-        this.#log?.error({ supervisor: this.name, child: record.spec.id, err }, 'child failed to start; supervisor stops');
-        return this.#die(err, false);
+      const record = records[i]!;
+      const out = this.#launch(record);
+      if (out instanceof Promise) {
+        if (i < records.length - 1) {
+          return out.then((err) => (err === undefined ? this.#startAll(i + 1) : this.#startUpFailed(record, err)));
+        }
+        const run = record.run!;
+        this.#detach(out, (err) => {
+          // Killed by a sibling's group restart, it is that restart's business: start-up is over.
+          if (err !== undefined && !run.killed) this.#queue.enqueue(() => this.#startUpFailed(record, err));
+          else if (!this.#dying) this.#startupDone(undefined);
+        });
+        return;
       }
+      if (out !== undefined) return this.#startUpFailed(record, out);
     }
+    if (!this.#dying) this.#startupDone(undefined);
   }
 
-  /** Calls the child's `start`. Returns the error if it threw or returned something unusable. */
-  #startRun(record: ChildRecord, now = this.#clock.now()): Error | undefined {
+  /**
+   * Lets a pending start settle outside the queue. The last start of a sequence (`tail`)
+   * is kept until it has, so that a child added by startChild never starts before it.
+   */
+  #detach(pending: Promise<Error | undefined>, settled: (err: Error | undefined) => void, tail = true): void {
+    const done = pending.then(
+      (err) => {
+        if (this.#tail === done) this.#tail = undefined;
+        settled(err);
+      },
+      (err: unknown) => this.#queue.enqueue(() => this.#internalError(err)),
+    );
+    if (tail) this.#tail = done;
+  }
+
+  #startUpFailed(record: ChildRecord, err: Error): void | Promise<void> {
+    if (this.#dying) return; // killed meanwhile: the start failing is the kill's doing
+    record.state = 'stopped';
+    this.#log?.error({ supervisor: this.name, child: record.spec.id, err }, 'child failed to start; supervisor stops');
+    return this.#die(err, false);
+  }
+
+  /**
+   * Calls the child's `start`. Undefined: the child runs. An Error: it failed to start
+   * (`start` threw, or returned something unusable). A promise (never rejected) while the
+   * start is pending, settling with one of those two: a promise from `start`, or a Worker
+   * with `started()`. Meanwhile the child is `starting` and `record.run.pending` is set.
+   */
+  #launch(record: ChildRecord, now = this.#clock.now()): Error | undefined | Promise<Error | undefined> {
     const abort = new AbortController();
     let result: Worker | Promise<Worker | void>;
     try {
@@ -264,15 +354,66 @@ export class Supervisor implements Worker {
     }
     const run = new ChildRun(record, abort, this.#exit);
     if (isWorker(result)) {
-      this.#running(record, run, now);
-      run.watch(result);
-    } else if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
-      this.#running(record, run, now);
-      Promise.resolve(result).then((value) => run.settled(value), run.fail);
-    } else {
+      if (typeof result.started !== 'function') {
+        this.#running(record, run, now);
+        run.watch(result);
+        return undefined;
+      }
+    } else if (result === null || typeof (result as Promise<unknown>)?.then !== 'function') {
       return new TypeError(`child ${record.spec.id}: start must return a Worker or a Promise, got ${typeof result}`);
     }
-    return undefined;
+    record.run = run;
+    record.state = 'starting';
+    const pending = run.begin(result).then((err) => this.#startSettled(run, err));
+    run.pending = pending;
+    return pending;
+  }
+
+  /** A pending start settled: the child runs, or its call ended as the work, or it failed to start. */
+  #startSettled(run: ChildRun, err: Error | undefined): Error | undefined | Promise<Error | undefined> {
+    run.pending = undefined;
+    const record = run.record;
+    if (err === undefined) {
+      this.#running(record, run, this.#clock.now());
+      if (run.ended) run.ok();
+      else run.watch(run.worker!);
+      return undefined;
+    }
+    const finish = (): Error => {
+      run.exited = true;
+      if (record.run === run) record.run = undefined;
+      if (run.killed) {
+        // Stopped while starting: nothing to decide; the stop that killed it carries on.
+        record.state = 'stopped';
+        this.#emitExited(record, isAbortLike(err, run.abort.signal) ? undefined : err, true);
+      }
+      return err;
+    };
+    // A failed start leaves nothing behind: a Worker that came but did not start is stopped.
+    const worker = run.worker;
+    return worker === undefined ? finish() : this.#reap(record, run, worker).then(finish);
+  }
+
+  /** Kills a Worker that failed to start and waits for it as its `shutdownMs` says. */
+  #reap(record: ChildRecord, run: ChildRun, worker: Worker): Promise<void> {
+    // Not run.kill(): `killed` means a stop the supervisor asked for, and this is a failure.
+    const reason = new KilledError(`child ${record.spec.id} failed to start`);
+    run.abort.abort(reason);
+    try {
+      worker.kill(reason);
+    } catch (err) {
+      this.#log?.error({ supervisor: this.name, child: record.spec.id, err }, 'child kill() threw');
+    }
+    const shutdown = shutdownOf(record.spec, worker);
+    let done: Promise<void>;
+    try {
+      done = worker.wait();
+    } catch {
+      return Promise.resolve();
+    }
+    return within(done, shutdown, this.#clock).then((inTime) => {
+      if (!inTime) this.#abandoned(record, shutdown);
+    });
   }
 
   #running(record: ChildRecord, run: ChildRun, now: number): void {
@@ -285,12 +426,34 @@ export class Supervisor implements Worker {
     this.#log?.debug({ supervisor: this.name, child: record.spec.id, restarts: record.restarts }, 'child started');
   }
 
-  /** Restarts a child whose delay is over; a start that throws is decided on like a crash. */
-  #restartNow(record: ChildRecord, now: number): void {
-    const err = this.#startRun(record, now);
-    if (err === undefined) return;
+  /**
+   * one_for_one: restarts a child whose delay is over. A pending start holds back no
+   * sibling, so it does not hold the supervisor: other exits, commands and kill() are
+   * handled meanwhile. A start that fails is decided on like a crash.
+   */
+  #restartOne(record: ChildRecord, now: number): void {
+    const out = this.#launch(record, now);
+    if (out === undefined) return;
+    if (!(out instanceof Promise)) return this.#restartFailed(record, out);
+    this.#detachRestart(record, out, false);
+  }
+
+  /** A restart's pending start settles outside the queue; its failure, unless a stop killed it, is decided like a crash. */
+  #detachRestart(record: ChildRecord, pending: Promise<Error | undefined>, tail = true): void {
+    const run = record.run!;
+    this.#detach(
+      pending,
+      (err) => {
+        if (err !== undefined && !run.killed) this.#restartFailed(record, err);
+      },
+      tail,
+    );
+  }
+
+  /** A one_for_one restart failed to start: decide on it like a crash, in the queue. */
+  #restartFailed(record: ChildRecord, err: Error): void {
     record.lastError = err;
-    record.lastAttemptAt = now; // a failed start ran for no time: backoff keeps growing
+    record.lastAttemptAt = this.#clock.now(); // a failed start ran for no time: backoff keeps growing
     record.state = 'restarting';
     record.dueAt = Infinity;
     this.#emitExited(record, err, false);
@@ -301,12 +464,51 @@ export class Supervisor implements Worker {
     });
   }
 
-  /** Starts, in order, every restarting child that is due, then re-arms the timer. */
-  readonly #startDue = (): void => {
+  /**
+   * one_for_all / rest_for_one: starts the children waiting to restart in order, each once
+   * it is due, a pending start holding back the next (start_link). At the first that fails
+   * to start it stops, as OTP does, and decides on that child like a crash: the group
+   * restarts from it, so no child starts while one before it is down. The last one's
+   * pending start holds back no sibling and settles outside the queue.
+   */
+  #restartInOrder(): void | Promise<void> {
+    const records = this.#records;
+    for (let i = 0; i < records.length; i++) {
+      if (this.#dying) return;
+      const record = records[i]!;
+      if (record.state !== 'restarting') continue;
+      const now = this.#clock.now();
+      if (record.dueAt > now) break;
+      const out = this.#launch(record, now);
+      if (out instanceof Promise) {
+        if (records.some((r, j) => j > i && r.state === 'restarting')) {
+          return out.then((err) => (err === undefined ? this.#restartInOrder() : this.#groupStartFailed(record, err)));
+        }
+        this.#detachRestart(record, out);
+        break;
+      }
+      if (out !== undefined) return this.#groupStartFailed(record, out);
+    }
+    this.#armTimer();
+  }
+
+  #groupStartFailed(record: ChildRecord, err: Error): void | Promise<void> {
     if (this.#dying) return;
+    record.run = undefined;
+    record.state = 'restarting';
+    record.lastError = err;
+    record.lastAttemptAt = this.#clock.now();
+    this.#emitExited(record, err, false);
+    return this.#decide(record, err);
+  }
+
+  /** Starts the restarting children that are due (see #restartOne, #restartInOrder), then re-arms the timer. */
+  readonly #startDue = (): void | Promise<void> => {
+    if (this.#dying) return;
+    if (this.#strategy !== 'one_for_one') return this.#restartInOrder();
     const now = this.#clock.now();
     for (const record of this.#records) {
-      if (record.state === 'restarting' && record.dueAt <= now) this.#restartNow(record, now);
+      if (record.state === 'restarting' && record.dueAt <= now) this.#restartOne(record, now);
     }
     this.#armTimer();
   };
@@ -374,6 +576,7 @@ export class Supervisor implements Worker {
       return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
     }
     const now = this.#clock.now();
+    if (record.window !== undefined && !record.window.add(now)) return this.#childGivesUp(record, error);
     if (!this.#window.add(now)) {
       const message =
         `supervisor "${this.name}" gave up: more than ${this.#window.intensity} restarts in ${this.#window.periodMs} ms ` +
@@ -381,7 +584,7 @@ export class Supervisor implements Worker {
       return this.#die(new RestartIntensityError(message, { cause: error }), true);
     }
     const ran = now - record.lastAttemptAt;
-    const { delayMs, nextBaseMs } = nextDelay(this.#backoff, record.baseDelayMs, ran, this.#random);
+    const { delayMs, nextBaseMs } = nextDelay(record.spec.backoff ?? this.#backoff, record.baseDelayMs, ran, this.#random);
     record.baseDelayMs = nextBaseMs;
     record.restarts++;
     if (this.#events.has('childRestarting')) {
@@ -389,7 +592,7 @@ export class Supervisor implements Worker {
     }
     this.#log?.info({ supervisor: this.name, child: record.spec.id, delayMs, restarts: record.restarts }, 'child restarting');
     if (this.#strategy === 'one_for_one') {
-      if (delayMs === 0) return this.#restartNow(record, now);
+      if (delayMs === 0) return this.#restartOne(record, now);
       record.state = 'restarting';
       record.dueAt = now + delayMs;
       this.#armTimer();
@@ -398,13 +601,28 @@ export class Supervisor implements Worker {
     return this.#restartGroup(record, now + delayMs);
   }
 
+  /** The child passed its own restart limit: it alone stays down, as `failed`; nobody else is touched. */
+  #childGivesUp(record: ChildRecord, error: Error | undefined): void | Promise<void> {
+    const w = record.window!;
+    const message =
+      `child ${record.spec.id} of supervisor "${this.name}" gave up: more than ${w.intensity} restarts in ${w.periodMs} ms ` +
+      `(last: ${error === undefined ? 'stopped' : `failed: ${error.message}`})`;
+    const err = new RestartIntensityError(message, { cause: error });
+    record.state = 'failed';
+    record.lastError = err;
+    record.dueAt = Infinity;
+    if (this.#events.has('childFailed')) this.#events.emit('childFailed', { supervisor: this.name, id: record.spec.id, error: err });
+    this.#log?.error({ supervisor: this.name, child: record.spec.id, err }, 'child passed its restart limit; not restarted');
+    return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
+  }
+
   /** one_for_all / rest_for_one: stop the others in reverse order, then restart them all in order at `dueAt`. */
   #restartGroup(crashed: ChildRecord, dueAt: number): void | Promise<void> {
     crashed.state = 'restarting';
     crashed.dueAt = dueAt;
     const from = this.#strategy === 'one_for_all' ? 0 : this.#records.indexOf(crashed);
-    const group = this.#records.slice(from).filter((r) => r !== crashed && r.state !== 'stopped');
-    const finish = (): void => {
+    const group = this.#records.slice(from).filter((r) => r !== crashed && r.state !== 'stopped' && r.state !== 'failed');
+    const finish = (): void | Promise<void> => {
       if (this.#dying) return;
       for (const r of group) {
         if (r.spec.restart === 'temporary') {
@@ -415,29 +633,37 @@ export class Supervisor implements Worker {
         r.dueAt = r.state === 'restarting' ? Math.max(r.dueAt, dueAt) : dueAt;
         r.state = 'restarting';
       }
-      if (dueAt <= this.#clock.now()) this.#startDue();
-      else this.#armTimer();
+      if (dueAt <= this.#clock.now()) return this.#startDue();
+      this.#armTimer();
     };
     const running = group.filter((r) => r.run !== undefined);
     if (running.length === 0) return finish();
     return (async () => {
       for (let i = running.length - 1; i >= 0; i--) await this.#stopRun(running[i]!);
-      finish();
+      await finish();
     })();
   }
 
   // ---- stopping ---------------------------------------------------------------------
 
-  /** Kills the child's current run and waits for it as its `shutdownMs` says. */
+  /**
+   * Kills the child's current run and waits for it as its `shutdownMs` says. A start still
+   * pending has its signal aborted and is waited for until it settles, however long (as OTP
+   * waits for start_link); then the Worker it brought, if any, is stopped.
+   */
   #stopRun(record: ChildRecord): void | Promise<void> {
     const run = record.run;
     if (record.state === 'restarting') record.state = 'stopped';
     if (run === undefined) return;
+    if (run.pending !== undefined) {
+      record.state = 'stopping';
+      this.#killRun(record, run);
+      return run.pending.then(() => this.#stopRun(record));
+    }
     record.run = undefined;
     record.state = 'stopping';
-    const killError = run.kill(new KilledError(`stopped by supervisor ${this.name}`));
-    if (killError !== undefined) this.#log?.error({ supervisor: this.name, child: record.spec.id, err: killError }, 'child kill() threw');
-    const shutdown = this.#shutdownOf(record, run);
+    this.#killRun(record, run);
+    const shutdown = shutdownOf(record.spec, run.worker);
     const stopped = run.exitWithin(shutdown, this.#clock);
     if (stopped === undefined) {
       record.state = 'stopped';
@@ -445,20 +671,23 @@ export class Supervisor implements Worker {
     }
     return stopped.then((inTime) => {
       record.state = 'stopped';
-      if (inTime) return;
-      this.#log?.error(
-        { supervisor: this.name, child: record.spec.id, shutdownMs: shutdown },
-        `child did not stop within ${String(shutdown)} ms; abandoned`,
-      );
-      if (this.#events.has('childAbandoned')) {
-        this.#events.emit('childAbandoned', { supervisor: this.name, id: record.spec.id, shutdownMs: shutdown });
-      }
+      if (!inTime) this.#abandoned(record, shutdown);
     });
   }
 
-  #shutdownOf(record: ChildRecord, run: ChildRun): ShutdownMs {
-    if (record.spec.shutdownMs !== undefined) return record.spec.shutdownMs;
-    return run.worker !== undefined && supervisorWorkers.has(run.worker) ? 'infinity' : DEFAULT_SHUTDOWN_MS;
+  #killRun(record: ChildRecord, run: ChildRun): void {
+    const killError = run.kill(new KilledError(`stopped by supervisor ${this.name}`));
+    if (killError !== undefined) this.#log?.error({ supervisor: this.name, child: record.spec.id, err: killError }, 'child kill() threw');
+  }
+
+  #abandoned(record: ChildRecord, shutdown: ShutdownMs): void {
+    this.#log?.error(
+      { supervisor: this.name, child: record.spec.id, shutdownMs: shutdown },
+      `child did not stop within ${String(shutdown)} ms; abandoned`,
+    );
+    if (this.#events.has('childAbandoned')) {
+      this.#events.emit('childAbandoned', { supervisor: this.name, id: record.spec.id, shutdownMs: shutdown });
+    }
   }
 
   /** Dies with `error` (the first one recorded wins): stop everything, then reject `wait()`. */
@@ -475,7 +704,7 @@ export class Supervisor implements Worker {
     const stop =
       this.#autoShutdown === 'any_significant' ||
       (this.#autoShutdown === 'all_significant' &&
-        !this.#records.some((r) => r.spec.significant && r.state !== 'stopped'));
+        !this.#records.some((r) => r.spec.significant && r.state !== 'stopped' && r.state !== 'failed'));
     if (!stop) return;
     this.#log?.info({ supervisor: this.name, child: record.spec.id }, 'significant child exited; supervisor shuts down');
     this.#dying = true;
@@ -494,6 +723,8 @@ export class Supervisor implements Worker {
       }
       this.#clearTimer();
       this.#stopped = true;
+      // Settles started() if the start sequence never finished (a second settle is a no-op).
+      this.#startupDone(this.#error ?? new DeadError(`supervisor ${this.name} was stopped before it finished starting`));
       this.#settle(this.#error);
     })();
   }
@@ -531,13 +762,16 @@ export class Supervisor implements Worker {
       startedAt: undefined,
       lastAttemptAt: 0,
       run: undefined,
-      baseDelayMs: this.#backoff.initialMs,
+      baseDelayMs: (spec.backoff ?? this.#backoff).initialMs,
       dueAt: Infinity,
+      window: spec.window?.(),
     };
   }
 
-  #add(record: ChildRecord): void {
-    this.#records.push(record);
+  #add(record: ChildRecord, before?: ChildRecord): void {
+    const at = before === undefined ? -1 : this.#records.indexOf(before);
+    if (at < 0) this.#records.push(record);
+    else this.#records.splice(at, 0, record);
     this.#byId.set(record.spec.id, record);
   }
 

@@ -12,6 +12,20 @@ export interface Worker {
   kill(reason?: unknown): void;
   /** Resolves when the worker stopped cleanly (a kill is clean); rejects with the error that stopped it. */
   wait(): Promise<void>;
+  /**
+   * Optional: `'tree'` for a Worker that supervises workers of its own (Supervisor, Runner,
+   * Engine and Service say so), so that a parent supervisor waits for it to stop as long as
+   * it takes (default `shutdownMs` `'infinity'`) instead of abandoning it while its own
+   * workers still run. Absent means `'worker'`. A `ChildSpec.kind` wins over it.
+   */
+  readonly kind?: 'worker' | 'tree';
+  /**
+   * Optional: resolves once the Worker has started (is ready), rejects with the reason it
+   * failed to (OTP's start_link returning `{error, Reason}`). A supervisor that starts the
+   * Worker as a child waits for it before it starts the next sibling and counts a rejection
+   * as a failed start. Absent means the Worker has started when it is returned.
+   */
+  started?(): Promise<void>;
 }
 
 /** A promise that never reports an unhandled rejection, however it is used. */

@@ -42,6 +42,8 @@ type Reportable = Worker & { report?: () => unknown };
  * inputs not yet installed. Kill the engine to stop everything, dependents before their inputs.
  */
 export class Engine implements Worker {
+  /** An engine is a tree: a supervisor waits for it to stop as long as its manifolds take. */
+  readonly kind = 'tree';
   readonly #isFatal: (err: Error) => boolean;
   readonly #worstError: (a: Error, b: Error) => Error;
   readonly #errorDelayMs: number;

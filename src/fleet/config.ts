@@ -31,6 +31,8 @@ export interface ProgramConfig {
   restart: 'always' | 'on-failure' | 'never';
   after: string[];
   ready?: Ready;
+  /** Not ready this long after spawn: a failed start (reason ready-timeout). Default 60000. */
+  readyTimeoutMs: number;
   activityTimeoutMs?: number;
   memoryLimitBytes?: number;
   killSignal: NodeJS.Signals;
@@ -119,7 +121,7 @@ function parseYamlElsewhere(file: string): Promise<unknown> {
   });
 }
 
-const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff'];
+const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff'];
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'];
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -221,6 +223,7 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
         after,
         killSignal: prog.killSignal === undefined ? 'SIGTERM' : (v.oneOf(prog.killSignal, `${path}.killSignal`, SIGNALS) as NodeJS.Signals) ?? 'SIGTERM',
         killTimeoutMs: prog.killTimeout === undefined ? 5000 : v.duration(prog.killTimeout, `${path}.killTimeout`) ?? 5000,
+        readyTimeoutMs: prog.readyTimeout === undefined ? 60_000 : v.duration(prog.readyTimeout, `${path}.readyTimeout`, 1) ?? 60_000,
         logs,
         backoff: prog.backoff === undefined ? backoff : v.backoff(prog.backoff, `${path}.backoff`, backoff),
         intensity,

@@ -37,6 +37,15 @@ export class ActivityTimeoutError extends TimeoutError {
   }
 }
 
+/** A monitored process was not ready within `ready.timeoutMs`; it was killed. */
+export class ReadyTimeoutError extends TimeoutError {
+  readonly tail: string[];
+  constructor(message: string, tail: string[]) {
+    super(message);
+    this.tail = tail;
+  }
+}
+
 /** The process ended (or was killed) before it became ready. */
 export class NotReadyError extends BosunError {
   constructor(message: string, options?: { cause?: unknown }) {

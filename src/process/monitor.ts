@@ -5,12 +5,12 @@
 // is left when the grace ends, so no descendant survives. wait() settles only once the child is
 // reaped, its output is drained and a running heartbeat has finished.
 
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn as spawnChild, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { toError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { quiet, type Worker } from '../core/worker.js';
-import { ActivityTimeoutError, NotReadyError, ProcessExitError, ProcessSpawnError } from './errors.js';
+import { ActivityTimeoutError, NotReadyError, ProcessExitError, ProcessSpawnError, ReadyTimeoutError } from './errors.js';
 import { LogFile, type LogFileOptions } from './log-file.js';
 import { TailRing, captureLines, type LineListener } from './output.js';
 import { watchReadiness, type ReadyCheck } from './ready.js';
@@ -65,7 +65,16 @@ export interface MonitorOptions {
   /** Used in messages and log records. Default: the command. */
   name?: string;
   clock?: Clock;
+  /**
+   * Starts the child; default `child_process.spawn`. A replacement (a test's fake children)
+   * gets the same arguments and, besides the signals sent to the process group, hears every
+   * signal meant for the child through its ChildProcess's `kill()`.
+   */
+  spawn?: SpawnFn;
 }
+
+/** What `child_process.spawn` is to monitorProcess. */
+export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
 export interface MonitoredProcess extends Worker {
   /** The child's pid (and process group id); undefined only when it could not be spawned. */
@@ -151,7 +160,7 @@ class ProcessMonitor implements MonitoredProcess {
     const stdio: StdioOptions = wantsIpc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
     let child: ChildProcess;
     try {
-      child = spawn(o.command, o.args ?? [], { cwd: o.cwd, env: o.env, stdio, detached: true, windowsHide: true });
+      child = (o.spawn ?? spawnChild)(o.command, o.args ?? [], { cwd: o.cwd, env: o.env, stdio, detached: true, windowsHide: true });
     } catch (err) {
       this.#child = undefined;
       this.#failSpawn(err);
@@ -230,6 +239,7 @@ class ProcessMonitor implements MonitoredProcess {
     const signal = this.#o.killSignal ?? 'SIGTERM';
     // Parentage first: once the child dies its children are reparented and can no longer be found.
     this.#snapshot = listDescendants(pid);
+    this.#signalInjected(signal);
     killTree(pid, signal, this.#snapshot);
     if (signal === 'SIGKILL') this.#hardKill();
     else this.#graceTimer = this.#clock.setTimeout(() => this.#hardKill(), this.#o.killGraceMs ?? 5000);
@@ -240,8 +250,19 @@ class ProcessMonitor implements MonitoredProcess {
     this.#graceOver = true;
     const pid = this.#pid!;
     const fresh = this.#exitInfo === undefined ? listDescendants(pid) : [];
+    if (this.#exitInfo === undefined) this.#signalInjected('SIGKILL');
     killTree(pid, 'SIGKILL', mergeProcs(this.#snapshot, fresh));
     this.#snapshot = mergeProcs(this.#snapshot, fresh);
+  }
+
+  /** A replaced spawn's children are not real processes: they hear signals through kill(). */
+  #signalInjected(signal: NodeJS.Signals): void {
+    if (this.#o.spawn === undefined) return;
+    try {
+      this.#child?.kill(signal);
+    } catch {
+      // a fake that throws on kill is as good as one that is gone
+    }
   }
 
   #armActivity(timeoutMs: number): void {
@@ -295,7 +316,7 @@ class ProcessMonitor implements MonitoredProcess {
       const ms = check.timeoutMs;
       readyTimer = this.#clock.setTimeout(() => {
         if (this.#readyState !== 'waiting') return;
-        const err = new ActivityTimeoutError(`${this.#name} was not ready within ${ms} ms; killed it`, this.tail());
+        const err = new ReadyTimeoutError(`${this.#name} was not ready within ${ms} ms; killed it`, this.tail());
         this.#rejectReadyWith(err);
         this.#fail(err);
         this.#terminate();

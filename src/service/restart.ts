@@ -3,7 +3,7 @@
 // restarts than the policy's intensity fail the service with RestartIntensityError.
 
 import { Supervisor } from '../core/supervisor.js';
-import type { Worker } from '../core/worker.js';
+import { startWorker, type Worker } from '../core/worker.js';
 import type { RestartPolicy, Task } from './task.js';
 
 export function superviseLoops(task: Task, workers: number, policy: RestartPolicy, run: (signal: AbortSignal) => Promise<void>): Worker {
@@ -17,7 +17,9 @@ export function superviseLoops(task: Task, workers: number, policy: RestartPolic
     logger: task.logger,
     children: Array.from({ length: workers }, (_, i) => ({
       id: workers === 1 ? task.name : `${task.name}#${i}`,
-      start: (signal: AbortSignal) => run(signal),
+      // A Worker, not the loop's promise: a promise holds back the next sibling until it
+      // settles (start_link), and the loops run side by side.
+      start: () => startWorker(run),
       restart: 'transient' as const,
       // The service waits for its loops like it does for any task's; runMain bounds the wait.
       shutdownMs: 'infinity' as const,

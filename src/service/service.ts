@@ -5,7 +5,7 @@
 
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { AlreadyExistsError, NotFoundError, isAbortLike, toError } from '../core/errors.js';
+import { AlreadyExistsError, DeadError, NotFoundError, isAbortLike, toError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { quiet, type Worker } from '../core/worker.js';
@@ -65,6 +65,8 @@ const SERVICE_OPTIONS = {
 } as const;
 
 export class Service implements Worker {
+  /** A service is a tree: a supervisor waits for it to stop as long as its tasks take. */
+  readonly kind = 'tree';
   readonly name: string;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -86,6 +88,8 @@ export class Service implements Worker {
   readonly #stopping = new AbortController();
   readonly #status: StatusServer | undefined;
   readonly #done: Promise<void>;
+  #startupDone!: (err: Error | undefined) => void;
+  readonly #startup: Promise<void>;
   #state: ServiceState = 'STARTING';
   #error: Error | undefined;
   #startedAt: number;
@@ -125,6 +129,11 @@ export class Service implements Worker {
     }
     this.metrics = new ServiceMetrics(this);
     this.#status = opts.status === undefined ? undefined : new StatusServer(this, opts.status === true ? {} : opts.status);
+    this.#startup = quiet(
+      new Promise<void>((resolve, reject) => {
+        this.#startupDone = (err) => (err === undefined ? resolve() : reject(err));
+      }),
+    );
     this.#done = quiet(this.#main());
   }
 
@@ -163,6 +172,16 @@ export class Service implements Worker {
 
   wait(): Promise<void> {
     return this.#done;
+  }
+
+  /**
+   * Resolves once every task's `start` hook ran (the service is ALIVE), so a Supervisor that
+   * has the service as a child starts the next sibling only then; rejects with the error
+   * that stopped the service if it failed before (a bad option, a failed init or start), or
+   * with a DeadError if it was killed first. With `--help` it resolves: nothing is to start.
+   */
+  started(): Promise<void> {
+    return this.#startup;
   }
 
   status(): ServiceStatus {
@@ -207,6 +226,7 @@ export class Service implements Worker {
   async #main(): Promise<void> {
     if (this.helpRequested) {
       this.#state = 'STOPPED';
+      this.#startupDone(undefined);
       await this.#status?.close();
       return;
     }
@@ -214,7 +234,9 @@ export class Service implements Worker {
       this.#state = 'FAILED';
       await this.#status?.close();
       const errs = this.#optionErrors;
-      throw errs.length === 1 ? errs[0]! : new OptionError(errs.map((e) => e.message).join('; '), { cause: errs[0] });
+      const err = errs.length === 1 ? errs[0]! : new OptionError(errs.map((e) => e.message).join('; '), { cause: errs[0] });
+      this.#startupDone(err);
+      throw err;
     }
     let inited: Task[] = [];
     try {
@@ -224,6 +246,7 @@ export class Service implements Worker {
       if (this.#error === undefined && !this.#stopping.signal.aborted) {
         this.#state = 'ALIVE';
         this.logger.info({ service: this.name }, 'service started');
+        this.#startupDone(undefined);
       }
       await untilAborted(this.#stopping.signal);
     } catch (err) {
@@ -235,6 +258,8 @@ export class Service implements Worker {
     for (const task of this.#order) task[kStopSignal]().abort();
     if (this.#status !== undefined) await this.#status.close();
     this.#state = this.#error === undefined ? 'STOPPED' : 'FAILED';
+    // A service that never became ALIVE failed to start (a second settle is a no-op).
+    this.#startupDone(this.#error ?? new DeadError(`service ${this.name} was stopped before it had started`));
     this.logger.info({ service: this.name, err: this.#error }, this.#error === undefined ? 'service stopped' : 'service failed');
     if (this.#error !== undefined) throw this.#error;
   }

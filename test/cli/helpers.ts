@@ -55,6 +55,18 @@ export function prog(...args: (string | number)[]): string {
   return `[${[process.execPath, PROG, ...args.map(String)].map((a) => JSON.stringify(a)).join(', ')}]`;
 }
 
+/**
+ * A `restarting in=Nms` line pattern for `program[instance]`, and a check that N is `baseMs`
+ * moved by core's backoff jitter (±10%), so instances that crash together do not restart in step.
+ */
+export function restarting(program: string, instance = 0): RegExp {
+  return new RegExp(` ${program}\\[${instance}\\] restarting in=(\\d+)ms$`);
+}
+export function jitteredAround(line: string, baseMs: number): boolean {
+  const ms = Number(/ restarting in=(\d+)ms$/.exec(line)?.[1]);
+  return ms >= Math.floor(baseMs * 0.9) && ms <= Math.ceil(baseMs * 1.1);
+}
+
 export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -66,7 +78,7 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false |
 }
 
 export interface Status {
-  programs: { name: string; instance: number; pid: number | null; state: string; restarts: number; uptimeMs: number; memoryBytes: number; cpuPercent: number; lastExit?: { code: number | null; signal: string | null; at: string }; reason?: string }[];
+  programs: { name: string; instance: number; pid: number | null; state: string; restarts: number; uptimeMs: number; memoryBytes: number; cpuPercent: number; lastExit?: { code: number | null; signal: string | null; at: string }; reason?: string; detail?: string; waitingFor?: string[] }[];
 }
 
 /** A foreground `bosun run` in `dir`, its stdout lines collected. */

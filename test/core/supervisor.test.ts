@@ -6,6 +6,7 @@ import {
   NotFoundError,
   RestartIntensityError,
   Supervisor,
+  noopWorker,
   startWorker,
   type ChildSpec,
   type Logger,
@@ -649,7 +650,7 @@ describe('Supervisor children as promises', () => {
       ],
     });
     await settle();
-    assert.equal(sup.children()[0]!.state, 'running');
+    assert.equal(sup.children()[0]!.state, 'starting', 'starting until the Worker arrives');
     sup.kill();
     await settle();
     assert.equal(childSignal.aborted, true);
@@ -660,43 +661,42 @@ describe('Supervisor children as promises', () => {
     assert.equal(killed, true);
   });
 
-  test('a promise of nothing is the work itself: its rejection is a crash, its end a clean stop', async () => {
-    const { probe: _unused, sup, clock } = setup({ children: [] });
-    void _unused;
+  test('a promise of nothing is a call that is the work: the child is starting until it ends, and its end is a clean exit', async () => {
+    const { sup, clock } = setup({ children: [] });
+    const exits = record(sup, 'childExited');
     let calls = 0;
-    let fail!: (e: Error) => void;
     let finish!: () => void;
-    await sup.startChild({
+    const added = sup.startChild({
       id: 'job',
       restart: 'transient',
       start: () => {
         calls++;
-        return new Promise<void>((resolve, reject) => {
-          fail = reject;
-          finish = resolve;
-        });
+        return new Promise<void>((resolve) => (finish = resolve));
       },
     });
-    fail(new Error('job failed'));
     await settle();
-    assert.equal(calls, 2);
+    assert.deepEqual(sup.children().map((c) => c.state), ['starting']);
     finish();
+    await added;
     await settle();
-    assert.equal(calls, 2);
+    assert.equal(calls, 1, 'a transient call that ended is not called again');
+    assert.deepEqual(exits, [{ supervisor: 'supervisor', id: 'job', error: undefined, killed: false }]);
     assert.deepEqual(sup.children(), []);
     await stop(sup);
     assert.equal(clock.pending(), 0);
   });
 
-  test('an abort surfaced after a kill is a clean exit', async () => {
+  test('an abort surfaced by a pending start after a kill is a clean exit, and the startChild rejects with DeadError', async () => {
     const { sup } = setup({ children: [] });
     const exits = record(sup, 'childExited');
-    await sup.startChild({
+    const added = sup.startChild({
       id: 'w',
       start: (signal) =>
         new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
     });
+    await settle();
     await stop(sup);
+    await assert.rejects(added, DeadError);
     assert.deepEqual(exits, [{ supervisor: 'supervisor', id: 'w', error: undefined, killed: true }]);
   });
 });
@@ -709,7 +709,7 @@ describe('Supervisor signals', () => {
       id: 'a',
       start: (signal) => {
         signals.push(signal);
-        return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        return noopWorker();
       },
     });
     await sup.restartChild('a');
@@ -728,11 +728,14 @@ describe('Supervisor signals', () => {
       id: 'a',
       start: (signal) => {
         signals.push(signal);
-        return new Promise<void>((resolve, reject) => {
-          // A leftover: the run's promise ends, but this listener stays on its signal.
-          signal.addEventListener('abort', () => resolve(), { once: true });
-          crash = reject;
-        });
+        return startWorker(
+          () =>
+            new Promise<void>((resolve, reject) => {
+              // A leftover: the run's worker ends, but this listener stays on the run's signal.
+              signal.addEventListener('abort', () => resolve(), { once: true });
+              crash = reject;
+            }),
+        );
       },
     });
     crash(new Error('first crash'));

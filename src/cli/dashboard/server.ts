@@ -89,7 +89,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
       if (!authorized(req.headers.authorization, daemon.token)) return send(res, 403, 'application/json', JSON.stringify({ error: 'missing or wrong token: send Authorization: Bearer <contents of <home>/token>' }));
       const reply = await daemon.act(m[2] as 'restart' | 'stop' | 'start', decodeURIComponent(m[1]!));
       if (reply.ok) return send(res, 200, 'application/json', JSON.stringify(reply.result));
-      return send(res, /unknown program/.test(reply.error) ? 404 : 409, 'application/json', JSON.stringify({ error: reply.error }));
+      return send(res, reply.code === 'ERR_NOT_FOUND' ? 404 : 409, 'application/json', JSON.stringify({ error: reply.error }));
     }
     return send(res, 404, 'text/plain', 'not found\n');
   }

@@ -1,29 +1,43 @@
 // Memory (RSS) and CPU of every running instance's whole process tree, and the memoryLimit
 // check. The sampler ticks every second only while something needs it: a program has a
-// memoryLimit, or the dashboard has a viewer; `status` samples once when asked. An idle daemon
-// with nobody watching allocates nothing, which keeps its resident memory down (a periodic
-// allocation alone keeps V8's whole young generation resident, about 4 MB).
+// memoryLimit, or a live view (the dashboard) watches; `status` samples once when asked. An
+// idle fleet with nobody watching allocates nothing, which keeps the daemon's resident memory
+// down (a periodic allocation alone keeps V8's whole young generation resident, about 4 MB).
 //
 // Trees are read by process/tree.ts: only our own trees are walked (through the per-thread
 // `children` lists) where the kernel has them, else one /proc scan serves every instance.
 
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { canWalkChildren, listProcesses, treeUsage } from '../process/tree.js';
-import type { Instance } from './instance.js';
 
 const TICK_MS = 10; // /proc times are in 1/100 s on mainstream Linux
-const HISTORY = 60;
+/** CPU and memory samples kept per instance: ten minutes at one a second. */
+export const HISTORY = 600;
+
+/** What the sampler reads and writes for one instance: the fleet's record, seen through this. */
+export interface Sampled {
+  readonly pid: number | null;
+  readonly startedAt: number;
+  readonly memoryLimitBytes: number | undefined;
+  memoryBytes: number;
+  cpuPercent: number;
+  /** Oldest first, at most HISTORY long. */
+  readonly cpuHistory: number[];
+  readonly memoryHistory: number[];
+  /** Called when the tree's RSS passed memoryLimit. */
+  overLimit(rssBytes: number): void;
+}
 
 export class Sampler {
-  readonly #lastTicks = new Map<Instance, { pid: number; ticks: number; at: number }>();
+  readonly #lastTicks = new Map<Sampled, { pid: number; ticks: number; at: number }>();
   #timer: TimerHandle | undefined;
   #lastSample = -Infinity;
   #closed = false;
 
   constructor(
-    private readonly instances: () => Iterable<Instance>,
+    private readonly instances: () => Iterable<Sampled>,
     private readonly clock: Clock,
-    /** True while something needs samples regardless of demand (e.g. dashboard viewers). */
+    /** True while something needs samples regardless of limits (e.g. dashboard viewers). */
     private readonly watched: () => boolean = () => false,
     private readonly periodMs = 1000,
   ) {}
@@ -31,11 +45,11 @@ export class Sampler {
   #needed(): boolean {
     if (this.#closed) return false;
     if (this.watched()) return true;
-    for (const i of this.instances()) if (i.config.memoryLimitBytes !== undefined && i.running) return true;
+    for (const i of this.instances()) if (i.memoryLimitBytes !== undefined && i.pid !== null) return true;
     return false;
   }
 
-  /** Starts ticking if anything needs it; call after programs start or the watchers change. */
+  /** Starts ticking if anything needs it; call after instances start or the watchers change. */
   wake(): void {
     if (this.#timer !== undefined || !this.#needed()) return;
     const tick = () => {
@@ -66,7 +80,6 @@ export class Sampler {
     this.#lastSample = this.clock.now();
     const running = [...this.instances()].filter((i) => i.pid !== null);
     if (running.length === 0) return;
-    // With /proc/<pid>/task/<tid>/children only our trees are read; otherwise one full scan.
     const all = canWalkChildren() ? undefined : listProcesses();
     const now = this.clock.now();
     for (const inst of running) {
@@ -80,12 +93,16 @@ export class Sampler {
       this.#lastTicks.set(inst, { pid, ticks: usage.cpuTicks, at: now });
       inst.memoryBytes = usage.rssBytes;
       inst.cpuPercent = Math.round(cpu * 10) / 10;
-      inst.cpuHistory.push(inst.cpuPercent);
-      if (inst.cpuHistory.length > HISTORY) inst.cpuHistory.shift();
-      const limit = inst.config.memoryLimitBytes;
-      if (limit !== undefined && usage.rssBytes > limit) inst.exceedMemory(usage.rssBytes);
+      push(inst.cpuHistory, inst.cpuPercent);
+      push(inst.memoryHistory, usage.rssBytes);
+      const limit = inst.memoryLimitBytes;
+      if (limit !== undefined && usage.rssBytes > limit) inst.overLimit(usage.rssBytes);
     }
     for (const inst of this.#lastTicks.keys()) if (inst.pid === null) this.#lastTicks.delete(inst);
   }
 }
 
+function push(history: number[], value: number): void {
+  history.push(value);
+  if (history.length > HISTORY) history.splice(0, history.length - HISTORY);
+}

@@ -1,0 +1,659 @@
+// Fleet: the programs of one config, run as a tree of core Workers. Each instance run is a
+// ProgramInstance (a monitorProcess with readiness and limits); a program is a Supervisor of
+// its instances; the fleet is a Supervisor of programs, in `after` order, with the config's
+// strategy. Restarts, backoff with jitter, intensity, group strategies and shutdown are core's;
+// what the fleet adds is bookkeeping for `status`, `after` (an instance waits until the
+// programs it comes after are ready) and commands, which run one at a time.
+//
+//   fleet Supervisor (strategy)          one child a program, start_link: a program holds back
+//   └─ program Supervisor (one_for_one)  the next until each instance is ready, ended or waiting
+//      └─ instance: ProgramInstance      restart type from `restart`
+//
+// Intensity: under one_for_one each instance child carries the program's own limit (it alone
+// becomes `failed`). Under one_for_all and rest_for_one a crash must restart other programs,
+// so the program Supervisor gives up at its first crash (intensity 0) and the fleet
+// Supervisor, which holds the program's limit and backoff, restarts the group.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackoffOptions } from '../core/backoff.js';
+import type { ChildSpec, RestartType } from '../core/child-spec.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { DeadError, NotFoundError, toError } from '../core/errors.js';
+import { Emitter, type Listener } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import { Supervisor } from '../core/supervisor.js';
+import { quiet, type Worker } from '../core/worker.js';
+import type { SpawnFn } from '../process/monitor.js';
+import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
+import { MemoryLimitError, ProgramInstance, reasonOf } from './instance.js';
+import { InstanceRecord } from './record.js';
+import { Sampler } from './sampler.js';
+import type { EventName, LifecycleEvent, LogFileRef, Reason, StatusBody } from './status.js';
+import { dependsOn, parseTarget, startOrder } from './targets.js';
+
+export interface FleetOptions {
+  config: FleetConfig;
+  /** Every timer (backoff, readiness, limits, sampling) goes through it. Default systemClock. */
+  clock?: Clock;
+  logger?: Logger;
+  /** Starts each instance's process; default `child_process.spawn`. Tests pass fake children. */
+  spawn?: SpawnFn;
+  /** Randomness for backoff jitter, in [0, 1). Default Math.random. */
+  random?: () => number;
+}
+
+export interface FleetEvents {
+  /** One lifecycle event (what `bosun run` prints a line of). */
+  event: LifecycleEvent;
+  /** Something in `status()` changed. */
+  change: null;
+}
+
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+const RESTART: Record<ProgramConfig['restart'], RestartType> = { always: 'permanent', 'on-failure': 'transient', never: 'temporary' };
+/** Reasons worth a word on the `exited` line: limits that killed it, and a start that failed. */
+const SHOWN_ON_EXIT = new Set<Reason>(['memory-limit', 'activity-timeout', 'ready-timeout', 'spawn-error']);
+
+interface Program {
+  config: ProgramConfig;
+  records: InstanceRecord[];
+  /** The program's Supervisor while it runs. */
+  sup: Supervisor | undefined;
+  /** The instance that crashed last in this run: the one a group restart of the program is for. */
+  culprit: InstanceRecord | undefined;
+  /** Stopped as a whole by a command: `after` does not wait for it. */
+  held: boolean;
+}
+
+/** See the file comment. A Worker: runs from construction; kill() stops every program in reverse start order. */
+export class Fleet implements Worker {
+  readonly kind = 'tree' as const;
+  #config: FleetConfig;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #spawn: SpawnFn | undefined;
+  readonly #log: Logger | undefined;
+  readonly #programs = new Map<string, Program>();
+  readonly #events = new Emitter<FleetEvents>((err, event) => this.#log?.error({ err, event }, 'fleet event listener threw'));
+  readonly #sampler: Sampler;
+  #tree: Supervisor;
+  #watchers = 0;
+  #commands: Promise<unknown> = Promise.resolve();
+  /** Conditions re-checked on every change (instances waiting for `after`, programs settling). */
+  readonly #waiters = new Set<() => void>();
+  #dying = false;
+  #settle!: (err: Error | undefined) => void;
+  readonly #done: Promise<void>;
+
+  constructor(options: FleetOptions) {
+    this.#config = options.config;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#spawn = options.spawn;
+    this.#log = options.logger;
+    mkdirSync(join(this.#config.home, 'logs'), { recursive: true, mode: 0o700 });
+    for (const cfg of this.#config.programs) this.#programs.set(cfg.name, this.#newProgram(cfg));
+    this.#sampler = new Sampler(() => this.#records(), this.#clock, () => this.#watchers > 0);
+    this.#done = quiet(
+      new Promise<void>((resolve, reject) => {
+        this.#settle = (err) => (err === undefined ? resolve() : reject(err));
+      }),
+    );
+    this.#tree = this.#newTree();
+  }
+
+  get config(): FleetConfig {
+    return this.#config;
+  }
+
+  on<K extends keyof FleetEvents>(name: K, fn: Listener<FleetEvents[K]>): () => void {
+    return this.#events.on(name, fn);
+  }
+
+  /** The `status --json` body: one row per instance, programs in file order. */
+  status(): StatusBody {
+    const now = this.#clock.now();
+    const programs = [];
+    for (const p of this.#programs.values()) {
+      for (const r of p.records) programs.push(r.status(now, () => this.#pendingDeps(p)));
+    }
+    return { programs };
+  }
+
+  /** status() with memory and CPU sampled now (unless a sample is recent). */
+  freshStatus(): StatusBody {
+    this.#sampler.fresh();
+    return this.status();
+  }
+
+  /** Recent output (across restarts) and resource history of each instance, keyed `name[index]`. */
+  details(): Record<string, { tail: string[]; cpu: number[]; memory: number[] }> {
+    const out: Record<string, { tail: string[]; cpu: number[]; memory: number[] }> = {};
+    for (const r of this.#records()) out[`${r.program}[${r.index}]`] = { tail: r.tail(), cpu: [...r.cpuHistory], memory: [...r.memoryHistory] };
+    return out;
+  }
+
+  logFiles(): LogFileRef[] {
+    return [...this.#records()].map((r) => ({ name: r.program, instance: r.index, path: this.#logFile(this.#programs.get(r.program)!.config, r.index).path }));
+  }
+
+  /** A live view opened (+1) or closed (-1): resources are sampled every second while any is open. */
+  watch(delta: 1 | -1): void {
+    this.#watchers = Math.max(0, this.#watchers + delta);
+    if (delta > 0) this.#sampler.wake();
+  }
+
+  /** Stops `target` (`name`, `name:index` or `all`); settles once its processes are gone. */
+  stop(target: string): Promise<void> {
+    return this.#command(async () => {
+      const t = this.#target(target);
+      if (t.all) {
+        for (const name of [...this.#order()].reverse()) await this.#stopProgram(name, 'command');
+      } else if (t.index === undefined) await this.#stopProgram(t.program, 'command');
+      else await this.#stopInstance(t.program, t.index, 'command');
+    });
+  }
+
+  /** Starts what of `target` is not running; settles once it started (ready, ended, or waiting for `after`). */
+  start(target: string): Promise<void> {
+    return this.#command(async () => {
+      const t = this.#target(target);
+      if (t.all) {
+        for (const name of this.#order()) await this.#startProgram(name);
+      } else if (t.index === undefined) await this.#startProgram(t.program);
+      else await this.#startInstance(t.program, t.index);
+    });
+  }
+
+  /** Stops and starts `target` again; not counted in `restarts`. Settles once the new processes started. */
+  restart(target: string, _options: { rolling?: boolean } = {}): Promise<void> {
+    return this.#command(async () => {
+      const t = this.#target(target);
+      if (t.all) {
+        for (const name of [...this.#order()].reverse()) await this.#stopProgram(name, 'command');
+        for (const name of this.#order()) await this.#startProgram(name);
+      } else if (t.index === undefined) await this.#restartProgram(t.program, 'command');
+      else await this.#restartInstance(t.program, t.index, 'command');
+    });
+  }
+
+  /**
+   * Applies a new config: stops removed programs, restarts changed ones with their new
+   * settings, starts added ones; unchanged programs keep running. Settles once done.
+   */
+  reload(next: FleetConfig): Promise<ReloadResult> {
+    return this.#command(() => this.#reload(next));
+  }
+
+  kill(_reason?: unknown): void {
+    this.#dying = true;
+    this.#tree.kill();
+  }
+
+  wait(): Promise<void> {
+    return this.#done;
+  }
+
+  // ---- the tree -------------------------------------------------------------------
+
+  #group(): boolean {
+    return (this.#config.strategy ?? 'one_for_one') !== 'one_for_one';
+  }
+
+  #newTree(): Supervisor {
+    const tree = new Supervisor({
+      name: 'fleet',
+      strategy: this.#config.strategy ?? 'one_for_one',
+      intensity: Infinity,
+      clock: this.#clock,
+      random: this.#random,
+      children: this.#order().map((name) => this.#programSpec(name)),
+      ...(this.#log === undefined ? {} : { logger: this.#log }),
+    });
+    // The fleet ends with its tree, unless a reload is replacing the tree.
+    tree.wait().then(
+      () => this.#treeEnded(tree, undefined),
+      (err: unknown) => this.#treeEnded(tree, toError(err)),
+    );
+    // Under a group strategy a program's restart is the fleet's decision; it is for the
+    // instance whose crash made the program give up.
+    tree.on('childRestarting', (e) => {
+      const p = this.#programs.get(e.id);
+      const culprit = p?.culprit;
+      if (culprit === undefined) return;
+      p!.culprit = undefined;
+      culprit.restarts++;
+      this.#set(culprit, 'backoff');
+      this.#emit(culprit, 'restarting', `in=${e.delayMs}ms`);
+    });
+    tree.on('childFailed', (e) => {
+      const p = this.#programs.get(e.id);
+      if (p === undefined) return;
+      const culprit = p.culprit ?? p.records[0]!;
+      p.culprit = undefined;
+      const detail = this.#intensityDetail(p.config, culprit);
+      for (const r of p.records) {
+        r.reason = 'intensity';
+        r.detail = detail;
+        this.#set(r, 'failed');
+      }
+      this.#emit(culprit, 'failed', `reason=intensity detail=${JSON.stringify(culprit.detail)}`);
+    });
+    return tree;
+  }
+
+  #programSpec(name: string): ChildSpec {
+    const cfg = this.#programs.get(name)!.config;
+    return {
+      id: name,
+      kind: 'tree',
+      restart: 'permanent',
+      ...(this.#group() ? this.#limits(cfg) : {}),
+      start: () => this.#runProgram(name),
+    };
+  }
+
+  #limits(cfg: ProgramConfig): Pick<ChildSpec, 'intensity' | 'periodMs' | 'backoff'> {
+    const backoff: BackoffOptions = { initialMs: cfg.backoff.initialMs, factor: cfg.backoff.factor, maxMs: cfg.backoff.maxMs, resetAfterMs: cfg.backoff.resetAfterMs };
+    return { intensity: cfg.intensity, periodMs: cfg.periodMs, backoff };
+  }
+
+  /** One run of a program: its Supervisor of instances, seen by the fleet Supervisor as a tree that has started once every instance settled. */
+  #runProgram(name: string): Worker & { kind: 'tree'; started(): Promise<void> } {
+    const p = this.#programs.get(name)!;
+    const group = this.#group();
+    const members = p.records.filter((r) => !r.held);
+    for (const r of members) r.attempted = false;
+    const sup = new Supervisor({
+      name,
+      strategy: 'one_for_one',
+      intensity: group ? 0 : Infinity,
+      clock: this.#clock,
+      random: this.#random,
+      children: members.map((r) => this.#instanceSpec(p, r)),
+    });
+    p.sup = sup;
+    p.culprit = undefined;
+    const byId = (id: string) => p.records[Number(id)];
+    sup.on('childExited', (e) => {
+      if (e.error !== undefined && !e.killed) p.culprit = byId(e.id);
+    });
+    sup.on('childRestarting', (e) => {
+      const r = byId(e.id);
+      if (r === undefined) return;
+      r.restarts++;
+      this.#set(r, 'backoff');
+      this.#emit(r, 'restarting', `in=${e.delayMs}ms`);
+    });
+    sup.on('childFailed', (e) => {
+      const r = byId(e.id);
+      if (r === undefined) return;
+      r.detail = this.#intensityDetail(p.config, r);
+      r.reason = 'intensity';
+      this.#set(r, 'failed');
+      this.#emit(r, 'failed', `reason=intensity detail=${JSON.stringify(r.detail)}`);
+    });
+    sup.on('childRemoved', (e) => {
+      // A transient instance that ended cleanly, a temporary one that ended: not restarted.
+      const r = byId(e.id);
+      if (r === undefined || r.pid !== null || r.state === 'stopped' || r.state === 'failed') return;
+      this.#settleEnded(r);
+    });
+    const done = sup.wait();
+    void done.finally(() => {
+      if (p.sup === sup) p.sup = undefined;
+    }).catch(() => {});
+    const settled = this.#until(() => this.#settled(p), undefined).then(() => undefined);
+    return {
+      kind: 'tree',
+      kill: (reason?: unknown) => sup.kill(reason),
+      wait: () => done,
+      started: () => Promise.race([settled, done.then(() => undefined, () => undefined)]),
+    };
+  }
+
+  #instanceSpec(p: Program, r: InstanceRecord): ChildSpec {
+    return {
+      id: String(r.index),
+      kind: 'worker',
+      restart: RESTART[p.config.restart],
+      // The instance stops itself within killTimeout (SIGKILL after it), so waiting is bounded.
+      shutdownMs: 'infinity',
+      ...(this.#group() ? {} : this.#limits(p.config)),
+      start: (signal) => this.#runInstance(p, r, signal),
+    };
+  }
+
+  /** One run of an instance: wait for `after`, spawn, and resolve once ready or ended (start_link). */
+  async #runInstance(p: Program, r: InstanceRecord, signal: AbortSignal): Promise<Worker> {
+    r.attempted = true;
+    if (this.#pendingDeps(p).length > 0) {
+      this.#set(r, 'waiting');
+      try {
+        await this.#until(() => this.#pendingDeps(p).length === 0, signal);
+      } catch (err) {
+        this.#set(r, 'stopped');
+        throw err;
+      }
+    }
+    const cfg = p.config;
+    const w = new ProgramInstance({ config: cfg, index: r.index, logFile: this.#logFile(cfg, r.index), clock: this.#clock, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) });
+    r.worker = w;
+    r.pid = w.pid;
+    r.startedAt = w.startedAt;
+    r.memoryBytes = 0;
+    r.cpuPercent = 0;
+    r.stopReason = undefined;
+    if (r.pid !== null) this.#emit(r, 'started', `pid=${r.pid}`);
+    // A command that could not be spawned is not running, so nothing waiting on it may start.
+    this.#set(r, cfg.ready === undefined && r.pid !== null ? 'running' : 'starting');
+    w.ready().then(
+      () => {
+        if (r.worker !== w || r.state !== 'starting') return;
+        this.#set(r, 'ready');
+        this.#emit(r, 'ready');
+      },
+      () => {},
+    );
+    // Registered before the Supervisor's own watch, so status is current when it decides.
+    w.wait().then(
+      () => this.#ended(r, w, undefined, signal),
+      (err: unknown) => this.#ended(r, w, toError(err), signal),
+    );
+    this.#sampler.wake();
+    const onAbort = () => w.kill();
+    signal.addEventListener('abort', onAbort, { once: true });
+    await w.readyOrDone();
+    signal.removeEventListener('abort', onAbort);
+    return w;
+  }
+
+  /** A run ended: record how; the Supervisor's decision (restart, fail, remove) comes next as an event. */
+  #ended(r: InstanceRecord, w: ProgramInstance, err: Error | undefined, signal: AbortSignal): void {
+    if (r.worker !== w) return;
+    const exit = w.exitInfo ?? { code: null, signal: null };
+    r.pid = null;
+    r.memoryBytes = 0;
+    r.cpuPercent = 0;
+    r.lastTail = w.tail();
+    r.lastExit = { code: exit.code, signal: exit.signal, at: new Date(this.#clock.now()).toISOString() };
+    const killed = signal.aborted;
+    if (killed) {
+      // Stopped by us: a command says why; a group restart or shutdown leaves the last reason.
+      if (r.stopReason !== undefined) {
+        r.reason = r.stopReason;
+        r.detail = `stopped by ${r.stopReason}`;
+      }
+      this.#emit(r, 'exited', `code=${exit.code} signal=${exit.signal}`);
+      this.#set(r, 'stopped');
+      this.#emit(r, 'stopped');
+      return;
+    }
+    r.reason = reasonOf(err);
+    r.detail = err?.message ?? `exited code=${exit.code} signal=${exit.signal}`;
+    this.#emit(r, 'exited', `code=${exit.code} signal=${exit.signal}${SHOWN_ON_EXIT.has(r.reason) ? ` reason=${r.reason}` : ''}`);
+    // Until the Supervisor decides: `backoff` comes with its restart event, `failed` with its give-up.
+    this.#set(r, 'stopping');
+  }
+
+  /** An ended run that is not restarted (restart: never, or on-failure after a clean exit). */
+  #settleEnded(r: InstanceRecord): void {
+    const clean = r.lastExit?.code === 0 && r.lastExit.signal === null && (r.reason === 'exit' || r.reason === undefined);
+    if (clean) {
+      this.#set(r, 'stopped');
+      this.#emit(r, 'stopped');
+      return;
+    }
+    const policy = this.#programs.get(r.program)?.config.restart ?? 'never';
+    r.detail = `${r.detail ?? 'exited'} (restart: ${policy})`;
+    this.#set(r, 'failed');
+    this.#emit(r, 'failed', `reason=${r.reason ?? 'exit'} detail=${JSON.stringify(r.detail)}`);
+  }
+
+  #intensityDetail(cfg: ProgramConfig, r: InstanceRecord): string {
+    const e = r.lastExit;
+    const last = e === undefined ? '' : ` (last exit code=${e.code} signal=${e.signal}${r.reason !== undefined && r.reason !== 'exit' && r.reason !== 'signal' ? ` reason=${r.reason}: ${r.detail ?? ''}` : ''})`;
+    return `restart intensity exceeded: more than ${cfg.intensity} restarts in ${cfg.periodMs}ms${last}`;
+  }
+
+  // ---- commands ---------------------------------------------------------------------
+
+  /** Commands run one at a time, in arrival order. */
+  #command<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#commands.then(() => {
+      if (this.#dying) throw new DeadError('the fleet is stopping; commands are refused');
+      return fn();
+    });
+    this.#commands = run.catch(() => {});
+    return run;
+  }
+
+  #target(target: string) {
+    return parseTarget(target, [...this.#programs.keys()], (name) => this.#programs.get(name)!.config.instances);
+  }
+
+  #treeState(name: string): string | undefined {
+    return this.#tree.children().find((c) => c.id === name)?.state;
+  }
+
+  async #stopProgram(name: string, why: Reason): Promise<void> {
+    const p = this.#programs.get(name)!;
+    p.held = true;
+    for (const r of p.records) {
+      r.held = true;
+      if (r.pid !== null) r.stopReason = why;
+    }
+    const state = this.#treeState(name);
+    if (state !== 'stopped' && state !== undefined) await this.#tree.terminateChild(name);
+    for (const r of p.records) if (r.pid === null && r.state !== 'stopped') this.#set(r, 'stopped');
+  }
+
+  async #startProgram(name: string): Promise<void> {
+    const p = this.#programs.get(name)!;
+    const state = this.#treeState(name);
+    if (state === 'running' && p.sup !== undefined) {
+      // The program runs: start those of its instances that do not.
+      for (const r of p.records) if (r.pid === null && r.state !== 'waiting' && r.state !== 'starting') await this.#startInstance(name, r.index);
+      return;
+    }
+    p.held = false;
+    for (const r of p.records) r.held = false;
+    await this.#tree.restartChild(name);
+  }
+
+  async #restartProgram(name: string, why: Reason): Promise<void> {
+    const p = this.#programs.get(name)!;
+    p.held = false;
+    for (const r of p.records) {
+      r.held = false;
+      if (r.pid !== null) r.stopReason = why;
+    }
+    await this.#tree.restartChild(name);
+  }
+
+  async #stopInstance(name: string, index: number, why: Reason): Promise<void> {
+    const p = this.#programs.get(name)!;
+    const r = p.records[index]!;
+    r.held = true;
+    if (r.pid !== null) r.stopReason = why;
+    const sup = p.sup;
+    if (sup !== undefined && sup.children().some((c) => c.id === String(index))) await sup.terminateChild(String(index));
+    if (r.state !== 'stopped') this.#set(r, 'stopped');
+  }
+
+  async #startInstance(name: string, index: number): Promise<void> {
+    const p = this.#programs.get(name)!;
+    const r = p.records[index]!;
+    r.held = false;
+    if (p.sup === undefined || this.#treeState(name) !== 'running') return this.#startProgram(name);
+    const child = p.sup.children().find((c) => c.id === String(index));
+    if (child === undefined) await p.sup.startChild(this.#instanceSpec(p, r), this.#placement(p, index));
+    else if (child.state !== 'running' && child.state !== 'starting') await p.sup.restartChild(String(index));
+  }
+
+  async #restartInstance(name: string, index: number, why: Reason): Promise<void> {
+    const p = this.#programs.get(name)!;
+    const r = p.records[index]!;
+    r.held = false;
+    if (r.pid !== null) r.stopReason = why;
+    if (p.sup === undefined || this.#treeState(name) !== 'running') return this.#startProgram(name);
+    const child = p.sup.children().find((c) => c.id === String(index));
+    if (child === undefined) await p.sup.startChild(this.#instanceSpec(p, r), this.#placement(p, index));
+    else await p.sup.restartChild(String(index));
+  }
+
+  /** Where an instance child goes back among its siblings: before the next higher index present. */
+  #placement(p: Program, index: number): { before?: string } {
+    const ids = new Set(p.sup!.children().map((c) => c.id));
+    for (let i = index + 1; i < p.records.length; i++) if (ids.has(String(i))) return { before: String(i) };
+    return {};
+  }
+
+  async #reload(next: FleetConfig): Promise<ReloadResult> {
+    const key = (c: ProgramConfig) => JSON.stringify(c, (_k, v: unknown) => (v instanceof RegExp ? `/${v.source}/${v.flags}` : v));
+    const nextByName = new Map(next.programs.map((c) => [c.name, c]));
+    const strategyChanged = (next.strategy ?? 'one_for_one') !== (this.#config.strategy ?? 'one_for_one');
+    const removed = [...this.#programs.keys()].filter((n) => !nextByName.has(n));
+    const changed = next.programs
+      .filter((c) => this.#programs.has(c.name) && (strategyChanged || key(this.#programs.get(c.name)!.config) !== key(c)))
+      .map((c) => c.name);
+    const added = next.programs.filter((c) => !this.#programs.has(c.name)).map((c) => c.name);
+    // Out, in reverse start order: removed and changed programs leave the tree.
+    for (const name of [...this.#order()].reverse()) {
+      if (!removed.includes(name) && !changed.includes(name)) continue;
+      for (const r of this.#programs.get(name)!.records) if (r.pid !== null) r.stopReason = 'command';
+      await this.#tree.deleteChild(name);
+    }
+    const old = new Map(this.#programs);
+    this.#programs.clear();
+    for (const c of next.programs) {
+      const prev = old.get(c.name);
+      this.#programs.set(c.name, prev !== undefined && !changed.includes(c.name) ? prev : this.#newProgram(c));
+    }
+    this.#config = next;
+    if (strategyChanged) {
+      // A Supervisor's strategy is fixed: the tree is made anew (every program was changed, so it is empty).
+      await this.#replaceTree();
+    } else {
+      // In, in start order: each goes before the first program in the tree that comes after it.
+      const order = this.#order();
+      for (const name of order) {
+        if (this.#treeState(name) !== undefined) continue;
+        const inTree = this.#tree.children().map((c) => c.id);
+        const before = inTree.find((id) => dependsOn(id, name, nextByName));
+        await this.#tree.startChild(this.#programSpec(name), before === undefined ? {} : { before });
+      }
+    }
+    this.#changed();
+    return { added, removed, changed };
+  }
+
+  #treeEnded(tree: Supervisor, err: Error | undefined): void {
+    if (tree !== this.#tree) return;
+    this.#dying = true;
+    this.#sampler.stop();
+    this.#changed();
+    this.#settle(err);
+  }
+
+  async #replaceTree(): Promise<void> {
+    const old = this.#tree;
+    this.#tree = this.#newTree();
+    old.kill();
+    await old.wait().catch(() => {});
+  }
+
+  // ---- bookkeeping ------------------------------------------------------------------
+
+  #newProgram(cfg: ProgramConfig): Program {
+    const records = Array.from({ length: cfg.instances }, (_, i) => {
+      const r: InstanceRecord = new InstanceRecord(cfg.name, i, cfg.memoryLimitBytes, (rss) => {
+        r.worker?.fail(new MemoryLimitError(`${cfg.name}[${i}]`, rss, cfg.memoryLimitBytes!));
+      });
+      return r;
+    });
+    for (const r of records) r.state = 'waiting';
+    return { config: cfg, records, sup: undefined, culprit: undefined, held: false };
+  }
+
+  #order(): string[] {
+    return startOrder(this.#config.programs);
+  }
+
+  *#records(): Iterable<InstanceRecord> {
+    for (const p of this.#programs.values()) yield* p.records;
+  }
+
+  /** The programs in `after` that `p` still waits for: known, not stopped by command, not ready. */
+  #pendingDeps(p: Program): string[] {
+    return p.config.after.filter((d) => {
+      const dep = this.#programs.get(d);
+      if (dep === undefined || dep.held) return false;
+      const members = dep.records.filter((r) => !r.held);
+      return members.length > 0 && !members.every((r) => r.isReady);
+    });
+  }
+
+  /** A program run has settled once each instance is ready, has ended, or waits for `after`. */
+  #settled(p: Program): boolean {
+    const members = p.records.filter((r) => !r.held);
+    if (members.some((r) => r.state === 'waiting')) return true;
+    return members.every((r) => r.attempted && r.state !== 'starting');
+  }
+
+  /** Resolves once `cond` holds (checked at every change); rejects with the signal's reason on abort. */
+  #until(cond: () => boolean, signal: AbortSignal | undefined): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!cond()) return;
+        done();
+        resolve();
+      };
+      const onAbort = () => {
+        done();
+        reject(signal!.reason);
+      };
+      const done = () => {
+        this.#waiters.delete(check);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.#waiters.add(check);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #set(r: InstanceRecord, state: InstanceRecord['state']): void {
+    r.state = state;
+    this.#changed();
+  }
+
+  #changed(): void {
+    for (const check of [...this.#waiters]) check();
+    if (this.#events.has('change')) this.#events.emit('change', null);
+  }
+
+  #emit(r: InstanceRecord, event: EventName, details = ''): void {
+    const e: LifecycleEvent = { at: this.#clock.now(), program: r.program, instance: r.index, event, details };
+    this.#log?.info({ program: r.program, instance: r.index, event }, details);
+    if (this.#events.has('event')) this.#events.emit('event', e);
+  }
+
+  #logFile(c: ProgramConfig, i: number): { path: string; maxSize: number; keep: number } {
+    const path =
+      c.logs.file === undefined
+        ? join(this.#config.home, 'logs', `${c.name}-${i}.log`)
+        : c.instances > 1
+          ? c.logs.file.replace(/(\.log)?$/, `-${i}$1`)
+          : c.logs.file;
+    return { path, maxSize: c.logs.maxSize, keep: c.logs.keep };
+  }
+}
+
+export { NotFoundError };

@@ -1,0 +1,66 @@
+// The fleet's record of one program instance: what `status` shows about it across its runs
+// (restarts, last exit, why it stopped, samples), kept by the Fleet alone — as a Supervisor
+// keeps a ChildRecord per child — and never written from outside.
+
+import type { ProgramInstance } from './instance.js';
+import type { Sampled } from './sampler.js';
+import type { LastExit, ProgramStatus, Reason, State } from './status.js';
+
+export class InstanceRecord implements Sampled {
+  state: State = 'stopped';
+  restarts = 0;
+  /** The current (or last) run. */
+  worker: ProgramInstance | undefined;
+  pid: number | null = null;
+  startedAt = 0;
+  lastExit: LastExit | undefined;
+  reason: Reason | undefined;
+  detail: string | undefined;
+  /** Set by a command (stop/restart/watch/cron) before it stops the run: the reason that stop gets. */
+  stopReason: Reason | undefined;
+  /** Stopped by a command: a group restart leaves it alone, `after` does not wait for it. */
+  held = false;
+  /** The instance start ran in the current program run (it spawned, or waits for `after`). */
+  attempted = false;
+  memoryBytes = 0;
+  cpuPercent = 0;
+  readonly cpuHistory: number[] = [];
+  readonly memoryHistory: number[] = [];
+  /** Output of the last run that ended, for views after a crash. */
+  lastTail: string[] = [];
+
+  constructor(
+    readonly program: string,
+    readonly index: number,
+    readonly memoryLimitBytes: number | undefined,
+    readonly overLimit: (rssBytes: number) => void,
+  ) {}
+
+  /** Ready for those that wait on it in `after`: ready, or running without a readiness check. */
+  get isReady(): boolean {
+    return this.state === 'ready' || (this.state === 'running' && this.pid !== null);
+  }
+
+  tail(): string[] {
+    return this.worker?.tail() ?? this.lastTail;
+  }
+
+  status(now: number, waitingFor: () => string[]): ProgramStatus {
+    const live = this.pid !== null;
+    const s: ProgramStatus = {
+      name: this.program,
+      instance: this.index,
+      pid: this.pid,
+      state: this.state,
+      restarts: this.restarts,
+      uptimeMs: live ? Math.max(0, now - this.startedAt) : 0,
+      memoryBytes: live ? this.memoryBytes : 0,
+      cpuPercent: live ? this.cpuPercent : 0,
+    };
+    if (this.lastExit !== undefined) s.lastExit = this.lastExit;
+    if (this.reason !== undefined) s.reason = this.reason;
+    if (this.detail !== undefined) s.detail = this.detail;
+    if (this.state === 'waiting') s.waitingFor = waitingFor();
+    return s;
+  }
+}
