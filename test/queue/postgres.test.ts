@@ -1,7 +1,9 @@
 // The behavioural suite on the real PostgreSQL (DATABASE_URL), in a schema of its own that
 // is dropped after. A missing server fails these tests.
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { postgresStore } from '../../src/queue/index.js';
+import pg from 'pg';
+import { JobQueue, postgresStore } from '../../src/queue/index.js';
 import { queueSuite } from './suite.js';
 import { DATABASE_URL, dropSchema, uniqueSchema } from './helpers.js';
 
@@ -15,9 +17,6 @@ queueSuite(
 );
 
 test('a claim reads as few buffers with 5,000 future jobs of a higher priority as without them', async () => {
-  const { JobQueue } = await import('../../src/queue/index.js');
-  const pg = (await import('pg')).default;
-  const assert = (await import('node:assert/strict')).default;
   const schema = uniqueSchema('claimcost');
   const q = await JobQueue.open({ store: postgresStore({ connectionString: DATABASE_URL, schema }) });
   const c = new pg.Client({ connectionString: DATABASE_URL });
