@@ -69,7 +69,7 @@ export class Daemon implements DaemonView {
       const { host, port } = this.config.dashboard;
       let dash;
       try {
-        dash = await startDashboard(this, { host, port });
+        dash = await startDashboard(this, { host, port, ...(this.config.queue ? { queue: this.config.queue } : {}) });
       } catch (err) {
         rmSync(p.pid, { force: true });
         this.#err(`bosun: the dashboard cannot listen on ${host}:${port} (${(err as Error).message}); set dashboard.port (0 picks a free port) or dashboard: false`);

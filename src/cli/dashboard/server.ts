@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import type { DaemonView } from '../daemon.js';
 import { metricsText } from './metrics.js';
 import { PAGE } from './page.js';
+import { queuePage } from './queue.js';
+import type { QueueConfig } from '../../fleet/config.js';
 
 export interface Dashboard {
   host: string;
@@ -22,7 +24,7 @@ export interface Dashboard {
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 /** Listens on host:port (port 0 picks a free one); resolves once listening. */
-export async function startDashboard(daemon: DaemonView, opts: { host: string; port: number }): Promise<Dashboard> {
+export async function startDashboard(daemon: DaemonView, opts: { host: string; port: number; queue?: QueueConfig }): Promise<Dashboard> {
   const streams = new Set<ServerResponse>();
   let pushTimer: NodeJS.Timeout | undefined;
   let pending = false;
@@ -91,8 +93,10 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
       if (reply.ok) return send(res, 200, 'application/json', JSON.stringify(reply.result));
       return send(res, reply.code === 'ERR_NOT_FOUND' ? 404 : 409, 'application/json', JSON.stringify({ error: reply.error }));
     }
+    if (await queue.handle(req, res, url)) return;
     return send(res, 404, 'text/plain', 'not found\n');
   }
+  const queue = queuePage({ config: opts.queue, authorized: (req) => authorized(req.headers.authorization, daemon.token), send });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -111,6 +115,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
       for (const s of streams) s.end();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await queue.close();
     },
   };
 }
