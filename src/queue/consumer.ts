@@ -6,8 +6,9 @@
 // - A job is held (its lease renewed, never released) for as long as its handler has not
 //   settled, so no second handler runs it meanwhile, even after a kill, a timeout or a
 //   handler that ignores its abort signal; such a handler is reported (`stuck`), not doubled.
-// - Jobs claimed ahead (batchSize > concurrency) have their attempt counted only when they
-//   start, so a consumer that dies holding them uses up nothing of theirs.
+// - Jobs claimed ahead (batchSize > concurrency) that never started get their attempt back if
+//   the consumer dies holding them: starts are recorded with the next acknowledgement (or at
+//   once when none is under way), so claiming ahead costs no extra statements.
 // - Store errors that may heal (a database restart, a lost connection) are logged and
 //   retried with backoff: the consumer rides through outages of any length. Only an error
 //   that will not heal (bad schema, authentication) stops it, so its supervisor decides.
@@ -83,7 +84,40 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
   let busy = 0;
   /** Claimed ahead of a free handler slot: leased and renewed, started in claim order. */
   const waiting: { claim: Claim; at: number }[] = [];
-  const acks = new AckBatcher<Job>((jobs) => store.completeMany(jobs, token), (j) => j.id);
+  /** Jobs started from those held ahead whose start is not yet recorded in the store. */
+  let unmarked: Job[] = [];
+  // Each acknowledgement also records the starts made since the last one, in its statement.
+  const acks = new AckBatcher<Job>(async (jobs) => {
+    const marks = unmarked;
+    unmarked = [];
+    try {
+      return (await store.completeMany(jobs, token, marks)).done;
+    } catch (err) {
+      unmarked.push(...marks);
+      throw err;
+    }
+  }, (j) => j.id);
+
+  /**
+   * Records the start of a job held ahead: with the next acknowledgement when one is under
+   * way by the next turn of the event loop (no extra statement), else on its own. Until then
+   * the job counts as never started: should this process die within that moment, the run
+   * gets its attempt back.
+   */
+  function markStarted(job: Job): void {
+    unmarked.push(job);
+    if (unmarked.length > 1) return; // a flush is already due
+    // One turn of the event loop later: a short handler's acknowledgement carries it by then.
+    setImmediate(() => {
+      if (acks.active || unmarked.length === 0) return;
+      const marks = unmarked;
+      unmarked = [];
+      store.start(marks, token).catch((err: unknown) => {
+        unmarked.push(...marks);
+        logger.warn({ err, kind }, 'could not record job starts; they go with the next acknowledgement');
+      });
+    });
+  }
 
   const fail = (err: unknown) => {
     fatal ??= toError(err);
@@ -227,32 +261,20 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     }
   }
 
-  /** Starts jobs claimed ahead into free slots: their attempt is counted first, in one statement. */
-  async function startAhead(signal: AbortSignal): Promise<void> {
-    const n = Math.min(concurrency - busy, waiting.length);
-    if (n <= 0 || signal.aborted) return;
-    const batch = waiting.splice(0, n);
-    busy += batch.length;
-    let started: Set<string>;
-    try {
-      started = await store.start(batch.map((w) => w.claim.job), token);
-    } catch (err) {
-      busy -= batch.length;
-      waiting.unshift(...batch);
-      throw err;
-    }
-    busy -= batch.length;
-    for (const w of batch) {
-      if (!started.has(w.claim.job.id)) continue; // lost meanwhile (cancelled, or reaped elsewhere)
+  /** Starts jobs claimed ahead, in claim order, into free slots. */
+  function startAhead(signal: AbortSignal): void {
+    while (busy < concurrency && waiting.length > 0 && !signal.aborted) {
+      const w = waiting.shift()!;
       busy++;
-      run({ ...w.claim, job: { ...w.claim.job, attempts: w.claim.job.attempts + 1 } }, w.at, signal);
+      run(w.claim, w.at, signal);
+      markStarted(w.claim.job);
     }
   }
 
   async function look(signal: AbortSignal): Promise<number> {
     let waitMs = pollMs;
     bell.clear(); // this look sees every slot freed so far
-    await startAhead(signal);
+    startAhead(signal);
     const room = maxHeld - busy - waiting.length;
     const free = concurrency - busy;
     // Claim for a free slot at once; claim ahead only in batches worth a round trip.
@@ -325,7 +347,7 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     await Promise.all(
       waiting.splice(0).map(async ({ claim: { job } }) => {
         try {
-          if (await store.release(job, token)) emit({ type: 'released', job: { ...job, state: 'pending' } });
+          if (await store.release(job, token)) emit({ type: 'released', job: { ...job, state: 'pending', attempts: job.attempts - 1 } });
         } catch (err) {
           logger.warn({ err, jobId: job.id }, 'could not release job; it is redelivered after its lease');
         }

@@ -131,7 +131,7 @@ class MemoryStore implements Store {
     const claims = due.slice(0, n).map((row, i) => {
       row.job.state = 'running';
       row.started = i < startN;
-      if (row.started) row.job.attempts++;
+      row.job.attempts++;
       row.token = token;
       row.lockedUntil = now + leaseMs;
       return { job: clone(row.job), waitMs: now - row.job.runAt.getTime() };
@@ -146,7 +146,6 @@ class MemoryStore implements Store {
       const row = this.#held(job, token);
       if (!row || row.started) continue;
       row.started = true;
-      row.job.attempts++;
       started.add(job.id);
     }
     return started;
@@ -189,7 +188,7 @@ class MemoryStore implements Store {
     this.#queueFreed(row.job.queue);
   }
 
-  async completeMany(jobs: Job[], token: string): Promise<Set<string>> {
+  async completeMany(jobs: Job[], token: string, start: Job[] = []): Promise<{ done: Set<string>; started: Set<string> }> {
     const done = new Set<string>();
     for (const job of jobs) {
       const row = this.#held(job, token);
@@ -198,7 +197,7 @@ class MemoryStore implements Store {
       this.#finish(row, 'done');
       done.add(job.id);
     }
-    return done;
+    return { done, started: await this.start(start, token) };
   }
 
   async fail(job: Job, token: string, error: string, retryInMs: number | null): Promise<boolean> {
@@ -220,7 +219,7 @@ class MemoryStore implements Store {
     const row = this.#held(job, token);
     if (!row) return false;
     row.job.state = 'pending';
-    if (row.started) row.job.attempts--;
+    row.job.attempts--;
     row.started = false;
     row.token = null;
     this.#wake(job.kind);
@@ -236,7 +235,8 @@ class MemoryStore implements Store {
       if (row.token !== null && live.has(row.token)) continue;
       n++;
       if (row.started) row.job.lastError = 'lease expired: the consumer stopped renewing (crashed or stalled)';
-      if (row.job.attempts >= row.job.maxAttempts) {
+      else row.job.attempts--; // held ahead, never started: the attempt is given back
+      if (row.started && row.job.attempts >= row.job.maxAttempts) {
         this.#finish(row, 'failed');
       } else {
         row.job.state = 'pending';

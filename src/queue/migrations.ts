@@ -94,8 +94,9 @@ const MIGRATIONS: Migration[] = [
       );
       -- One round trip per claim: promote due scheduled jobs of the kind, claim up to p_n due
       -- jobs (a named queue's job only while nothing of its queue runs and it is the queue's
-      -- first live job), count an attempt for the first p_start (the rest are held ahead), and
-      -- say when the next job is due if fewer than p_n were found.
+      -- first live job), count an attempt for each, mark the first p_start started (the rest
+      -- are held ahead: if their holder dies before starting them, reap gives the attempt
+      -- back), and say when the next job is due if fewer than p_n were found.
       CREATE FUNCTION ${s}.claim(p_kind text, p_n integer, p_start integer, p_token text, p_lease_ms float8)
       RETURNS json LANGUAGE plpgsql AS $fn$
       DECLARE
@@ -120,7 +121,7 @@ const MIGRATIONS: Migration[] = [
           SELECT id, row_number() OVER (ORDER BY priority DESC, run_at, id) AS rn FROM c
         ), u AS (
           UPDATE ${s}.jobs j SET state = 'running',
-            attempts = j.attempts + CASE WHEN o.rn <= p_start THEN 1 ELSE 0 END,
+            attempts = j.attempts + 1,
             started_at = CASE WHEN o.rn <= p_start THEN now() END,
             locked_by = p_token, locked_until = now() + p_lease_ms * interval '1 millisecond'
           FROM o WHERE j.id = o.id

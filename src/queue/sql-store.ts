@@ -203,7 +203,7 @@ export class SqlStore implements Store {
   async start(jobs: Job[], token: string): Promise<Set<string>> {
     if (jobs.length === 0) return new Set();
     const rows = await this.#query(
-      `UPDATE ${this.#s}.jobs SET attempts = attempts + 1, started_at = now()
+      `UPDATE ${this.#s}.jobs SET started_at = now()
        WHERE id = ANY($1::bigint[]) AND locked_by = $2 AND state = 'running' AND started_at IS NULL RETURNING id`,
       [jobs.map((j) => j.id), token],
     );
@@ -220,25 +220,47 @@ export class SqlStore implements Store {
     return new Set(rows.map((r) => String(r['id'])));
   }
 
-  async completeMany(jobs: Job[], token: string): Promise<Set<string>> {
-    if (jobs.length === 0) return new Set();
+  async completeMany(jobs: Job[], token: string, start: Job[] = []): Promise<{ done: Set<string>; started: Set<string> }> {
+    if (start.length > 0 && jobs.length === 0) return { done: new Set(), started: await this.start(start, token) };
+    if (jobs.length === 0) return { done: new Set(), started: new Set() };
     const set = `state = 'done', locked_by = NULL, locked_until = NULL, finished_at = now(), last_error = NULL`;
-    const rows =
-      jobs.length === 1
-        ? await this.#query(
-            `UPDATE ${this.#s}.jobs SET ${set}
-             WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND state = 'running' RETURNING id, queue`,
-            [jobs[0]!.id, token, jobs[0]!.attempts],
-          )
-        : await this.#query(
-            `UPDATE ${this.#s}.jobs j SET ${set}
-             FROM unnest($1::bigint[], $2::integer[]) AS a(id, attempts)
-             WHERE j.id = a.id AND j.attempts = a.attempts AND j.locked_by = $3 AND j.state = 'running'
-             RETURNING j.id, j.queue`,
-            [jobs.map((j) => j.id), jobs.map((j) => j.attempts), token],
-          );
-    await this.#queuesFreed(rows);
-    return new Set(rows.map((r) => String(r['id'])));
+    let rows: Row[];
+    if (start.length > 0) {
+      // Acknowledge, and record the starts of jobs held ahead, in one statement.
+      rows = await this.#query(
+        `WITH d AS (
+           UPDATE ${this.#s}.jobs j SET ${set}
+           FROM unnest($1::bigint[], $2::integer[]) AS a(id, attempts)
+           WHERE j.id = a.id AND j.attempts = a.attempts AND j.locked_by = $3 AND j.state = 'running'
+           RETURNING j.id, j.queue),
+         s AS (
+           UPDATE ${this.#s}.jobs SET started_at = now()
+           WHERE id = ANY($4::bigint[]) AND locked_by = $3 AND state = 'running' AND started_at IS NULL
+           RETURNING id)
+         SELECT 'done' AS what, id, queue FROM d UNION ALL SELECT 'started', id, NULL FROM s`,
+        [jobs.map((j) => j.id), jobs.map((j) => j.attempts), token, start.map((j) => j.id)],
+      );
+    } else if (jobs.length === 1) {
+      rows = await this.#query(
+        `UPDATE ${this.#s}.jobs SET ${set}
+         WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND state = 'running' RETURNING 'done' AS what, id, queue`,
+        [jobs[0]!.id, token, jobs[0]!.attempts],
+      );
+    } else {
+      rows = await this.#query(
+        `UPDATE ${this.#s}.jobs j SET ${set}
+         FROM unnest($1::bigint[], $2::integer[]) AS a(id, attempts)
+         WHERE j.id = a.id AND j.attempts = a.attempts AND j.locked_by = $3 AND j.state = 'running'
+         RETURNING 'done' AS what, j.id, j.queue`,
+        [jobs.map((j) => j.id), jobs.map((j) => j.attempts), token],
+      );
+    }
+    const done = rows.filter((r) => r['what'] === 'done');
+    await this.#queuesFreed(done);
+    return {
+      done: new Set(done.map((r) => String(r['id']))),
+      started: new Set(rows.filter((r) => r['what'] === 'started').map((r) => String(r['id']))),
+    };
   }
 
   async fail(job: Job, token: string, error: string, retryInMs: number | null): Promise<boolean> {
@@ -257,7 +279,7 @@ export class SqlStore implements Store {
   async release(job: Job, token: string): Promise<boolean> {
     const rows = await this.#query(
       `UPDATE ${this.#s}.jobs SET state = 'pending', locked_by = NULL, locked_until = NULL, started_at = NULL,
-         attempts = attempts - CASE WHEN started_at IS NULL THEN 0 ELSE 1 END
+         attempts = attempts - 1
        WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND state = 'running' RETURNING id`,
       [job.id, token, job.attempts],
     );
@@ -283,9 +305,11 @@ export class SqlStore implements Store {
   async reap(kind: string, liveTokens: string[]): Promise<number> {
     const rows = await this.#query(
       `UPDATE ${this.#s}.jobs SET locked_by = NULL, locked_until = NULL, started_at = NULL,
+         -- a job held ahead and never started gets its attempt back
+         attempts = attempts - CASE WHEN started_at IS NULL THEN 1 ELSE 0 END,
          last_error = CASE WHEN started_at IS NULL THEN last_error ELSE '${LEASE_EXPIRED}' END,
-         state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-         finished_at = CASE WHEN attempts >= max_attempts THEN now() END
+         state = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+         finished_at = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN now() END
        WHERE kind = $1 AND state = 'running' AND locked_until < now() AND NOT (locked_by = ANY($2::text[]))
        RETURNING id, queue, state`,
       [kind, liveTokens],

@@ -149,20 +149,24 @@ export interface Store {
   add(jobs: NewJob[]): Promise<Job[]>;
   /**
    * Claims up to `n` due jobs of `kind` in priority desc, runAt, id order for `leaseMs`, at most
-   * one per named queue and only a queue's first live job. The first `startN` are started (an
-   * attempt counted); the rest are held ahead, their attempt counted only by `start`. Also
-   * says, when fewer than `n` were claimed, in how many ms the next job of `kind` is due.
+   * one per named queue and only a queue's first live job, counting an attempt for each. The
+   * first `startN` are marked started; the rest are held ahead until `start` marks them (a job
+   * never marked gets its attempt back when reaped). Also says, when fewer than `n` were
+   * claimed, in how many ms the next job of `kind` is due.
    */
   claim(kind: string, n: number, startN: number, leaseMs: number, token: string): Promise<{ claims: Claim[]; nextDueMs: number | null }>;
-  /** Starts jobs held ahead: counts their attempt. Returns the ids still held and now started. */
+  /** Records that jobs held ahead have started. Returns the ids still held and now marked. */
   start(jobs: Job[], token: string): Promise<Set<string>>;
   /** Extends the leases still held; returns the ids still held. */
   renew(ids: string[], leaseMs: number, token: string): Promise<Set<string>>;
-  /** Marks claimed jobs done (clearing lastError) in one statement; returns the ids it marked done. */
-  completeMany(jobs: Job[], token: string): Promise<Set<string>>;
+  /**
+   * Marks claimed jobs done (clearing lastError) and, in the same statement, records `start`
+   * as started (as `start` does); returns the ids marked done and the ids marked started.
+   */
+  completeMany(jobs: Job[], token: string, start?: Job[]): Promise<{ done: Set<string>; started: Set<string> }>;
   /** Records an error; retry after `retryInMs`, or mark failed when null. */
   fail(job: Job, token: string, error: string, retryInMs: number | null): Promise<boolean>;
-  /** Gives a claimed job back, pending now, its attempt (if started) not counted. */
+  /** Gives a claimed job back, pending now, its attempt not counted. */
   release(job: Job, token: string): Promise<boolean>;
   /**
    * Makes jobs of `kind` whose lease expired pending again (or failed if out of attempts),
