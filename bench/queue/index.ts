@@ -288,9 +288,10 @@ if (parts.includes('idle')) {
   /** Transactions per second while `start()`'s consumers sit idle; `stop()` closes them (flushing their stats). */
   const idleLoad = async (name: string, start: () => Promise<() => Promise<void>>) => {
     const stop = await start();
-    await sleep(3000); // past start-up and the first polls
-    // Counters are flushed by each backend at most once a second, and on exit: read, idle,
-    // stop (every backend exits and flushes), then read again.
+    // A backend flushes its counters at most once a second, an idle one after 10 s, and on
+    // exit: wait out start-up's flushes, read, idle, stop (every backend exits and flushes),
+    // then read again.
+    await sleep(11_000);
     const before = await xacts();
     const t0 = performance.now();
     await sleep(IDLE_MS);

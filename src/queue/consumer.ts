@@ -279,13 +279,13 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     const free = concurrency - busy;
     // Claim for a free slot at once; claim ahead only in batches worth a round trip.
     if (room > 0 && (free > 0 || room * 2 >= batchSize)) {
+      hub.lastLookAt = clock.now();
       if (clock.now() - hub.lastReapAt >= reapEveryMs) {
         hub.lastReapAt = clock.now();
         const n = await store.reap(kind, [...ctx.tokens]);
         if (n > 0) logger.info({ kind, jobs: n }, 'expired leases: jobs made available again');
       }
       const want = Math.min(room, batchSize);
-      hub.lastLookAt = clock.now();
       const { claims, nextDueMs } = await store.claim(kind, want, Math.max(0, Math.min(free, want)), leaseMs, token);
       const at = clock.now();
       claims.forEach((c, i) => {
@@ -310,10 +310,13 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     let failures = 0;
     let waitMs = 0;
     let polled = true;
+    /** The current wait is the poll cadence (not a due job's time): skippable. */
+    let pollWait = false;
     while (!signal.aborted && fatal === undefined) {
       if (polled) {
         try {
           waitMs = await look(signal);
+          pollWait = waitMs === pollMs;
           failures = 0;
         } catch (err) {
           if (!isTransientStoreError(err)) throw err;
@@ -337,8 +340,8 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
       // A timed poll right after another consumer of this kind looked is skipped: it would
       // find what that one found.
       const since = clock.now() - hub.lastLookAt;
-      polled = !(end === 'timeout' && waitMs === pollMs && since < pollMs * 0.9);
-      if (!polled) waitMs = pollMs - since;
+      polled = !(end === 'timeout' && pollWait && since < pollMs * 0.9);
+      if (!polled) waitMs = Math.max(1, pollMs - since);
     }
   }
 
