@@ -52,3 +52,28 @@ test('a claim reads as few buffers with 5,000 future jobs of a higher priority a
     await dropSchema(schema);
   }
 });
+
+test('database errors come out as StoreError, saying whether they may heal', async () => {
+  const { StoreError } = await import('../../src/queue/index.js');
+  const unreachable = new URL(DATABASE_URL);
+  unreachable.port = '1';
+  await assert.rejects(JobQueue.open({ store: postgresStore({ connectionString: unreachable.toString() }) }), (err: unknown) => {
+    assert.ok(err instanceof StoreError, `${String(err)} (${(err as Error).constructor.name})`);
+    assert.equal(err.code, 'ERR_QUEUE_STORE');
+    assert.equal(err.transient, true, 'a server not up yet may come up');
+    return true;
+  });
+  const noDb = new URL(DATABASE_URL);
+  noDb.pathname = '/no_such_database_bosun';
+  await assert.rejects(JobQueue.open({ store: postgresStore({ connectionString: noDb.toString() }) }), (err: unknown) => {
+    assert.ok(err instanceof StoreError);
+    assert.equal(err.sqlState, '3D000');
+    assert.equal(err.transient, false, 'a missing database does not heal by waiting');
+    return true;
+  });
+  const schema = uniqueSchema('dropped');
+  const q = await JobQueue.open({ store: postgresStore({ connectionString: DATABASE_URL, schema }) });
+  await dropSchema(schema);
+  await assert.rejects(q.add('x', 1), (err: unknown) => err instanceof StoreError && err.sqlState === '42P01' && !err.transient && /postgres store: relation/.test(err.message));
+  await q.close();
+});
