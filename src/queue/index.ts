@@ -23,6 +23,7 @@ export { postgresStore, type PostgresStoreOptions } from './postgres-store.js';
 export { InvalidPayloadError, LeaseLostError, QueueClosedError, MigrationError, StoreLockedError, StoreError } from './errors.js';
 export { TimeoutError } from '../core/index.js';
 export type { ScheduleOptions, SchedulerOptions } from './scheduler.js';
+export { DriverMissingError } from './driver.js';
 export type { Handler } from './consumer.js';
 export type { LeaseStart } from './lease.js';
 export type {

@@ -6,17 +6,19 @@
 
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { lockDir } from './dir-lock.js';
+import { loadDriver } from './driver.js';
 import { SqlStore, type Db, type Row } from './sql-store.js';
 import type { Store } from './types.js';
 
+/** pgliteStore()'s directory when none is given, relative to the working directory. */
 export const DEFAULT_PGLITE_DIR = './.bosun/queue';
 
 async function connect(dir: string): Promise<Db> {
+  const { PGlite } = await loadDriver('pgliteStore', '@electric-sql/pglite', () => import('@electric-sql/pglite'));
   mkdirSync(dir, { recursive: true });
   const unlock = lockDir(resolve(dir));
-  let pg: PGlite;
+  let pg: InstanceType<typeof PGlite>;
   try {
     pg = await PGlite.create(dir);
   } catch (err) {
@@ -55,7 +57,11 @@ async function connect(dir: string): Promise<Db> {
   };
 }
 
-/** The embedded store: PGlite in `dir` (created if missing), owned by this process while open. */
+/**
+ * The embedded store: PGlite in `dir` (created if missing), default `./.bosun/queue` relative to the
+ * working directory (DEFAULT_PGLITE_DIR), owned by this process while open. Needs the optional
+ * package @electric-sql/pglite.
+ */
 export function pgliteStore(dir: string = DEFAULT_PGLITE_DIR): Store {
   return new SqlStore('pglite', 'bosun', () => connect(dir));
 }

@@ -4,9 +4,10 @@
 // as a job is added. If that client drops (a restart, an outage of any length), consumers
 // fall back to polling while it reconnects, with backoff, for as long as it takes.
 
-import pg from 'pg';
+import type pg from 'pg';
 import { exponentialDelay, jittered } from '../core/backoff.js';
 import type { Clock, TimerHandle } from '../core/index.js';
+import { loadDriver } from './driver.js';
 import { SqlStore, type Db, type Row } from './sql-store.js';
 import type { Store } from './types.js';
 
@@ -21,8 +22,9 @@ export interface PostgresStoreOptions {
 /** LISTEN reconnects: 100 ms doubling to 5 s, ±10%. */
 const RECONNECT = { initialMs: 100, factor: 2, maxMs: 5000, jitter: 0.1 };
 
-function connect(options: PostgresStoreOptions, clock: Clock): Db {
-  const pool = new pg.Pool({
+async function connect(options: PostgresStoreOptions, clock: Clock): Promise<Db> {
+  const driver = (await loadDriver('postgresStore', 'pg', () => import('pg'))).default;
+  const pool = new driver.Pool({
     connectionString: options.connectionString,
     max: options.poolSize ?? 4,
     application_name: 'bosun-queue',
@@ -60,7 +62,7 @@ function connect(options: PostgresStoreOptions, clock: Clock): Db {
       let timer: TimerHandle | undefined;
       let failures = 0;
       const start = async (): Promise<void> => {
-        const c = new pg.Client({ connectionString: options.connectionString, application_name: 'bosun-queue-listen' });
+        const c = new driver.Client({ connectionString: options.connectionString, application_name: 'bosun-queue-listen' });
         c.on('notification', (msg) => fn(msg.payload ?? ''));
         let dropped = false;
         const drop = (err: Error) => {
@@ -118,10 +120,10 @@ function connect(options: PostgresStoreOptions, clock: Clock): Db {
   };
 }
 
-/** A store in PostgreSQL, shared by every process that opens the same database and schema. */
+/** A store in PostgreSQL, shared by every process that opens the same database and schema. Needs the optional package pg. */
 export function postgresStore(options: PostgresStoreOptions): Store {
   if (typeof options?.connectionString !== 'string' || options.connectionString === '') {
     throw new TypeError('postgresStore needs a connectionString');
   }
-  return new SqlStore('postgres', options.schema ?? 'bosun', async (clock) => connect(options, clock));
+  return new SqlStore('postgres', options.schema ?? 'bosun', (clock) => connect(options, clock));
 }
