@@ -14,11 +14,10 @@
 //   that will not heal (bad schema, authentication) stops it, so its supervisor decides.
 
 import { randomUUID } from 'node:crypto';
-import { exponentialDelay, jittered } from '../core/backoff.js';
 import { isAbortLike, startWorker, TimeoutError, toError, type Clock, type Logger, type Worker } from '../core/index.js';
 import { AckBatcher } from './ack-batcher.js';
 import { Bell } from './bell.js';
-import { resolveBackoff, retryDelayMs } from './backoff.js';
+import { resolveBackoff, retryDelayMs, storeRetryMs as retryIn } from './backoff.js';
 import { isTransientStoreError, LeaseLostError } from './errors.js';
 import type { KindHub } from './kind-hub.js';
 import { storableText } from './payload.js';
@@ -51,10 +50,6 @@ interface Running {
   /** Handler settled and its outcome recorded (or given up on). */
   done: Promise<void>;
 }
-
-/** Store retries: 100 ms doubling to 5 s, ±10%. */
-const RETRY = { initialMs: 100, factor: 2, maxMs: 5000, jitter: 0.1 };
-const retryIn = (n: number) => jittered(exponentialDelay(n, RETRY.initialMs, RETRY.factor, RETRY.maxMs), RETRY.jitter);
 
 export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Handler<P>, options: WorkerOptions = {}): Worker {
   const concurrency = options.concurrency ?? 1;

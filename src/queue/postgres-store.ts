@@ -5,8 +5,8 @@
 // fall back to polling while it reconnects, with backoff, for as long as it takes.
 
 import type pg from 'pg';
-import { exponentialDelay, jittered } from '../core/backoff.js';
 import type { Clock, TimerHandle } from '../core/index.js';
+import { storeRetryMs } from './backoff.js';
 import { loadDriver } from './driver.js';
 import { SqlStore, type Db, type Row } from './sql-store.js';
 import type { Store } from './types.js';
@@ -18,9 +18,6 @@ export interface PostgresStoreOptions {
   /** Connections in the pool before consumers grow it to their concurrency. Default 4. */
   poolSize?: number;
 }
-
-/** LISTEN reconnects: 100 ms doubling to 5 s, ±10%. */
-const RECONNECT = { initialMs: 100, factor: 2, maxMs: 5000, jitter: 0.1 };
 
 async function connect(options: PostgresStoreOptions, clock: Clock): Promise<Db> {
   const driver = (await loadDriver('postgresStore', 'pg', () => import('pg'))).default;
@@ -72,7 +69,7 @@ async function connect(options: PostgresStoreOptions, clock: Clock): Promise<Db>
           c.end().catch(() => {});
           if (closed) return;
           onError(err);
-          const wait = jittered(exponentialDelay(++failures, RECONNECT.initialMs, RECONNECT.factor, RECONNECT.maxMs), RECONNECT.jitter);
+          const wait = storeRetryMs(++failures); // as long as it takes
           timer = clock.setTimeout(() => void start().catch(drop), wait);
         };
         c.on('error', drop);

@@ -7,8 +7,8 @@
 // ticks add one job, for the latest of them. The job's runAt is its tick.
 
 import { Cron } from 'croner';
-import { exponentialDelay, jittered } from '../core/backoff.js';
 import { startWorker, type Clock, type Logger, type Worker } from '../core/index.js';
+import { storeRetryMs } from './backoff.js';
 import { isTransientStoreError } from './errors.js';
 import { checkKind, checkPayload, checkText } from './payload.js';
 import type { ScheduleSpec, Store } from './types.js';
@@ -93,7 +93,7 @@ export function startScheduler(ctx: { store: Store; clock: Clock; logger: Logger
         failures = 0;
       } catch (err) {
         if (!isTransientStoreError(err)) throw err;
-        waitMs = jittered(exponentialDelay(++failures, 100, 2, 5000), 0.1);
+        waitMs = storeRetryMs(++failures);
         logger.warn({ err, retryInMs: Math.round(waitMs) }, 'queue store unavailable (scheduler); retrying');
       }
       await clock.sleep(waitMs, signal).catch(() => {});
