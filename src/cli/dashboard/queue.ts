@@ -22,7 +22,7 @@ export interface QueuePage {
 type Send = (res: ServerResponse, status: number, type: string, body: string, headers?: Record<string, string>) => void;
 
 const PAGE_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+  'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'",
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
 };
