@@ -269,6 +269,7 @@ async function program(): Promise<Command> {
       await ask(o, { cmd: 'shutdown' });
       await waitGone(pid, 15_000);
     });
+  (await import('./jobs.js')).jobsCommand(cli, common, (n) => (code = n));
   // A client's output may go to a reader that leaves early; the daemon (run) handles its own.
   cli.hook('preAction', (_cli, action) => {
     if (action.name() !== 'run') exitQuietlyOnClosedStdout();

@@ -60,9 +60,14 @@ export interface DaemonConfig {
   /** Absent means one_for_one. */
   strategy?: Strategy;
   dashboard: { host: string; port: number } | false;
+  /** The job queue that `bosun jobs` and the dashboard's queue page show, when configured. */
+  queue?: QueueConfig;
   /** In the order the file lists them. */
   programs: ProgramConfig[];
 }
+
+/** `queue:` in the config: a PostgreSQL database (and schema), or a PGlite directory (absolute). */
+export type QueueConfig = { database: string; schema?: string } | { pglite: string };
 
 /** The config is invalid; `problems` holds one line per problem, each starting with its path. */
 export class ConfigError extends BosunError {
@@ -179,7 +184,8 @@ export function validateConfig(raw: unknown, file?: string, options: ValidateOpt
   const base = file === undefined ? process.cwd() : dirname(file);
   const label = file ?? '(object)';
   if (!isObject(raw)) throw new ConfigError([`(root): expected an object with 'programs', got ${show(raw)}`], label);
-  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs']);
+  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs', 'queue']);
+  const queue = raw.queue === undefined ? undefined : queueConfig(raw.queue, base, v, problems);
 
   const configHome = raw.home === undefined ? resolve(base, '.bosun') : resolve(base, v.string(raw.home, 'home') ?? '.bosun');
   const home = options.home ?? configHome;
@@ -225,7 +231,7 @@ export function validateConfig(raw: unknown, file?: string, options: ValidateOpt
     if (options.checkFiles !== false) preflight(home, programs, problems);
   }
   if (problems.length > 0) throw new ConfigError(problems, label);
-  return { file: file ?? '', home, strategy, dashboard, programs };
+  return { file: file ?? '', home, strategy, dashboard, programs, ...(queue !== undefined ? { queue } : {}) };
 }
 
 interface ProgramDefaults {
@@ -377,4 +383,23 @@ function sharedLogProblems(home: string, programs: ProgramConfig[], problems: st
 function programCycles(programs: ProgramConfig[]): string[][] {
   const byName = new Map(programs.map((p) => [p.name, p]));
   return findCycles(byName.keys(), (name) => (byName.get(name)?.after ?? []).filter((d) => byName.has(d)));
+}
+
+function queueConfig(x: unknown, base: string, v: Validator, problems: string[]): QueueConfig | undefined {
+  if (!v.object(x, 'queue')) return undefined;
+  const q = x as Record<string, unknown>;
+  v.keys(q, 'queue', ['database', 'pglite', 'schema']);
+  if ((q.database === undefined) === (q.pglite === undefined)) {
+    problems.push(`queue: expected exactly one of database (a PostgreSQL URL) or pglite (a directory), got ${q.database === undefined ? 'neither' : 'both'}`);
+    return undefined;
+  }
+  if (q.pglite !== undefined) {
+    if (q.schema !== undefined) problems.push('queue.schema: only with queue.database (a PGlite queue has one schema)');
+    const dir = v.string(q.pglite, 'queue.pglite');
+    return dir === undefined ? undefined : { pglite: resolve(base, dir) };
+  }
+  const database = v.string(q.database, 'queue.database');
+  const schema = q.schema === undefined ? undefined : v.string(q.schema, 'queue.schema');
+  if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,50}$/.test(schema)) problems.push(`queue.schema: expected a plain identifier (letters, digits, _), got '${schema}'`);
+  return database === undefined ? undefined : { database, ...(schema !== undefined ? { schema } : {}) };
 }
