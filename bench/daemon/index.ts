@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { request } from '../../src/cli/control.js';
 import { percentile } from '../harness.js';
 
-const BOSUN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+// The daemon as users run it: the package's dist/ (built without comments), not the test build.
+const BOSUN = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
 const PROGRAM = fileURLToPath(new URL('./program.js', import.meta.url));
 const PM2_BIN = createRequire(import.meta.url).resolve('pm2/bin/pm2');
 const N = 20;

@@ -11,7 +11,6 @@ import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { CONFIG_NAMES, ConfigError, findConfig, readConfig, validateConfig, type DaemonConfig } from '../fleet/config.js';
 import { NoDaemonError, request, type Reply, type Request } from './control.js';
-import { jobsCommand } from './jobs.js';
 import type { LogFileRef, StatusBody } from './daemon.js';
 import { paths } from './paths.js';
 
@@ -101,6 +100,13 @@ async function runDaemon(file: string | undefined, o: Common): Promise<number> {
 }
 
 /**
+ * Node flags of the detached daemon, which only a new process can take: V8's young generation
+ * capped at 1 MB a semi-space. The daemon allocates little once up, but its start-up grows the
+ * young generation to about 3.5 MB resident, and it never shrinks back (about 1 MB saved).
+ */
+const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+
+/**
  * The daemon's JavaScript is glue around system calls: TurboFan buys it nothing measurable (log
  * throughput is the same or better without it), but the first time a status request makes a
  * function hot, the optimizing compiler's own code (about 3.5 MB of the node binary) becomes
@@ -135,7 +141,7 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
     throw err;
   }
   const offset = fstatSync(log).size;
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'run', config.file, '--home', realHome], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, fileURLToPath(import.meta.url), 'run', config.file, '--home', realHome], {
     detached: true,
     stdio: ['ignore', log, log],
     cwd: process.cwd(),
@@ -262,6 +268,8 @@ async function program(): Promise<Command> {
       await ask(o, { cmd: 'shutdown' });
       await waitGone(pid, 15_000);
     });
+  // Loaded with commander, never by the daemon itself.
+  const { jobsCommand } = await import('./jobs.js');
   jobsCommand(cli, common, (n) => (code = n));
   cli.hook('postAction', () => {
     process.exitCode = code;
