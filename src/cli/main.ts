@@ -13,6 +13,7 @@ import { CONFIG_NAMES, ConfigError, findConfig, readConfig, validateConfig, type
 import { NoDaemonError, request, type Reply, type Request } from './control.js';
 import type { LogFileRef, StatusBody } from './daemon.js';
 import { paths } from './paths.js';
+import { packageVersion } from './version.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, noDaemon: 3 } as const;
 
@@ -202,6 +203,7 @@ async function program(): Promise<Command> {
   const cli = new Command('bosun')
     .description('Keeps programs running: a daemon that supervises the programs of a config file, and its command line.')
     .addHelpText('after', '\nExit codes: 0 done, 1 failed, 2 bad usage or config, 3 no daemon running.')
+    .version(packageVersion(), '-V, --version', 'print the version of bosun')
     .exitOverride();
   // Every command takes the common options, so they may come before or after the command.
   const common = (c: Command) => c.option('--home <dir>', 'the daemon home (socket, pid file, token, logs)').option('-c, --config <file>', 'config file (default bosun.config.{yaml,yml,json,mjs,js})');
@@ -218,10 +220,20 @@ async function program(): Promise<Command> {
       if (isProgram) await ask(o, { cmd: 'start', target });
       else code = await startDetached(target, o);
     });
-  for (const action of ['stop', 'restart'] as const) {
-    common(cli.command(`${action} <target>`).description(`${action} a program (name|all); returns once done`))
-      .action(async (target: string, _o, c: Command) => void (await ask(opts(c), { cmd: action, target })));
-  }
+  common(cli.command('stop <target>').description('stop a program (name|name:index|all); returns once done'))
+    .action(async (target: string, _o, c: Command) => void (await ask(opts(c), { cmd: 'stop', target })));
+  common(cli.command('restart <target>').description('restart a program (name|name:index|all); returns once done'))
+    .option('--rolling', 'one instance at a time, each replacement ready before its old process stops (default: the program\'s `rolling` key)')
+    .option('--no-rolling', 'all instances at once, even with `rolling: true`')
+    .action(async (target: string, o: { rolling?: boolean }, c: Command) => void (await ask(opts(c), { cmd: 'restart', target, ...(o.rolling === undefined ? {} : { rolling: o.rolling }) })));
+  common(cli.command('startup [config]').description('print a systemd unit that runs `bosun run <config>` for this home; --install writes it'))
+    .option('--install', 'write the unit and say the systemctl commands that enable it')
+    .option('--unit-dir <dir>', 'where --install writes (default /etc/systemd/system as root, else ~/.config/systemd/user)')
+    .action(async (file: string | undefined, o: { install?: boolean; unitDir?: string }, c: Command) => {
+      const g = opts(c);
+      const { startupCommand } = await import('./startup.js');
+      code = await startupCommand(await configOrExit(file ?? g.config), o.install === true, g.home === undefined ? undefined : resolve(g.home), o.unitDir === undefined ? undefined : resolve(o.unitDir));
+    });
   common(cli.command('status').description('show every program instance').option('--json', 'print JSON for scripts'))
     .action(async (o: { json?: boolean }, c: Command) => {
       const body = (await ask(opts(c), { cmd: 'status' })) as StatusBody;

@@ -27,7 +27,11 @@ import { quiet, type Worker } from '../core/worker.js';
 import type { SpawnFn } from '../process/monitor.js';
 import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
 import { MemoryLimitError, ProgramInstance, reasonOf } from './instance.js';
+import { CronRestart } from './cron-restart.js';
 import { InstanceRecord } from './record.js';
+import { rollingRestart, type RollHost } from './rolling.js';
+import { ListenError, Sockets } from './sockets.js';
+import { FileWatch, ignoreMatcher } from './watch.js';
 import { Sampler } from './sampler.js';
 import type { EventName, LifecycleEvent, LogFileRef, Reason, StatusBody } from './status.js';
 import { dependsOn, parseTarget, startOrder } from './targets.js';
@@ -84,6 +88,12 @@ export class Fleet implements Worker {
   readonly #sampler: Sampler;
   #tree: Supervisor;
   #watchers = 0;
+  /** Listening sockets, bound once and kept across restarts and reloads (sockets.ts). */
+  readonly #sockets = new Sockets();
+  /** Replacements started by a rolling restart and not yet handed to their Supervisor. */
+  readonly #replacements = new Set<ProgramInstance>();
+  /** Each program's watch and cronRestart, which restart it with reason `watch` or `cron`. */
+  readonly #triggers = new Map<string, { stop(): void }[]>();
   #commands: Promise<unknown> = Promise.resolve();
   /** Conditions re-checked on every change (instances waiting for `after`, programs settling). */
   readonly #waiters = new Set<() => void>();
@@ -106,6 +116,7 @@ export class Fleet implements Worker {
       }),
     );
     this.#tree = this.#newTree();
+    for (const cfg of this.#config.programs) this.#armTriggers(cfg);
   }
 
   get config(): FleetConfig {
@@ -171,14 +182,25 @@ export class Fleet implements Worker {
     });
   }
 
-  /** Stops and starts `target` again; not counted in `restarts`. Settles once the new processes started. */
-  restart(target: string, _options: { rolling?: boolean } = {}): Promise<void> {
+  /**
+   * Stops and starts `target` again; not counted in `restarts`. Settles once the new processes
+   * started. Rolling (`rolling`, default each program's `rolling` key): one instance at a time,
+   * each replacement started and ready before its old process stops; a replacement that is
+   * not ready stops the roll and rejects with RollingRestartError (the old process runs on).
+   */
+  restart(target: string, options: { rolling?: boolean } = {}): Promise<void> {
     return this.#command(async () => {
       const t = this.#target(target);
+      const rolls = (name: string) => options.rolling ?? this.#programs.get(name)!.config.rolling;
       if (t.all) {
-        for (const name of [...this.#order()].reverse()) await this.#stopProgram(name, 'command');
-        for (const name of this.#order()) await this.#startProgram(name);
-      } else if (t.index === undefined) await this.#restartProgram(t.program, 'command');
+        const order = this.#order();
+        for (const name of [...order].reverse()) if (!rolls(name)) await this.#stopProgram(name, 'command');
+        for (const name of order) if (!rolls(name)) await this.#startProgram(name);
+        for (const name of order) if (rolls(name)) await this.#rollProgram(name, 'command');
+      } else if (t.index === undefined) {
+        if (rolls(t.program)) await this.#rollProgram(t.program, 'command');
+        else await this.#restartProgram(t.program, 'command');
+      } else if (rolls(t.program)) await this.#rollInstances(t.program, [t.index], 'command');
       else await this.#restartInstance(t.program, t.index, 'command');
     });
   }
@@ -193,6 +215,7 @@ export class Fleet implements Worker {
 
   kill(_reason?: unknown): void {
     this.#dying = true;
+    for (const w of this.#replacements) w.kill();
     this.#tree.kill();
   }
 
@@ -333,6 +356,12 @@ export class Fleet implements Worker {
   /** One run of an instance: wait for `after`, spawn, and resolve once ready or ended (start_link). */
   async #runInstance(p: Program, r: InstanceRecord, signal: AbortSignal): Promise<Worker> {
     r.attempted = true;
+    const replacement = r.replacement;
+    if (replacement !== undefined) {
+      // A rolling restart's handOver: the ready replacement is this run; nothing is spawned.
+      r.replacement = undefined;
+      return this.#attach(p, r, replacement, signal, true);
+    }
     if (this.#pendingDeps(p).length > 0) {
       this.#set(r, 'waiting');
       try {
@@ -343,16 +372,59 @@ export class Fleet implements Worker {
       }
     }
     const cfg = p.config;
-    const w = new ProgramInstance({ config: cfg, index: r.index, logFile: this.#logFile(cfg, r.index), clock: this.#clock, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) });
+    let w: ProgramInstance;
+    try {
+      w = cfg.listen.length === 0 ? this.#newInstance(cfg, r.index, undefined) : await this.#spawnWithSockets(cfg, r.index);
+    } catch (err) {
+      if (err instanceof ListenError) {
+        r.reason = 'spawn-error';
+        r.detail = err.message;
+        this.#set(r, 'stopping');
+      }
+      throw err;
+    }
+    if (signal.aborted) {
+      w.kill();
+      await w.wait().catch(() => {});
+      throw signal.reason;
+    }
+    if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid}`);
+    return this.#attach(p, r, w, signal, false);
+  }
+
+  /** A new process for instance `index` of `cfg`, with the program's sockets when it has `listen`. */
+  #newInstance(cfg: ProgramConfig, index: number, listen: { fds: number[]; env: Record<string, string> } | undefined): ProgramInstance {
+    return new ProgramInstance({
+      config: cfg,
+      index,
+      logFile: this.#logFile(cfg, index),
+      clock: this.#clock,
+      ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }),
+      ...(listen === undefined ? {} : { listen }),
+    });
+  }
+
+  async #spawnWithSockets(cfg: ProgramConfig, index: number): Promise<ProgramInstance> {
+    const listen = await this.#sockets.forProgram(cfg.name, cfg.listen);
+    if (this.#dying) throw new DeadError('the fleet is stopping');
+    return this.#newInstance(cfg, index, listen);
+  }
+
+  /**
+   * Makes `w` the current run of `r` and resolves once it is ready or has ended (start_link).
+   * `ready`: a rolling restart's replacement, which was started and found ready already.
+   */
+  async #attach(p: Program, r: InstanceRecord, w: ProgramInstance, signal: AbortSignal, ready: boolean): Promise<Worker> {
+    const cfg = p.config;
     r.worker = w;
     r.pid = w.pid;
     r.startedAt = w.startedAt;
     r.memoryBytes = 0;
     r.cpuPercent = 0;
     r.stopReason = undefined;
-    if (r.pid !== null) this.#emit(r, 'started', `pid=${r.pid}`);
+    if (ready) this.#set(r, cfg.ready === undefined ? 'running' : 'ready');
     // A command that could not be spawned is not running, so nothing waiting on it may start.
-    this.#set(r, cfg.ready === undefined && r.pid !== null ? 'running' : 'starting');
+    else this.#set(r, cfg.ready === undefined && r.pid !== null ? 'running' : 'starting');
     w.ready().then(
       () => {
         if (r.worker !== w || r.state !== 'starting') return;
@@ -391,6 +463,8 @@ export class Fleet implements Worker {
         r.detail = `stopped by ${r.stopReason}`;
       }
       this.#emit(r, 'exited', `code=${exit.code} signal=${exit.signal}`);
+      // A rolling restart's handOver: the ready replacement becomes this run at once.
+      if (r.replacement !== undefined) return;
       this.#set(r, 'stopped');
       this.#emit(r, 'stopped');
       return;
@@ -508,6 +582,118 @@ export class Fleet implements Worker {
     else await p.sup.restartChild(String(index));
   }
 
+  // ---- rolling restarts (rolling.ts) -------------------------------------------------
+
+  /** Replaces every instance of `name` one at a time; a program that is not running is simply restarted. */
+  async #rollProgram(name: string, why: Reason): Promise<void> {
+    const p = this.#programs.get(name)!;
+    if (p.sup === undefined || this.#treeState(name) !== 'running') return this.#restartProgram(name, why);
+    return this.#rollInstances(name, p.records.map((r) => r.index), why);
+  }
+
+  async #rollInstances(name: string, indexes: number[], why: Reason): Promise<void> {
+    const p = this.#programs.get(name)!;
+    if (p.sup === undefined || this.#treeState(name) !== 'running') return this.#restartProgram(name, why);
+    p.held = false;
+    await rollingRestart(this.#rollHost(p, why), indexes);
+  }
+
+  #rollHost(p: Program, why: Reason): RollHost {
+    const rec = (i: number) => p.records[i]!;
+    return {
+      program: p.config.name,
+      running: (i) => rec(i).pid !== null && (rec(i).state === 'running' || rec(i).state === 'ready') && p.sup?.children().some((c) => c.id === String(i)) === true,
+      pid: (i) => rec(i).pid,
+      spawnReplacement: async (i) => {
+        const r = rec(i);
+        if (this.#dying) throw new DeadError('the fleet is stopping; commands are refused');
+        const w = p.config.listen.length === 0 ? this.#newInstance(p.config, i, undefined) : await this.#spawnWithSockets(p.config, i);
+        this.#replacements.add(w);
+        if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid} replacing=${r.pid}`);
+        w.ready().then(
+          () => this.#emit(r, 'ready', `pid=${w.pid}`),
+          () => {},
+        );
+        return w;
+      },
+      handOver: (i, w) => this.#handOver(p, rec(i), w, why),
+      restart: (i) => this.#restartInstance(p.config.name, i, why),
+      failed: (i, w, err, message) => {
+        this.#replacements.delete(w);
+        const r = rec(i);
+        const exit = w.exitInfo ?? { code: null, signal: null };
+        r.reason = reasonOf(err);
+        r.detail = message;
+        this.#emit(r, 'exited', `pid=${w.pid} code=${exit.code} signal=${exit.signal} reason=${r.reason} (replacement not ready: the roll stopped, pid ${r.pid} runs on)`);
+        this.#changed();
+      },
+    };
+  }
+
+  /**
+   * The old run of `r` stops and the ready replacement `w` becomes its run, through the
+   * Supervisor's restartChild (not counted): the child's start finds `r.replacement` and takes it.
+   */
+  async #handOver(p: Program, r: InstanceRecord, w: ProgramInstance, why: Reason): Promise<void> {
+    this.#replacements.delete(w);
+    r.replacement = w;
+    r.stopReason = why;
+    r.held = false;
+    try {
+      if (p.sup === undefined) throw new DeadError(`${p.config.name} stopped during its rolling restart`);
+      await p.sup.restartChild(String(r.index));
+    } finally {
+      // Not taken (the Supervisor stopped, or the restart failed before the start): not left running.
+      if (r.replacement === w) {
+        r.replacement = undefined;
+        w.kill();
+        await w.wait().catch(() => {});
+      }
+    }
+  }
+
+  // ---- watch and cronRestart ---------------------------------------------------------
+
+  /** Starts the program's watch and cronRestart (stopping any it had). */
+  #armTriggers(cfg: ProgramConfig): void {
+    this.#disarmTriggers(cfg.name);
+    const triggers: { stop(): void }[] = [];
+    if (cfg.watch !== undefined) {
+      // The daemon's own files and every program's log change all the time: never a reason to restart.
+      const always = [this.#config.home, ...this.#config.programs.flatMap((c) => Array.from({ length: c.instances }, (_, i) => this.#logFile(c, i).path))];
+      triggers.push(
+        new FileWatch({
+          paths: cfg.watch.paths,
+          ignored: ignoreMatcher(cfg.watch.ignore, cfg.cwd, always),
+          debounceMs: cfg.watch.debounceMs,
+          clock: this.#clock,
+          onChange: (path) => this.#triggered(cfg.name, 'watch', path),
+        }),
+      );
+    }
+    if (cfg.cronRestart !== undefined) triggers.push(new CronRestart(cfg.cronRestart, this.#clock, () => this.#triggered(cfg.name, 'cron', cfg.cronRestart!)));
+    if (triggers.length > 0) this.#triggers.set(cfg.name, triggers);
+  }
+
+  #disarmTriggers(name: string): void {
+    for (const t of this.#triggers.get(name) ?? []) t.stop();
+    this.#triggers.delete(name);
+  }
+
+  /** A watch or cron restart: a command like any other (one at a time), rolling when the program is. */
+  #triggered(name: string, why: 'watch' | 'cron', what: string): void {
+    this.#log?.info({ program: name, reason: why, what }, `${why} restart`);
+    this.#command(async () => {
+      const p = this.#programs.get(name);
+      // Stopped by command: stays stopped until started by command.
+      if (p === undefined || p.held) return;
+      if (p.config.rolling) await this.#rollProgram(name, why);
+      else await this.#restartProgram(name, why);
+    }).catch((err: unknown) => {
+      if (!this.#dying) this.#log?.warn({ program: name, reason: why, err }, `${why} restart failed`);
+    });
+  }
+
   /** Where an instance child goes back among its siblings: before the next higher index present. */
   #placement(p: Program, index: number): { before?: string } {
     const ids = new Set(p.sup!.children().map((c) => c.id));
@@ -524,9 +710,12 @@ export class Fleet implements Worker {
       .filter((c) => this.#programs.has(c.name) && (strategyChanged || key(this.#programs.get(c.name)!.config) !== key(c)))
       .map((c) => c.name);
     const added = next.programs.filter((c) => !this.#programs.has(c.name)).map((c) => c.name);
+    // Changed programs with `rolling` stay in the tree and are replaced instance by instance.
+    const rolled = changed.filter((name) => !strategyChanged && this.#rollsOnReload(this.#programs.get(name)!, nextByName.get(name)!));
     // Out, in reverse start order: removed and changed programs leave the tree.
     for (const name of [...this.#order()].reverse()) {
       if (!removed.includes(name) && !changed.includes(name)) continue;
+      if (rolled.includes(name)) continue;
       for (const r of this.#programs.get(name)!.records) if (r.pid !== null) r.stopReason = 'command';
       await this.#tree.deleteChild(name);
     }
@@ -534,9 +723,11 @@ export class Fleet implements Worker {
     this.#programs.clear();
     for (const c of next.programs) {
       const prev = old.get(c.name);
-      this.#programs.set(c.name, prev !== undefined && !changed.includes(c.name) ? prev : this.#newProgram(c));
+      this.#programs.set(c.name, prev !== undefined && (!changed.includes(c.name) || rolled.includes(c.name)) ? prev : this.#newProgram(c));
     }
     this.#config = next;
+    for (const name of removed) this.#disarmTriggers(name);
+    for (const name of [...changed, ...added]) this.#armTriggers(nextByName.get(name)!);
     if (strategyChanged) {
       // A Supervisor's strategy is fixed: the tree is made anew (every program was changed, so it is empty).
       await this.#replaceTree();
@@ -550,16 +741,66 @@ export class Fleet implements Worker {
         await this.#tree.startChild(this.#programSpec(name), before === undefined ? {} : { before });
       }
     }
+    // Rolled last, in start order, so what they come after has been started again already.
+    let rollError: Error | undefined;
+    for (const name of this.#order()) {
+      if (!rolled.includes(name)) continue;
+      try {
+        await this.#rollReload(this.#programs.get(name)!, nextByName.get(name)!);
+      } catch (err) {
+        rollError ??= toError(err);
+      }
+    }
+    this.#sockets.retain(next.programs.map((c) => c.listen));
     this.#changed();
+    if (rollError !== undefined) throw rollError;
     return { added, removed, changed };
+  }
+
+  /**
+   * A changed program is rolled by a reload when its new config has `rolling` and the change
+   * leaves its Supervisor's shape alone: `restart`, `after`, `backoff`, intensity and period
+   * are baked into the child specs, so changing them restarts the program as a whole.
+   */
+  #rollsOnReload(p: Program, next: ProgramConfig): boolean {
+    if (!next.rolling || p.sup === undefined || this.#treeState(next.name) !== 'running') return false;
+    const shape = (c: ProgramConfig) => JSON.stringify([c.restart, c.after, c.backoff, c.intensity, c.periodMs]);
+    return shape(p.config) === shape(next);
+  }
+
+  /** A rolling reload of one program: the new settings, one instance at a time; instances added or removed at the end. */
+  async #rollReload(p: Program, next: ProgramConfig): Promise<void> {
+    const sup = p.sup;
+    p.config = next;
+    for (const r of p.records) r.memoryLimitBytes = next.memoryLimitBytes;
+    if (sup === undefined) return;
+    // Fewer instances: the ones beyond the new count go first, the others still serve.
+    while (p.records.length > next.instances) {
+      const r = p.records[p.records.length - 1]!;
+      if (r.pid !== null) r.stopReason = 'command';
+      if (sup.children().some((c) => c.id === String(r.index))) await sup.deleteChild(String(r.index));
+      p.records.pop();
+    }
+    await rollingRestart(this.#rollHost(p, 'command'), p.records.map((r) => r.index));
+    while (p.records.length < next.instances) {
+      const r = this.#newRecord(next, p.records.length);
+      p.records.push(r);
+      await sup.startChild(this.#instanceSpec(p, r));
+    }
   }
 
   #treeEnded(tree: Supervisor, err: Error | undefined): void {
     if (tree !== this.#tree) return;
     this.#dying = true;
     this.#sampler.stop();
+    for (const name of [...this.#triggers.keys()]) this.#disarmTriggers(name);
     this.#changed();
-    this.#settle(err);
+    // A roll's replacement is not in the tree: the fleet has stopped once it has, too.
+    const replacements = [...this.#replacements].map((w) => (w.kill(), w.wait().catch(() => {})));
+    void Promise.all(replacements).then(() => {
+      this.#sockets.close();
+      this.#settle(err);
+    });
   }
 
   async #replaceTree(): Promise<void> {
@@ -572,14 +813,16 @@ export class Fleet implements Worker {
   // ---- bookkeeping ------------------------------------------------------------------
 
   #newProgram(cfg: ProgramConfig): Program {
-    const records = Array.from({ length: cfg.instances }, (_, i) => {
-      const r: InstanceRecord = new InstanceRecord(cfg.name, i, cfg.memoryLimitBytes, (rss) => {
-        r.worker?.fail(new MemoryLimitError(`${cfg.name}[${i}]`, rss, cfg.memoryLimitBytes!));
-      });
-      return r;
-    });
-    for (const r of records) r.state = 'waiting';
+    const records = Array.from({ length: cfg.instances }, (_, i) => this.#newRecord(cfg, i));
     return { config: cfg, records, sup: undefined, culprit: undefined, held: false };
+  }
+
+  #newRecord(cfg: ProgramConfig, i: number): InstanceRecord {
+    const r: InstanceRecord = new InstanceRecord(cfg.name, i, cfg.memoryLimitBytes, (rss) => {
+      r.worker?.fail(new MemoryLimitError(`${cfg.name}[${i}]`, rss, r.memoryLimitBytes!));
+    });
+    r.state = 'waiting';
+    return r;
   }
 
   #order(): string[] {

@@ -71,6 +71,11 @@ export interface MonitorOptions {
    * signal meant for the child through its ChildProcess's `kill()`.
    */
   spawn?: SpawnFn;
+  /**
+   * Open file descriptors of this process that the child gets as its fds 3, 4, ... in this
+   * order (listening sockets handed down the sd_listen_fds(3) way). Default: none.
+   */
+  fds?: readonly number[];
 }
 
 /** What `child_process.spawn` is to monitorProcess. */
@@ -157,7 +162,8 @@ class ProcessMonitor implements MonitoredProcess {
     this.#lastActivity = this.startedAt;
 
     const wantsIpc = o.ready !== undefined && 'message' in o.ready;
-    const stdio: StdioOptions = wantsIpc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
+    // Handed-down fds come right after stderr (3, 4, ...); an IPC channel goes after them.
+    const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(o.fds ?? []), ...(wantsIpc ? ['ipc' as const] : [])];
     let child: ChildProcess;
     try {
       child = (o.spawn ?? spawnChild)(o.command, o.args ?? [], { cwd: o.cwd, env: o.env, stdio, detached: true, windowsHide: true });
