@@ -610,10 +610,13 @@ export class Fleet implements Worker {
         const w = p.config.listen.length === 0 ? this.#newInstance(p.config, i, undefined) : await this.#spawnWithSockets(p.config, i);
         this.#replacements.add(w);
         if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid} replacing=${r.pid}`);
-        w.ready().then(
-          () => this.#emit(r, 'ready', `pid=${w.pid}`),
-          () => {},
-        );
+        // As for a first start: a program without a ready check has no `ready` line.
+        if (p.config.ready !== undefined) {
+          w.ready().then(
+            () => this.#emit(r, 'ready', `pid=${w.pid}`),
+            () => {},
+          );
+        }
         return w;
       },
       handOver: (i, w) => this.#handOver(p, rec(i), w, why),
