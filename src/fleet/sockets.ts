@@ -37,8 +37,18 @@ interface ServerHandle {
 type CreateServerHandle = (address: string | null, port: number, addressType: number, fd?: number, flags?: number) => ServerHandle | number;
 
 const BACKLOG = 511;
-/** Listens on fds 3.. and exits in the same turn, so its event loop never accepts a connection. */
-const LISTEN_HELPER = `const net=require('net');const n=Number(process.argv[1]);for(let i=0;i<n;i++){net.createServer().listen({fd:3+i,backlog:${BACKLOG}})}process.exit(0)`;
+/**
+ * Listens on fds 3.. and exits in the same turn, so its event loop never accepts a connection.
+ * A listen that failed (Linux lets a port in use be bound and refuses it at listen) leaves the
+ * server not listening; its error comes on the next tick, before any I/O: `<index> <CODE>`.
+ */
+const LISTEN_HELPER = [
+  "const net=require('net');const n=Number(process.argv[1]);let failed=false;",
+  'for(let i=0;i<n;i++){const s=net.createServer();',
+  "s.on('error',(e)=>{process.stderr.write(i+' '+(e.code||e.message)+'\\n');process.exit(1)});",
+  `s.listen({fd:3+i,backlog:${BACKLOG}});if(!s.listening)failed=true}`,
+  'if(!failed)process.exit(0)',
+].join('');
 
 /** One bound, listening socket. */
 interface BoundSocket {
@@ -137,6 +147,15 @@ function bindOne(program: string, spec: ListenSpec): ServerHandle {
     handle = create(spec.host ?? null, spec.port, spec.host === undefined ? 4 : net.isIPv6(spec.host) ? 6 : 4);
   }
   if (typeof handle === 'number') throw new ListenError(program, spec.text, describeErrno(handle));
+  if (spec.kind === 'tcp') {
+    // libuv keeps a TCP bind's EADDRINUSE for the listen that follows; here that listen is in
+    // the helper, on a fresh handle, which would listen on an ephemeral port instead. Ask now.
+    const err = handle.getsockname?.({}) ?? 0;
+    if (err < 0) {
+      handle.close();
+      throw new ListenError(program, spec.text, describeErrno(err));
+    }
+  }
   return handle;
 }
 
@@ -173,8 +192,11 @@ function listenAll(program: string, socks: BoundSocket[]): Promise<void> {
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', (err) => reject(new ListenError(program, socks.map((s) => s.spec.text).join(', '), `the listen helper could not start: ${err.message}`, { cause: err })));
     child.once('close', (code) => {
-      if (code === 0) resolve();
-      else reject(new ListenError(program, socks.map((s) => s.spec.text).join(', '), `listen(2) failed: ${stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? `exit ${code}`}`));
+      if (code === 0) return resolve();
+      const m = /^(\d+) (\S+)/.exec(stderr);
+      const sock = m === null ? undefined : socks[Number(m[1])];
+      if (sock === undefined) reject(new ListenError(program, socks.map((s) => s.spec.text).join(', '), `listen(2) failed: ${stderr.trim() || `exit ${code}`}`));
+      else reject(new ListenError(program, sock.spec.text, describeCode(m![2]!)));
     });
   });
 }
@@ -191,6 +213,10 @@ function describeErrno(errno: number): string {
   } catch {
     name = `errno ${errno}`;
   }
+  return describeCode(name);
+}
+
+function describeCode(name: string): string {
   const why: Record<string, string> = {
     EADDRINUSE: 'address already in use (another process listens there, or instances adopted from an earlier daemon still hold it)',
     EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',

@@ -124,7 +124,10 @@ function globSource(glob: string): string {
   let out = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
-    if (c === '*' && glob[i + 1] === '*') {
+    if (c === '*' && glob[i + 1] === '*' && glob[i + 2] === '/') {
+      out += '(?:.*/)?'; // `**/`: any number of folders, none included
+      i += 2;
+    } else if (c === '*' && glob[i + 1] === '*') {
       out += '.*';
       i++;
     } else if (c === '*') out += '[^/]*';
