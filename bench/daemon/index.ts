@@ -1,8 +1,12 @@
 // bench/daemon: bosun's daemon side by side with PM2 (private PM2_HOME, killed afterwards), on
 // the same program script: start 20 programs until all are online; crash to the restarted
 // program's first line against a bare spawn; the daemon's RSS with 20 idle programs against a
-// bare node; lines per second a program can print through the daemon into its log file.
+// bare node; lines per second a program can print through the daemon into its log file; and
+// for a web program of 2 instances (issue 14): failed requests during rolling restarts under
+// load (bosun `restart --rolling` on one shared listen socket against `pm2 reload` in cluster
+// mode), and requests/s through bosun's shared socket against PM2's cluster master.
 // Run: node build/bench/daemon/index.js   (prints; asserts nothing)
+// BENCH_DAEMON_ONLY=web runs only the web measurements.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -13,9 +17,14 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { request } from '../../src/cli/control.js';
 import { percentile } from '../harness.js';
+import { startLoad, type LoadResult } from './load.js';
 
 const BOSUN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PROGRAM = fileURLToPath(new URL('./program.js', import.meta.url));
+const WEB = fileURLToPath(new URL('./web-server.js', import.meta.url));
+const WEB_SECONDS = Number(process.env.BENCH_DAEMON_WEB_SECONDS ?? 5);
+const WEB_CLIENTS = Number(process.env.BENCH_DAEMON_WEB_CLIENTS ?? 8);
+const ROLLS = Number(process.env.BENCH_DAEMON_ROLLS ?? 3);
 const PM2_BIN = createRequire(import.meta.url).resolve('pm2/bin/pm2');
 const N = 20;
 const CRASHES = Number(process.env.BENCH_DAEMON_CRASHES ?? 15);
@@ -235,11 +244,131 @@ async function logThroughput(): Promise<void> {
   console.log(`log lines/s through the daemon into its log file (${LOG_LINES} lines of ${LINE_BYTES} B): bosun ${Math.round(bosun).toLocaleString('en-US')}, pm2 ${Math.round(pm2).toLocaleString('en-US')} -> ${(bosun / pm2).toFixed(2)}x pm2`);
 }
 
+// ---- a web program of 2 instances (issue 14) ----
+
+/** Both daemons run web-server.js as 2 instances on one port: bosun on its shared listen socket, PM2 in cluster mode. */
+interface WebDaemon {
+  name: string;
+  up(port: number): Promise<void>;
+  roll(): Promise<void>;
+  pids(): Promise<string[]>;
+  down(): Promise<void>;
+}
+
+const bosunWeb: WebDaemon = {
+  name: 'bosun',
+  async up(port) {
+    const file = join(work, `bosun-web-${port}.json`);
+    const web = { command: [process.execPath, WEB], env: process.env.BENCH_SINGLE_ACCEPT ? { UV_TCP_SINGLE_ACCEPT: '1' } : {}, instances: 2, listen: [`127.0.0.1:${port}`], ready: { log: 'listening' }, rolling: true, logs: { maxSize: '1GB' } };
+    writeFileSync(file, JSON.stringify({ home: join(work, 'bosun-home'), dashboard: false, programs: { web } }));
+    await run(process.execPath, [BOSUN, 'start', file]);
+    await waitFor(async () => ((await bosunStatus()).programs.filter((p) => p.state === 'ready').length === 2 ? true : undefined));
+  },
+  async roll() {
+    await run(process.execPath, [BOSUN, 'restart', 'web', '--rolling', '--home', join(work, 'bosun-home')]);
+  },
+  async pids() {
+    return (await bosunStatus()).programs.map((p) => String(p.pid));
+  },
+  down: bosunDown,
+};
+
+const pm2Web: WebDaemon = {
+  name: 'pm2',
+  async up(port) {
+    const file = join(work, `ecosystem-web-${port}.config.cjs`);
+    const app = { name: 'web', script: WEB, exec_mode: 'cluster', instances: 2, env: { PORT: String(port) }, out_file: join(work, 'pm2-logs', 'web.log'), error_file: join(work, 'pm2-logs', 'web-err.log') };
+    writeFileSync(file, `module.exports = ${JSON.stringify({ apps: [app] })};\n`);
+    await run(process.execPath, [PM2_BIN, 'start', file], { env });
+    await waitFor(async () => ((await pm2List()).filter((p) => p.pm2_env.status === 'online').length === 2 ? true : undefined), 60_000, 50);
+  },
+  async roll() {
+    await run(process.execPath, [PM2_BIN, 'reload', 'web'], { env });
+  },
+  async pids() {
+    return (await pm2List()).map((p) => String(p.pid));
+  },
+  down: pm2Down,
+};
+
+async function freeTcpPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const rps = (r: LoadResult) => (r.ok / r.ms) * 1000;
+
+/** How evenly the answers came from the instances: the busiest one's share, in percent. */
+const busiest = (r: LoadResult) => Math.round((100 * Math.max(...r.pids.values())) / r.ok);
+
+async function webOne(d: WebDaemon): Promise<{ rpsNew: number; rpsKeep: number; shareNew: number; shareKeep: number; rollNew: LoadResult; rollKeep: LoadResult; changed: boolean }> {
+  const port = await freeTcpPort();
+  await d.up(port);
+  try {
+    const warm = startLoad(port, WEB_CLIENTS, false);
+    await sleep(1000);
+    await warm.stop();
+    // Throughput: a new connection per request, then kept-alive connections.
+    const fresh = startLoad(port, WEB_CLIENTS, false);
+    await sleep(WEB_SECONDS * 1000);
+    const freshResult = await fresh.stop();
+    const keep = startLoad(port, WEB_CLIENTS, true);
+    await sleep(WEB_SECONDS * 1000);
+    const keepResult = await keep.stop();
+    // Rolling restarts under load: clients on new connections, then on kept-alive ones.
+    const before = await d.pids();
+    const roll = async (keepAlive: boolean) => {
+      const load = startLoad(port, WEB_CLIENTS, keepAlive);
+      await sleep(500);
+      for (let i = 0; i < ROLLS; i++) {
+        await d.roll();
+        await sleep(500);
+      }
+      return load.stop();
+    };
+    const rollNew = await roll(false);
+    const rollKeep = await roll(true);
+    const after = await d.pids();
+    return {
+      rpsNew: rps(freshResult),
+      rpsKeep: rps(keepResult),
+      shareNew: busiest(freshResult),
+      shareKeep: busiest(keepResult),
+      rollNew,
+      rollKeep,
+      changed: after.every((p) => !before.includes(p)),
+    };
+  } finally {
+    await d.down();
+  }
+}
+
+async function webBench(): Promise<void> {
+  const b = await webOne(bosunWeb);
+  const p = await webOne(pm2Web);
+  const fails = (r: LoadResult) => `${r.failed} of ${(r.ok + r.failed).toLocaleString('en-US')}${r.errors.length > 0 ? ` (${[...new Set(r.errors)].join('; ')})` : ''}`;
+  console.log(`web program, 2 instances, ${WEB_CLIENTS} clients without pause on 127.0.0.1 (bosun: one shared listen socket; pm2: cluster mode):`);
+  console.log(`  failed requests over ${ROLLS} rolling restarts, a new connection per request: bosun ${fails(b.rollNew)}, pm2 ${fails(p.rollNew)} (goal: bosun 0)`);
+  console.log(`  the same with kept-alive connections: bosun ${fails(b.rollKeep)}, pm2 ${fails(p.rollKeep)}; every pid changed: bosun ${b.changed}, pm2 ${p.changed}`);
+  console.log(`  requests/s, a new connection per request (${WEB_SECONDS} s): bosun ${Math.round(b.rpsNew).toLocaleString('en-US')}, pm2 ${Math.round(p.rpsNew).toLocaleString('en-US')} -> ${(b.rpsNew / p.rpsNew).toFixed(2)}x pm2 (goal >= 1.2x); busiest instance's share: bosun ${b.shareNew}%, pm2 ${p.shareNew}%`);
+  console.log(`  requests/s, kept-alive connections (${WEB_SECONDS} s): bosun ${Math.round(b.rpsKeep).toLocaleString('en-US')}, pm2 ${Math.round(p.rpsKeep).toLocaleString('en-US')} -> ${(b.rpsKeep / p.rpsKeep).toFixed(2)}x pm2; busiest instance's share: bosun ${b.shareKeep}%, pm2 ${p.shareKeep}%`);
+}
+
 try {
   console.log(`\n## bench/daemon: bosun vs PM2 ${JSON.parse(readFileSync(createRequire(import.meta.url).resolve('pm2/package.json'), 'utf8')).version} (node ${process.version})`);
-  await startAndRss();
-  await crashRestart();
-  await logThroughput();
+  if (process.env.BENCH_DAEMON_ONLY !== 'web') {
+    await startAndRss();
+    await crashRestart();
+    await logThroughput();
+  }
+  await webBench();
 } finally {
   await bosunDown().catch(() => undefined);
   await pm2Down();
