@@ -24,15 +24,18 @@ import { Emitter, type Listener } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { Supervisor } from '../core/supervisor.js';
 import { quiet, type Worker } from '../core/worker.js';
-import type { SpawnFn } from '../process/monitor.js';
+import { monitorProcess, type SpawnFn } from '../process/monitor.js';
+import { makeFifos } from '../process/output-pipes.js';
+import { isAlive } from '../process/tree.js';
 import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
-import { MemoryLimitError, ProgramInstance, reasonOf } from './instance.js';
 import { CronRestart } from './cron-restart.js';
+import { MemoryLimitError, ProgramInstance, argvOf, reasonOf } from './instance.js';
 import { InstanceRecord } from './record.js';
 import { rollingRestart, type RollHost } from './rolling.js';
 import { ListenError, Sockets } from './sockets.js';
 import { FileWatch, ignoreMatcher } from './watch.js';
 import { Sampler } from './sampler.js';
+import { FleetState, type InstanceEntry } from './state.js';
 import type { EventName, LifecycleEvent, LogFileRef, Reason, StatusBody } from './status.js';
 import { dependsOn, parseTarget, startOrder } from './targets.js';
 
@@ -45,6 +48,13 @@ export interface FleetOptions {
   spawn?: SpawnFn;
   /** Randomness for backoff jitter, in [0, 1). Default Math.random. */
   random?: () => number;
+  /**
+   * Programs outlive this process: their output goes through named pipes in the home, their
+   * pids are kept in `<home>/run/instances.json`, and a new Fleet on the same home adopts those
+   * still running instead of starting second copies. Default true, false with a custom `spawn`
+   * (fake children have no pipes to share).
+   */
+  durable?: boolean;
 }
 
 export interface FleetEvents {
@@ -86,12 +96,18 @@ export class Fleet implements Worker {
   readonly #programs = new Map<string, Program>();
   readonly #events = new Emitter<FleetEvents>((err, event) => this.#log?.error({ err, event }, 'fleet event listener threw'));
   readonly #sampler: Sampler;
+  /** Where adoption state lives; undefined when not durable (or the home cannot hold pipes). */
+  readonly #state: FleetState | undefined;
+  /** Processes an earlier daemon left that cannot be adopted, being stopped, by `name[index]`. */
+  readonly #stale = new Map<string, Promise<void>>();
   #tree: Supervisor;
   #watchers = 0;
   /** Listening sockets, bound once and kept across restarts and reloads (sockets.ts). */
   readonly #sockets = new Sockets();
   /** Replacements started by a rolling restart and not yet handed to their Supervisor. */
   readonly #replacements = new Set<ProgramInstance>();
+  /** Which pair of named pipes each run writes to (a replacement takes the other pair). */
+  readonly #slots = new WeakMap<ProgramInstance, 'a' | 'b'>();
   /** Each program's watch and cronRestart, which restart it with reason `watch` or `cron`. */
   readonly #triggers = new Map<string, { stop(): void }[]>();
   #commands: Promise<unknown> = Promise.resolve();
@@ -110,6 +126,7 @@ export class Fleet implements Worker {
     mkdirSync(join(this.#config.home, 'logs'), { recursive: true, mode: 0o700 });
     for (const cfg of this.#config.programs) this.#programs.set(cfg.name, this.#newProgram(cfg));
     this.#sampler = new Sampler(() => this.#records(), this.#clock, () => this.#watchers > 0);
+    this.#state = options.durable ?? options.spawn === undefined ? this.#openState() : undefined;
     this.#done = quiet(
       new Promise<void>((resolve, reject) => {
         this.#settle = (err) => (err === undefined ? resolve() : reject(err));
@@ -152,6 +169,11 @@ export class Fleet implements Worker {
 
   logFiles(): LogFileRef[] {
     return [...this.#records()].map((r) => ({ name: r.program, instance: r.index, path: this.#logFile(this.#programs.get(r.program)!.config, r.index).path }));
+  }
+
+  /** Closes and reopens every program's log file (logrotate; a deleted log frees its space). */
+  reopenLogs(): void {
+    for (const r of this.#records()) r.worker?.reopenLog();
   }
 
   /** A live view opened (+1) or closed (-1): resources are sampled every second while any is open. */
@@ -372,42 +394,29 @@ export class Fleet implements Worker {
       }
     }
     const cfg = p.config;
-    let w: ProgramInstance;
-    try {
-      w = cfg.listen.length === 0 ? this.#newInstance(cfg, r.index, undefined) : await this.#spawnWithSockets(cfg, r.index);
-    } catch (err) {
-      if (err instanceof ListenError) {
-        r.reason = 'spawn-error';
-        r.detail = err.message;
-        this.#set(r, 'stopping');
+    // A process an earlier daemon left that cannot be adopted is gone before its successor starts.
+    await this.#stale.get(`${p.config.name}[${r.index}]`);
+    let w = this.#adopted(cfg, r);
+    if (w === undefined) {
+      try {
+        w = this.#fresh(cfg, r, r.slot, cfg.listen.length === 0 ? undefined : await this.#sockets.forProgram(cfg.name, cfg.listen));
+      } catch (err) {
+        if (err instanceof ListenError) {
+          r.reason = 'spawn-error';
+          r.detail = err.message;
+          this.#set(r, 'stopping');
+        }
+        throw err;
       }
-      throw err;
+      if (signal.aborted) {
+        // Stopped while its sockets were being bound.
+        w.kill();
+        await w.wait().catch(() => {});
+        throw signal.reason;
+      }
     }
-    if (signal.aborted) {
-      w.kill();
-      await w.wait().catch(() => {});
-      throw signal.reason;
-    }
-    if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid}`);
+    if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid}${w.adopted ? ' adopted' : ''}`);
     return this.#attach(p, r, w, signal, false);
-  }
-
-  /** A new process for instance `index` of `cfg`, with the program's sockets when it has `listen`. */
-  #newInstance(cfg: ProgramConfig, index: number, listen: { fds: number[]; env: Record<string, string> } | undefined): ProgramInstance {
-    return new ProgramInstance({
-      config: cfg,
-      index,
-      logFile: this.#logFile(cfg, index),
-      clock: this.#clock,
-      ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }),
-      ...(listen === undefined ? {} : { listen }),
-    });
-  }
-
-  async #spawnWithSockets(cfg: ProgramConfig, index: number): Promise<ProgramInstance> {
-    const listen = await this.#sockets.forProgram(cfg.name, cfg.listen);
-    if (this.#dying) throw new DeadError('the fleet is stopping');
-    return this.#newInstance(cfg, index, listen);
   }
 
   /**
@@ -422,14 +431,18 @@ export class Fleet implements Worker {
     r.memoryBytes = 0;
     r.cpuPercent = 0;
     r.stopReason = undefined;
+    r.slot = this.#slots.get(w) ?? r.slot;
+    this.#remember(cfg, r, w, ready);
     if (ready) this.#set(r, cfg.ready === undefined ? 'running' : 'ready');
     // A command that could not be spawned is not running, so nothing waiting on it may start.
     else this.#set(r, cfg.ready === undefined && r.pid !== null ? 'running' : 'starting');
     w.ready().then(
       () => {
-        if (r.worker !== w || r.state !== 'starting') return;
+        if (r.worker !== w) return;
+        this.#remember(cfg, r, w, true);
+        if (r.state !== 'starting') return;
         this.#set(r, 'ready');
-        this.#emit(r, 'ready');
+        if (!w.adopted) this.#emit(r, 'ready');
       },
       () => {},
     );
@@ -450,6 +463,7 @@ export class Fleet implements Worker {
   #ended(r: InstanceRecord, w: ProgramInstance, err: Error | undefined, signal: AbortSignal): void {
     if (r.worker !== w) return;
     const exit = w.exitInfo ?? { code: null, signal: null };
+    if (r.pid !== null) this.#state?.delete(r.program, r.index, r.pid);
     r.pid = null;
     r.memoryBytes = 0;
     r.cpuPercent = 0;
@@ -488,6 +502,109 @@ export class Fleet implements Worker {
     r.detail = `${r.detail ?? 'exited'} (restart: ${policy})`;
     this.#set(r, 'failed');
     this.#emit(r, 'failed', `reason=${r.reason ?? 'exit'} detail=${JSON.stringify(r.detail)}`);
+  }
+
+  /** The process an earlier daemon left for record `r`, adopted, when there is one (its first run only). */
+  #adopted(cfg: ProgramConfig, r: InstanceRecord): ProgramInstance | undefined {
+    const state = this.#state;
+    const adoption = r.adoption;
+    r.adoption = undefined;
+    if (state === undefined || adoption === undefined) return undefined;
+    try {
+      const w = new ProgramInstance({ ...this.#instanceBase(cfg, r.index), outputPipes: state.pipes(cfg.name, r.index, adoption.slot), adopt: { pid: adoption.pid, startTime: adoption.startTime, ready: adoption.ready } });
+      r.slot = adoption.slot;
+      r.restarts = adoption.restarts;
+      return w;
+    } catch (err) {
+      // It ended (or its pid was reused) between the check and now: start it anew.
+      this.#log?.warn({ err, program: cfg.name, instance: r.index }, 'could not adopt; starting anew');
+      return undefined;
+    }
+  }
+
+  /** A new process for record `r`, its output through the pipes of `slot` (when durable), with the program's sockets. */
+  #fresh(cfg: ProgramConfig, r: InstanceRecord, slot: 'a' | 'b', listen: { fds: number[]; env: Record<string, string> } | undefined): ProgramInstance {
+    const state = this.#state;
+    const w = new ProgramInstance({
+      ...this.#instanceBase(cfg, r.index),
+      ...(state === undefined ? {} : { outputPipes: state.pipes(cfg.name, r.index, slot) }),
+      ...(listen === undefined ? {} : { listen }),
+    });
+    this.#slots.set(w, slot);
+    return w;
+  }
+
+  #instanceBase(cfg: ProgramConfig, index: number) {
+    return { config: cfg, index, logFile: this.#logFile(cfg, index), clock: this.#clock, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
+  }
+
+  /** A replacement not yet handed over, in the home's state beside the run it replaces (its own slot). */
+  #recordReplacement(cfg: ProgramConfig, r: InstanceRecord, w: ProgramInstance, ready: boolean): void {
+    const slot = this.#slots.get(w);
+    if (this.#state === undefined || w.pid === null || w.startTime === undefined || slot === undefined) return;
+    this.#state.set({ program: cfg.name, index: r.index, pid: w.pid, startTime: w.startTime, slot, ready, fingerprint: fingerprint(cfg), restarts: r.restarts });
+  }
+
+  /** Writes the run into the home's state, so a daemon after this one can adopt it. */
+  #remember(cfg: ProgramConfig, r: InstanceRecord, w: ProgramInstance, ready: boolean): void {
+    const state = this.#state;
+    if (state === undefined || w.pid === null || w.startTime === undefined || r.worker !== w) return;
+    state.set({ program: cfg.name, index: r.index, pid: w.pid, startTime: w.startTime, slot: r.slot, ready, fingerprint: fingerprint(cfg), restarts: r.restarts });
+    if (state.error !== undefined) this.#log?.warn({ err: state.error }, 'cannot write the fleet state; a daemon after this one may not adopt every program');
+  }
+
+  /**
+   * Opens the home's state and marks what the previous daemon left: instances still running as
+   * they were configured are adopted by their first run; the others are stopped (their kill
+   * signal, then SIGKILL after killTimeout, start times checked so a reused pid is never hit).
+   */
+  #openState(): FleetState | undefined {
+    let state: FleetState;
+    try {
+      state = new FleetState(this.#config.home);
+      const pipes: string[] = [];
+      for (const r of this.#records()) for (const slot of ['a', 'b'] as const) pipes.push(...Object.values(state.pipes(r.program, r.index, slot)));
+      makeFifos(pipes);
+    } catch (err) {
+      this.#log?.error({ err }, 'the home cannot hold the output pipes; programs will not outlive this daemon');
+      return undefined;
+    }
+    for (const e of state.read()) {
+      if (!isAlive(e.pid, e.startTime)) continue;
+      const p = this.#programs.get(e.program);
+      const r = p?.records[e.index];
+      if (p !== undefined && r !== undefined && e.fingerprint === fingerprint(p.config) && r.adoption === undefined) {
+        r.adoption = e;
+        continue;
+      }
+      const key = `${e.program}[${e.index}]`;
+      const stopping = this.#stopLeftover(state, e, p?.config);
+      this.#stale.set(key, Promise.all([this.#stale.get(key), stopping]).then(() => undefined));
+    }
+    return state;
+  }
+
+  /** Stops a process an earlier daemon left that this config does not run as it is. */
+  async #stopLeftover(state: FleetState, e: InstanceEntry, cfg: ProgramConfig | undefined): Promise<void> {
+    let m;
+    try {
+      m = monitorProcess({
+        command: e.program,
+        adopt: { pid: e.pid, startTime: e.startTime },
+        outputPipes: state.pipes(e.program, e.index, e.slot),
+        killSignal: cfg?.killSignal ?? 'SIGTERM',
+        killGraceMs: cfg?.killTimeoutMs ?? 5000,
+        clock: this.#clock,
+        name: `${e.program}[${e.index}]`,
+        outliveMonitor: true,
+        ...(cfg === undefined ? {} : { logFile: this.#logFile(cfg, e.index) }),
+      });
+    } catch {
+      return; // it ended meanwhile
+    }
+    this.#log?.info({ program: e.program, instance: e.index, pid: e.pid }, 'stopping a process left by the previous daemon');
+    m.kill();
+    await m.wait().catch(() => {});
   }
 
   #intensityDetail(cfg: ProgramConfig, r: InstanceRecord): string {
@@ -594,8 +711,21 @@ export class Fleet implements Worker {
   async #rollInstances(name: string, indexes: number[], why: Reason): Promise<void> {
     const p = this.#programs.get(name)!;
     if (p.sup === undefined || this.#treeState(name) !== 'running') return this.#restartProgram(name, why);
+    if (this.#socketsHeldElsewhere(p)) {
+      this.#log?.warn({ program: name }, 'its sockets are held by processes adopted from an earlier daemon; restarting the whole program to bind them anew');
+      return this.#restartProgram(name, why);
+    }
     p.held = false;
     await rollingRestart(this.#rollHost(p, why), indexes);
+  }
+
+  /**
+   * After a daemon restart a program's sockets are the earlier daemon's, held only by its
+   * adopted instances: no process can hand them to this daemon, so a replacement cannot get
+   * them, and binding anew fails while any adopted instance still listens (docs/cli.md).
+   */
+  #socketsHeldElsewhere(p: Program): boolean {
+    return p.config.listen.length > 0 && !this.#sockets.isBound(p.config.listen) && p.records.some((r) => r.pid !== null && r.worker?.adopted === true);
   }
 
   #rollHost(p: Program, why: Reason): RollHost {
@@ -607,8 +737,18 @@ export class Fleet implements Worker {
       spawnReplacement: async (i) => {
         const r = rec(i);
         if (this.#dying) throw new DeadError('the fleet is stopping; commands are refused');
-        const w = p.config.listen.length === 0 ? this.#newInstance(p.config, i, undefined) : await this.#spawnWithSockets(p.config, i);
+        const cfg = p.config;
+        const listen = cfg.listen.length === 0 ? undefined : await this.#sockets.forProgram(cfg.name, cfg.listen);
+        if (this.#dying) throw new DeadError('the fleet is stopping; commands are refused');
+        // Its output goes through the instance's other pair of pipes while the old run still uses its own.
+        const w = this.#fresh(cfg, r, r.slot === 'a' ? 'b' : 'a', listen);
         this.#replacements.add(w);
+        // Recorded at once, so a daemon that dies during the roll leaves no process unaccounted for.
+        this.#recordReplacement(cfg, r, w, false);
+        w.ready().then(
+          () => this.#replacements.has(w) && this.#recordReplacement(cfg, r, w, true),
+          () => {},
+        );
         if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid} replacing=${r.pid}`);
         // As for a first start: a program without a ready check has no `ready` line.
         if (p.config.ready !== undefined) {
@@ -624,6 +764,7 @@ export class Fleet implements Worker {
       failed: (i, w, err, message) => {
         this.#replacements.delete(w);
         const r = rec(i);
+        if (w.pid !== null) this.#state?.delete(r.program, r.index, w.pid);
         const exit = w.exitInfo ?? { code: null, signal: null };
         r.reason = reasonOf(err);
         r.detail = message;
@@ -651,6 +792,7 @@ export class Fleet implements Worker {
         r.replacement = undefined;
         w.kill();
         await w.wait().catch(() => {});
+        if (w.pid !== null) this.#state?.delete(r.program, r.index, w.pid);
       }
     }
   }
@@ -900,6 +1042,11 @@ export class Fleet implements Worker {
           : c.logs.file;
     return { path, maxSize: c.logs.maxSize, keep: c.logs.keep };
   }
+}
+
+/** What an instance was started as: a running process is adopted only if the config still says the same. */
+function fingerprint(cfg: ProgramConfig): string {
+  return JSON.stringify([argvOf(cfg), cfg.cwd, cfg.env]);
 }
 
 export { NotFoundError };

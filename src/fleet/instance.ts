@@ -13,7 +13,8 @@ import {
   ReadyTimeoutError,
 } from '../process/errors.js';
 import type { LogFileOptions } from '../process/log-file.js';
-import { monitorProcess, type MonitoredProcess, type SpawnFn } from '../process/monitor.js';
+import { monitorProcess, type AdoptOptions, type MonitoredProcess, type SpawnFn } from '../process/monitor.js';
+import type { OutputPipePaths } from '../process/output-pipes.js';
 import type { ReadyCheck } from '../process/ready.js';
 import type { ProgramConfig, Ready } from './config.js';
 import { portOf, readyUrl } from './config-ops.js';
@@ -36,6 +37,10 @@ export interface InstanceOptions {
   logFile: LogFileOptions;
   clock: Clock;
   spawn?: SpawnFn;
+  /** Output through these named pipes, and the process outlives this one (the daemon's death). */
+  outputPipes?: OutputPipePaths;
+  /** Watch this running process (left by an earlier daemon) instead of spawning. */
+  adopt?: AdoptOptions;
   /** The program's listening sockets (sockets.ts): fds for 3, 4, ... and LISTEN_FDS / LISTEN_FDNAMES. */
   listen?: { fds: number[]; env: Record<string, string> };
 }
@@ -69,6 +74,8 @@ export class ProgramInstance implements Worker {
       clock: o.clock,
       name: this.name,
       ...(o.spawn === undefined ? {} : { spawn: o.spawn }),
+      ...(o.outputPipes === undefined ? {} : { outputPipes: o.outputPipes, outliveMonitor: true }),
+      ...(o.adopt === undefined ? {} : { adopt: o.adopt }),
     });
     this.#done = quiet(
       this.#monitor.wait().then(
@@ -88,6 +95,29 @@ export class ProgramInstance implements Worker {
 
   get startedAt(): number {
     return this.#monitor.startedAt;
+  }
+
+  /** The /proc start time that, with the pid, identifies the process for a later adoption. */
+  get startTime(): number | undefined {
+    return this.#monitor.startTime;
+  }
+
+  get adopted(): boolean {
+    return this.#monitor.adopted;
+  }
+
+  reopenLog(): void {
+    this.#monitor.reopenLog();
+  }
+
+  /** The log file's write error going on now, if any. */
+  logError(): Error | undefined {
+    return this.#monitor.logError();
+  }
+
+  /** True while the process is stopped by a signal (SIGSTOP): not running, whatever its state says. */
+  isStopped(): boolean {
+    return this.#monitor.isStopped();
   }
 
   /** How the process ended; undefined until it was reaped (or when it never started). */
