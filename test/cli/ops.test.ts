@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { freePort } from '../support.js';
-import { cli, prog, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
+import { cli, processesWith, prog, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
 
 const SERVER = fileURLToPath(new URL('./fixtures/listen-server.js', import.meta.url));
 const server = () => `[${[process.execPath, SERVER].map((a) => JSON.stringify(a)).join(', ')}]`;
@@ -312,6 +312,98 @@ programs:
       assert.match(inst.stdout, /systemctl (--user )?enable --now bosun-/);
     } finally {
       p.cleanup();
+    }
+  });
+});
+
+describe('bosun: sockets and rolls across a daemon\'s death', { concurrency: 1 }, () => {
+  const alive = (pid: number) => {
+    try {
+      return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+    } catch {
+      return false;
+    }
+  };
+  /** The program processes carrying `mark` (the daemons aside: a detached one is handed its config, mark included). */
+  const programsWith = (mark: string) =>
+    processesWith(mark).filter((pid) => {
+      try {
+        return !readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('cli/main.js');
+      } catch {
+        return false;
+      }
+    });
+  const status = async (home: string) => JSON.parse((await cli(['status', '--json', '--home', home])).stdout) as Awaited<ReturnType<Daemon['status']>>;
+  const killDaemon = async (home: string) => {
+    const daemon = Number(readFileSync(join(home, 'bosun.pid'), 'utf8').trim());
+    process.kill(daemon, 'SIGKILL');
+    await waitFor('the daemon to be gone', () => !alive(daemon));
+  };
+
+  test('adopted instances keep serving the earlier daemon\'s socket; a rolling restart then restarts the program whole and binds it anew', async () => {
+    const port = await freePort();
+    const mark = `ops-adopt-${process.pid}-${Date.now()}`;
+    const p = tempProject(webConfig(port, `    env: { BOSUN_TEST_MARK: "${mark}" }\n`));
+    try {
+      assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
+      const before = livePids(await waitFor('both ready', async () => {
+        const s = await status(p.home);
+        return s.programs.every((x) => x.state === 'ready') ? s : undefined;
+      }));
+      await killDaemon(p.home);
+      // No daemon: the instances still accept on the socket they were handed.
+      assert.ok(before.includes((await get(port)).pid));
+      assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
+      const adopted = livePids(await waitFor('both adopted', async () => {
+        const s = await status(p.home);
+        return s.programs.every((x) => x.state === 'ready') ? s : undefined;
+      }));
+      assert.deepEqual(adopted, before, 'same pids');
+      const r = await cli(['restart', 'web', '--rolling', '--home', p.home]);
+      assert.equal(r.code, 0, r.stderr);
+      const after = livePids(await status(p.home));
+      assert.ok(after.every((pid) => pid !== null && !before.includes(pid)), `${before} -> ${after}`);
+      const seen = new Set<number>();
+      await waitFor('both new instances to answer on the socket bound anew', async () => {
+        seen.add((await get(port)).pid);
+        return after.every((pid) => seen.has(pid!));
+      });
+      assert.equal(programsWith(mark).length, 2);
+    } finally {
+      await cli(['shutdown', '--home', p.home]).catch(() => undefined);
+      for (const pid of processesWith(mark)) process.kill(pid, 'SIGKILL');
+      p.cleanup();
+    }
+  });
+
+  test('a daemon killed in the middle of a roll leaves no process behind: the next one keeps one process per instance', async () => {
+    const port = await freePort();
+    const mark = `ops-midroll-${process.pid}-${Date.now()}`;
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-midroll-'));
+    const flag = join(dir, 'not-ready');
+    const p = tempProject(webConfig(port, `    readyTimeout: 60s\n    env: { BOSUN_TEST_MARK: "${mark}", NOT_READY_FILE: ${JSON.stringify(flag)} }\n`).replace('    readyTimeout: 3s\n', ''));
+    try {
+      assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
+      await waitFor('both ready', async () => (await status(p.home)).programs.every((x) => x.state === 'ready'));
+      writeFileSync(flag, '');
+      // The replacement of web[0] never becomes ready: the roll waits on it.
+      const roll = cli(['restart', 'web', '--rolling', '--home', p.home]);
+      await waitFor('the replacement of web[0] to run', () => programsWith(mark).length === 3);
+      await killDaemon(p.home);
+      await roll;
+      assert.equal(programsWith(mark).length, 3, 'old instances and the replacement outlive the daemon');
+      assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
+      await waitFor('one process per instance', async () => {
+        const s = await status(p.home);
+        return s.programs.every((x) => x.pid !== null) && programsWith(mark).length === 2;
+      });
+      const s = await status(p.home);
+      assert.deepEqual(new Set(programsWith(mark)), new Set(livePids(s)), 'the processes that run are the ones status shows');
+    } finally {
+      await cli(['shutdown', '--home', p.home]).catch(() => undefined);
+      for (const pid of processesWith(mark)) process.kill(pid, 'SIGKILL');
+      p.cleanup();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
