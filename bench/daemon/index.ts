@@ -22,7 +22,7 @@ import { startLoad, type LoadResult } from './load.js';
 const BOSUN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PROGRAM = fileURLToPath(new URL('./program.js', import.meta.url));
 const WEB = fileURLToPath(new URL('./web-server.js', import.meta.url));
-const WEB_SECONDS = Number(process.env.BENCH_DAEMON_WEB_SECONDS ?? 5);
+const WEB_SECONDS = Number(process.env.BENCH_DAEMON_WEB_SECONDS ?? 8);
 const WEB_CLIENTS = Number(process.env.BENCH_DAEMON_WEB_CLIENTS ?? 8);
 const ROLLS = Number(process.env.BENCH_DAEMON_ROLLS ?? 3);
 const PM2_BIN = createRequire(import.meta.url).resolve('pm2/bin/pm2');
@@ -303,62 +303,69 @@ async function freeTcpPort(): Promise<number> {
   });
 }
 
-const rps = (r: LoadResult) => (r.ok / r.ms) * 1000;
-
-/** How evenly the answers came from the instances: the busiest one's share, in percent. */
-const busiest = (r: LoadResult) => Math.round((100 * Math.max(...r.pids.values())) / r.ok);
-
-async function webOne(d: WebDaemon): Promise<{ rpsNew: number; rpsKeep: number; shareNew: number; shareKeep: number; rollNew: LoadResult; rollKeep: LoadResult; changed: boolean }> {
-  const port = await freeTcpPort();
-  await d.up(port);
-  try {
-    const warm = startLoad(port, WEB_CLIENTS, false);
-    await sleep(1000);
-    await warm.stop();
-    // Throughput: a new connection per request, then kept-alive connections.
-    const fresh = startLoad(port, WEB_CLIENTS, false);
-    await sleep(WEB_SECONDS * 1000);
-    const freshResult = await fresh.stop();
-    const keep = startLoad(port, WEB_CLIENTS, true);
-    await sleep(WEB_SECONDS * 1000);
-    const keepResult = await keep.stop();
-    // Rolling restarts under load: clients on new connections, then on kept-alive ones.
-    const before = await d.pids();
-    const roll = async (keepAlive: boolean) => {
-      const load = startLoad(port, WEB_CLIENTS, keepAlive);
-      await sleep(500);
-      for (let i = 0; i < ROLLS; i++) {
-        await d.roll();
-        await sleep(500);
-      }
-      return load.stop();
-    };
-    const rollNew = await roll(false);
-    const rollKeep = await roll(true);
-    const after = await d.pids();
-    return {
-      rpsNew: rps(freshResult),
-      rpsKeep: rps(keepResult),
-      shareNew: busiest(freshResult),
-      shareKeep: busiest(keepResult),
-      rollNew,
-      rollKeep,
-      changed: after.every((p) => !before.includes(p)),
-    };
-  } finally {
-    await d.down();
+/** Requests/s of both daemons in alternating slices (the order swapped every round), so a machine whose load drifts weighs on both alike. */
+async function throughput(ports: [number, number], keepAlive: boolean): Promise<{ rps: [number, number]; busiest: [number, number] }> {
+  const ok = [0, 0];
+  const ms = [0, 0];
+  const byPid = [new Map<string, number>(), new Map<string, number>()];
+  const slices = Math.max(1, Math.round(WEB_SECONDS));
+  for (let round = 0; round < slices; round++) {
+    for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) {
+      const load = startLoad(ports[i]!, WEB_CLIENTS, keepAlive);
+      await sleep(1000);
+      const r = await load.stop();
+      ok[i]! += r.ok;
+      ms[i]! += r.ms;
+      for (const [pid, n] of r.pids) byPid[i]!.set(pid, (byPid[i]!.get(pid) ?? 0) + n);
+    }
   }
+  const share = (m: Map<string, number>, total: number) => Math.round((100 * Math.max(...m.values())) / total);
+  return { rps: [(ok[0]! / ms[0]!) * 1000, (ok[1]! / ms[1]!) * 1000], busiest: [share(byPid[0]!, ok[0]!), share(byPid[1]!, ok[1]!)] };
+}
+
+/** Rolling restarts under load: `ROLLS` of them while the clients run; every pid should change. */
+async function rollUnderLoad(d: WebDaemon, port: number, keepAlive: boolean): Promise<LoadResult & { changed: boolean }> {
+  const before = await d.pids();
+  const load = startLoad(port, WEB_CLIENTS, keepAlive);
+  await sleep(500);
+  for (let i = 0; i < ROLLS; i++) {
+    await d.roll();
+    await sleep(500);
+  }
+  const r = await load.stop();
+  const after = await d.pids();
+  return { ...r, changed: after.every((p) => !before.includes(p)) };
 }
 
 async function webBench(): Promise<void> {
-  const b = await webOne(bosunWeb);
-  const p = await webOne(pm2Web);
-  const fails = (r: LoadResult) => `${r.failed} of ${(r.ok + r.failed).toLocaleString('en-US')}${r.errors.length > 0 ? ` (${[...new Set(r.errors)].join('; ')})` : ''}`;
-  console.log(`web program, 2 instances, ${WEB_CLIENTS} clients without pause on 127.0.0.1 (bosun: one shared listen socket; pm2: cluster mode):`);
-  console.log(`  failed requests over ${ROLLS} rolling restarts, a new connection per request: bosun ${fails(b.rollNew)}, pm2 ${fails(p.rollNew)} (goal: bosun 0)`);
-  console.log(`  the same with kept-alive connections: bosun ${fails(b.rollKeep)}, pm2 ${fails(p.rollKeep)}; every pid changed: bosun ${b.changed}, pm2 ${p.changed}`);
-  console.log(`  requests/s, a new connection per request (${WEB_SECONDS} s): bosun ${Math.round(b.rpsNew).toLocaleString('en-US')}, pm2 ${Math.round(p.rpsNew).toLocaleString('en-US')} -> ${(b.rpsNew / p.rpsNew).toFixed(2)}x pm2 (goal >= 1.2x); busiest instance's share: bosun ${b.shareNew}%, pm2 ${p.shareNew}%`);
-  console.log(`  requests/s, kept-alive connections (${WEB_SECONDS} s): bosun ${Math.round(b.rpsKeep).toLocaleString('en-US')}, pm2 ${Math.round(p.rpsKeep).toLocaleString('en-US')} -> ${(b.rpsKeep / p.rpsKeep).toFixed(2)}x pm2; busiest instance's share: bosun ${b.shareKeep}%, pm2 ${p.shareKeep}%`);
+  const ports: [number, number] = [await freeTcpPort(), await freeTcpPort()];
+  await bosunWeb.up(ports[0]);
+  try {
+    await pm2Web.up(ports[1]);
+    try {
+      // Warm both up, then throughput: a new connection per request, then kept-alive connections.
+      const warm = ports.map((port) => startLoad(port, WEB_CLIENTS, false));
+      await sleep(500);
+      await Promise.all(warm.map((w) => w.stop()));
+      const fresh = await throughput(ports, false);
+      const keep = await throughput(ports, true);
+      const rolls = {
+        bosun: { fresh: await rollUnderLoad(bosunWeb, ports[0], false), keep: await rollUnderLoad(bosunWeb, ports[0], true) },
+        pm2: { fresh: await rollUnderLoad(pm2Web, ports[1], false), keep: await rollUnderLoad(pm2Web, ports[1], true) },
+      };
+      const fails = (r: LoadResult) => `${r.failed} of ${(r.ok + r.failed).toLocaleString('en-US')}${r.errors.length > 0 ? ` (${[...new Set(r.errors)].join('; ')})` : ''}`;
+      const n = (x: number) => Math.round(x).toLocaleString('en-US');
+      console.log(`web program, 2 instances, ${WEB_CLIENTS} clients without pause on 127.0.0.1 (bosun: one shared listen socket; pm2: cluster mode):`);
+      console.log(`  failed requests over ${ROLLS} rolling restarts, a new connection per request: bosun ${fails(rolls.bosun.fresh)}, pm2 ${fails(rolls.pm2.fresh)} (goal: bosun 0)`);
+      console.log(`  the same with kept-alive connections: bosun ${fails(rolls.bosun.keep)}, pm2 ${fails(rolls.pm2.keep)}; every pid changed: bosun ${rolls.bosun.fresh.changed && rolls.bosun.keep.changed}, pm2 ${rolls.pm2.fresh.changed && rolls.pm2.keep.changed}`);
+      console.log(`  requests/s, a new connection per request (${WEB_SECONDS} alternating 1 s slices each): bosun ${n(fresh.rps[0])}, pm2 ${n(fresh.rps[1])} -> ${(fresh.rps[0] / fresh.rps[1]).toFixed(2)}x pm2 (goal >= 1.2x); busiest instance's share: bosun ${fresh.busiest[0]}%, pm2 ${fresh.busiest[1]}%`);
+      console.log(`  requests/s, kept-alive connections: bosun ${n(keep.rps[0])}, pm2 ${n(keep.rps[1])} -> ${(keep.rps[0] / keep.rps[1]).toFixed(2)}x pm2; busiest instance's share: bosun ${keep.busiest[0]}%, pm2 ${keep.busiest[1]}%`);
+    } finally {
+      await pm2Web.down();
+    }
+  } finally {
+    await bosunWeb.down();
+  }
 }
 
 try {
