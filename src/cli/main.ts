@@ -158,9 +158,9 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
   return EXIT.ok;
 }
 
-async function showLogs(name: string | undefined, lines: number, followOn: boolean, o: Common): Promise<number> {
+async function showLogs(name: string | undefined, lines: number, followOn: boolean, raw: boolean, o: Common): Promise<number> {
   const home = await clientHome(o);
-  const { scanLogDir, lastLines, follow } = await import('./logs.js');
+  const { scanLogDir, lastLines, lastRawLines, follow, formatLine } = await import('./logs.js');
   let refs: LogFileRef[];
   try {
     const r = await request(paths(home).socket, { cmd: 'logfiles' });
@@ -172,17 +172,21 @@ async function showLogs(name: string | undefined, lines: number, followOn: boole
     refs = refs.filter((r) => r.name === name);
     if (refs.length === 0) throw new Exit(EXIT.failed, `bosun: no logs for unknown program '${name}'`);
   }
-  const print = (ref: LogFileRef, line: string) => process.stdout.write(`${ref.name}[${ref.instance}] | ${line}\n`);
   const files = refs.map((ref) => {
+    if (raw) {
+      const { bytes, size } = lastRawLines(ref.path, lines);
+      process.stdout.write(bytes);
+      return { ref, pos: size };
+    }
     const { lines: last, size } = lastLines(ref.path, lines);
-    for (const l of last) print(ref, l);
+    for (const l of last) process.stdout.write(formatLine(ref, l));
     return { ref, pos: size };
   });
   if (!followOn) return EXIT.ok;
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());
-  await follow(files, print, abort.signal);
+  await follow(files, (ref, line) => process.stdout.write(formatLine(ref, line)), abort.signal, raw ? (_ref, bytes) => process.stdout.write(bytes) : undefined);
   return EXIT.ok;
 }
 
@@ -246,11 +250,11 @@ async function program(): Promise<Command> {
       if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
       else process.stdout.write(`${(await import('./status-table.js')).statusTable(body)}\n`);
     });
-  common(cli.command('logs [name]').description('print the last lines of each log; -f follows').option('-f, --follow', 'keep printing new lines').option('-n, --lines <n>', 'lines per log', '20'))
-    .action(async (name: string | undefined, o: { follow?: boolean; lines: string }, c: Command) => {
+  common(cli.command('logs [name]').description('print the last lines of each log, each with its time and stream; -f follows').option('-f, --follow', 'keep printing new lines').option('-n, --lines <n>', 'lines per log (read back across rotated files)', '20').option('--raw', 'the bytes as the program wrote them, without time, stream or name'))
+    .action(async (name: string | undefined, o: { follow?: boolean; lines: string; raw?: boolean }, c: Command) => {
       const n = Number(o.lines);
       if (!Number.isInteger(n) || n < 0) throw new Exit(EXIT.usage, `bosun: -n expects a whole number, got '${o.lines}'`);
-      code = await showLogs(name, n, o.follow === true, opts(c));
+      code = await showLogs(name, n, o.follow === true, o.raw === true, opts(c));
     });
   common(cli.command('reload').description('apply config changes: start added programs, stop removed ones, restart changed ones'))
     .action(async (_o, c: Command) => {

@@ -24,6 +24,7 @@ import { Emitter, type Listener } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { Supervisor } from '../core/supervisor.js';
 import { quiet, type Worker } from '../core/worker.js';
+import { LogFile } from '../process/log-file.js';
 import { monitorProcess, type SpawnFn } from '../process/monitor.js';
 import { makeFifos } from '../process/output-pipes.js';
 import { isAlive } from '../process/tree.js';
@@ -106,6 +107,8 @@ export class Fleet implements Worker {
   readonly #sockets = new Sockets();
   /** Replacements started by a rolling restart and not yet handed to their Supervisor. */
   readonly #replacements = new Set<ProgramInstance>();
+  /** The log writer of each instance, by path (see #logWriter). */
+  readonly #logs = new Map<string, { key: string; file: LogFile }>();
   /** Which pair of named pipes each run writes to (a replacement takes the other pair). */
   readonly #slots = new WeakMap<ProgramInstance, 'a' | 'b'>();
   /** Each program's watch and cronRestart, which restart it with reason `watch` or `cron`. */
@@ -535,7 +538,7 @@ export class Fleet implements Worker {
   }
 
   #instanceBase(cfg: ProgramConfig, index: number) {
-    return { config: cfg, index, logFile: this.#logFile(cfg, index), clock: this.#clock, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
+    return { config: cfg, index, logFile: this.#logWriter(cfg, index), clock: this.#clock, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
   }
 
   /** A replacement not yet handed over, in the home's state beside the run it replaces (its own slot). */
@@ -597,7 +600,7 @@ export class Fleet implements Worker {
         clock: this.#clock,
         name: `${e.program}[${e.index}]`,
         outliveMonitor: true,
-        ...(cfg === undefined ? {} : { logFile: this.#logFile(cfg, e.index) }),
+        ...(cfg === undefined ? {} : { logFile: this.#logWriter(cfg, e.index) }),
       });
     } catch {
       return; // it ended meanwhile
@@ -897,6 +900,7 @@ export class Fleet implements Worker {
       }
     }
     this.#sockets.retain(next.programs.map((c) => c.listen));
+    this.#closeLogs(next);
     this.#changed();
     if (rollError !== undefined) throw rollError;
     return { added, removed, changed };
@@ -944,6 +948,7 @@ export class Fleet implements Worker {
     const replacements = [...this.#replacements].map((w) => (w.kill(), w.wait().catch(() => {})));
     void Promise.all(replacements).then(() => {
       this.#sockets.close();
+      this.#closeLogs(undefined);
       this.#settle(err);
     });
   }
@@ -1031,6 +1036,38 @@ export class Fleet implements Worker {
     const e: LifecycleEvent = { at: this.#clock.now(), program: r.program, instance: r.index, event, details };
     this.#log?.info({ program: r.program, instance: r.index, event }, details);
     if (this.#events.has('event')) this.#events.emit('event', e);
+  }
+
+  /**
+   * The one writer of an instance's log, shared by all its runs (a rolling restart's old and
+   * new process, an adopted one): one writer keeps the size for rotation and the index's
+   * offsets right. Raw bytes in the file, time and stream in its index (docs/cli.md, Logs).
+   */
+  #logWriter(c: ProgramConfig, i: number): LogFile {
+    const o = this.#logFile(c, i);
+    const key = JSON.stringify(o);
+    const have = this.#logs.get(o.path);
+    if (have !== undefined && have.key === key) return have.file;
+    have?.file.close().catch(() => {});
+    const file = new LogFile({
+      ...o,
+      index: true,
+      clock: this.#clock,
+      onError: (err) => this.#log?.warn({ err, program: c.name, instance: i }, 'log file write failed; output is dropped until it works again'),
+      onRecover: (droppedBytes) => this.#log?.info({ program: c.name, instance: i, droppedBytes }, 'log file written again'),
+    });
+    this.#logs.set(o.path, { key, file });
+    return file;
+  }
+
+  /** Closes the writers of logs no program of the config writes any more. */
+  #closeLogs(keep: FleetConfig | undefined): void {
+    const paths = new Set((keep?.programs ?? []).flatMap((c) => Array.from({ length: c.instances }, (_, i) => this.#logFile(c, i).path)));
+    for (const [path, { file }] of this.#logs) {
+      if (paths.has(path)) continue;
+      this.#logs.delete(path);
+      void file.close();
+    }
   }
 
   #logFile(c: ProgramConfig, i: number): { path: string; maxSize: number; keep: number } {

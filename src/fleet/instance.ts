@@ -12,7 +12,7 @@ import {
   ProcessSpawnError,
   ReadyTimeoutError,
 } from '../process/errors.js';
-import type { LogFileOptions } from '../process/log-file.js';
+import type { LogFile, LogFileOptions } from '../process/log-file.js';
 import { monitorProcess, type AdoptOptions, type MonitoredProcess, type SpawnFn } from '../process/monitor.js';
 import type { OutputPipePaths } from '../process/output-pipes.js';
 import type { ReadyCheck } from '../process/ready.js';
@@ -34,7 +34,8 @@ export class MemoryLimitError extends BosunError {
 export interface InstanceOptions {
   config: ProgramConfig;
   index: number;
-  logFile: LogFileOptions;
+  /** The instance's log writer, shared by all its runs (one writer keeps rotation and the index right). */
+  logFile: LogFileOptions | LogFile;
   clock: Clock;
   spawn?: SpawnFn;
   /** Output through these named pipes, and the process outlives this one (the daemon's death). */

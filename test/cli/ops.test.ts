@@ -3,7 +3,7 @@
 // never becomes ready, name:index restarts, watch, cronRestart, envFile, --version, startup.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -405,5 +405,38 @@ describe('bosun: sockets and rolls across a daemon\'s death', { concurrency: 1 }
       p.cleanup();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bosun logs: time and stream on every line, -n across rotated files, --raw', { concurrency: 1 }, () => {
+  test('each line shows its time and stream; -n reads back into rotated files; --raw prints the bytes as written', async () => {
+    await withProject(`dashboard: false
+programs:
+  talk:
+    command: 'i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo "out $i"; echo "err $i" >&2; done; sleep 60'
+    shell: true
+    logs: { maxSize: 4KB, keep: 3 }
+`, async (_d, p) => {
+      const log = join(p.home, 'logs', 'talk-0.log');
+      const all = () => [`${log}.3`, `${log}.2`, `${log}.1`, log].map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : '')).join('');
+      await waitFor('all 800 lines written', () => all().includes('out 400\n') && all().includes('err 400\n'));
+      assert.ok(readFileSync(`${log}.1`, 'utf8').length > 0, 'the log was rotated');
+      assert.ok(!readFileSync(log, 'utf8').includes('out 1\n'), 'the first lines are in a rotated file only');
+      const r = await cli(['logs', 'talk', '-n', '800', '--home', p.home]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.split('\n').filter((l) => l !== '');
+      assert.equal(lines.length, 800, 'all 800 lines, back across the rotated files');
+      const parsed = lines.map((l) => /^(\d{4}-\d\d-\d\dT[\d:.]+Z) talk\[0\] (out|err) \| (out|err) (\d+)$/.exec(l));
+      assert.ok(parsed.every((m) => m !== null), lines.find((_l, i) => parsed[i] === null));
+      assert.ok(parsed.every((m) => m![2] === m![3]), 'each line is tagged with the stream it was written to');
+      for (const stream of ['out', 'err']) {
+        const numbers: number[] = parsed.filter((m) => m![2] === stream).map((m) => Number(m![4]));
+        assert.deepEqual(numbers, Array.from({ length: 400 }, (_, i) => i + 1), `${stream} lines in order, none lost`);
+      }
+      const raw = await cli(['logs', 'talk', '-n', '3', '--raw', '--home', p.home]);
+      assert.equal(raw.code, 0, raw.stderr);
+      const file = readFileSync(log, 'utf8').split('\n');
+      assert.equal(raw.stdout, `${file.slice(-4, -1).join('\n')}\n`, 'the last 3 lines exactly as in the file');
+    });
   });
 });
