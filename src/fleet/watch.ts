@@ -100,15 +100,18 @@ export class FileWatch {
  * The ignore test for a program's watch. A pattern without '/' matches any single path
  * segment (`node_modules`, `*.log`, `tmp?`); one with '/' is a path relative to `cwd` (or
  * absolute) that matches itself and everything under it, globs allowed (`*` within a segment,
- * `**` across segments). `always` are absolute paths ignored with everything under them (the
- * daemon's home, log files), besides ALWAYS_IGNORED.
+ * `**` across segments). `always` are absolute paths ignored with everything under them and
+ * their siblings `<path>.*` (the daemon's home; log files with their rotated copies and
+ * indexes), besides ALWAYS_IGNORED.
  */
 export function ignoreMatcher(patterns: readonly string[], cwd: string, always: readonly string[]): (path: string) => boolean {
   const segments = [...ALWAYS_IGNORED, ...patterns.filter((p) => !p.includes('/'))].map(globRegExp);
+  const siblings = always.map((p) => `${p.replace(/\/+$/, '')}.`);
   const prefixes = [...always, ...patterns.filter((p) => p.includes('/')).map((p) => (isAbsolute(p) ? p : resolve(cwd, p)))].map((p) =>
     /[*?]/.test(p) ? new RegExp(`^${globSource(p.replace(/\/+$/, ''))}(?:/.*)?$`) : p.replace(/\/+$/, ''),
   );
   return (path) => {
+    if (siblings.some((s) => path.startsWith(s))) return true;
     for (const pre of prefixes) {
       if (typeof pre === 'string' ? path === pre || path.startsWith(pre + sep) : pre.test(path)) return true;
     }
