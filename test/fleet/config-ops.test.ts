@@ -117,7 +117,7 @@ describe('watch ignore rules', () => {
     assert.equal(is('/var/log/web-0.log'), true);
     assert.equal(is('/var/log/web-0.log.1'), true, 'its rotated copies');
     assert.equal(is('/var/log/web-0.log.idx'), true, 'and its index');
-    assert.equal(is('/var/log/web-1.log'), false);
+    assert.equal(is('/var/log/web-0.logs'), false, 'another file whose name starts the same');
     assert.equal(is('/app/.bosunrc'), false, 'a prefix of a name is not the name');
   });
 
