@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { request } from '../../src/cli/control.js';
 import { percentile } from '../harness.js';
+import { freePort } from '../../test/support.js';
 import { startLoad, type LoadResult } from './load.js';
 
 const BOSUN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -291,18 +292,6 @@ const pm2Web: WebDaemon = {
   down: pm2Down,
 };
 
-async function freeTcpPort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Requests/s of both daemons in alternating slices (the order swapped every round), so a machine whose load drifts weighs on both alike. */
 async function throughput(ports: [number, number], keepAlive: boolean): Promise<{ rps: [number, number]; busiest: [number, number] }> {
   const ok = [0, 0];
@@ -338,7 +327,7 @@ async function rollUnderLoad(d: WebDaemon, port: number, keepAlive: boolean): Pr
 }
 
 async function webBench(): Promise<void> {
-  const ports: [number, number] = [await freeTcpPort(), await freeTcpPort()];
+  const ports: [number, number] = [await freePort(), await freePort()];
   await bosunWeb.up(ports[0]);
   try {
     await pm2Web.up(ports[1]);
