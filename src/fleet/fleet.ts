@@ -31,6 +31,7 @@ import { isAlive } from '../process/tree.js';
 import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
 import { CronRestart } from './cron-restart.js';
 import { MemoryLimitError, ProgramInstance, argvOf, reasonOf } from './instance.js';
+import { programLogFile, type ProgramLogFile } from './log-files.js';
 import { InstanceRecord } from './record.js';
 import { rollingRestart, type RollHost } from './rolling.js';
 import { ListenError, Sockets } from './sockets.js';
@@ -996,7 +997,7 @@ export class Fleet implements Worker {
   /** A program run has settled once each instance is ready, has ended, or waits for `after`. */
   #settled(p: Program): boolean {
     const members = p.records.filter((r) => !r.held);
-    if (members.some((r) => r.state === 'waiting')) return true;
+    if (members.some((r) => r.attempted && r.state === 'waiting')) return true;
     return members.every((r) => r.attempted && r.state !== 'starting');
   }
 
@@ -1070,14 +1071,8 @@ export class Fleet implements Worker {
     }
   }
 
-  #logFile(c: ProgramConfig, i: number): { path: string; maxSize: number; keep: number } {
-    const path =
-      c.logs.file === undefined
-        ? join(this.#config.home, 'logs', `${c.name}-${i}.log`)
-        : c.instances > 1
-          ? c.logs.file.replace(/(\.log)?$/, `-${i}$1`)
-          : c.logs.file;
-    return { path, maxSize: c.logs.maxSize, keep: c.logs.keep };
+  #logFile(c: ProgramConfig, i: number): ProgramLogFile {
+    return programLogFile(this.#config.home, c, i);
   }
 }
 
