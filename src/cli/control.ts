@@ -17,7 +17,8 @@ export type Request =
   | { cmd: 'ping' }
   | { cmd: 'status' }
   | { cmd: 'logfiles' }
-  | { cmd: 'start' | 'stop' | 'restart'; target: string }
+  | { cmd: 'start' | 'stop'; target: string }
+  | { cmd: 'restart'; target: string; /** Absent: each program's `rolling` key decides. */ rolling?: boolean }
   | { cmd: 'reload' }
   | { cmd: 'reopen' }
   | { cmd: 'shutdown' };

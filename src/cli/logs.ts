@@ -1,23 +1,25 @@
-// `bosun logs [name] [-n N] [-f]`: the last lines of each instance's log file, read by the client
-// itself (so logs stay readable after the daemon stopped), then followed as `tail -F` does.
-// Bytes are passed through as written (no UTF-8 round trip), each line prefixed with its
-// instance. Following keeps each file open by descriptor, so a rotation (rename, then a new
-// file) loses nothing: the old file is read to its end while the new one is read from its
-// start. A line without a newline (a prompt) is shown once it has sat unfinished a moment, and
-// programs that `reload` adds are picked up as they appear.
+// `bosun logs [name] [-n N] [-f] [--raw]`: the last lines of each instance's log, read by the
+// client itself (so logs stay readable after the daemon stopped), back across rotated files,
+// each with its time and stream from the log's index (`--raw`: the bytes as the program wrote
+// them); then followed as `tail -F` does. Following keeps each file (and its index) open by
+// descriptor, so a rotation loses nothing: the old file is read to its end, then any file that
+// rotated away between two looks, then the new one from its start. A line without a newline (a
+// prompt) is shown once it has sat unfinished a moment, and programs that `reload` adds are
+// picked up as they appear.
 
 import { once } from 'node:events';
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { indexPath, LineAssembler, parseIndex, readLastLines, readLastRawLines, type LogLine } from '../process/log-index.js';
 import { clientHome, permissionDenied, reach } from './client.js';
-import { EXIT, Exit, type Common } from './exit.js';
 import { request } from './control.js';
 import type { LogFileRef } from './daemon.js';
+import { EXIT, Exit, type Common } from './exit.js';
 import { paths } from './paths.js';
 
 /** The `bosun logs` command: asks the daemon where the logs are (else looks in <home>/logs), prints, follows. */
-export async function logsCommand(name: string | undefined, lines: number, follow: boolean, o: Common): Promise<number> {
+export async function logsCommand(name: string | undefined, lines: number, follow: boolean, raw: boolean, o: Common): Promise<number> {
   let home: string;
   let refs: LogFileRef[] | undefined;
   try {
@@ -48,6 +50,7 @@ export async function logsCommand(name: string | undefined, lines: number, follo
     await printLogs(chosen, {
       lines,
       follow,
+      raw,
       signal: abort.signal,
       write: (chunk) => (process.stdout.write(chunk) ? undefined : once(process.stdout, 'drain').then(() => undefined)),
       discover: async () => {
@@ -85,11 +88,30 @@ export function scanLogDir(dir: string): LogFileRef[] {
   return out;
 }
 
+/** One line as `bosun logs` shows it: `<time> <name>[<instance>] <out|err> | <text>` (`-` where the index does not say). */
+export function formatLine(ref: LogFileRef, line: LogLine): Buffer {
+  const time = line.time === undefined ? '-' : new Date(line.time).toISOString();
+  const stream = line.stream === 'stdout' ? 'out' : line.stream === 'stderr' ? 'err' : '-';
+  return Buffer.concat([Buffer.from(`${time} ${ref.name}[${ref.instance}] ${stream} | `), line.bytes, Buffer.of(10)]);
+}
+
+/** The last `n` lines of a log with their time and stream, back across its rotated files. */
+export function lastLines(path: string, n: number): { lines: LogLine[]; size: number } {
+  return readLastLines(path, n);
+}
+
+/** The last `n` lines of a log as written (`--raw`), back across its rotated files. */
+export function lastRawLines(path: string, n: number): { bytes: Buffer; size: number } {
+  return readLastRawLines(path, n);
+}
+
 export interface PrintLogsOptions {
-  /** Lines of each log to print first. */
+  /** Lines of each log to print first (read back across rotated files). */
   lines: number;
   /** Keep printing new lines until `signal` aborts. */
   follow: boolean;
+  /** The bytes as written, without time, stream or name. */
+  raw?: boolean;
   signal?: AbortSignal;
   /** Writes bytes out; may return a promise to hold reading back until the output drains. */
   write: (chunk: Buffer) => void | Promise<void>;
@@ -105,103 +127,110 @@ const NL = 10;
 /** A replaced file still read after its rotation, until it has not grown for this many polls. */
 const RETIRE_POLLS = 10;
 const DISCOVER_EVERY = 5;
+/** The most rotated files a log keeps (logs.keep is at most this). */
+const MAX_ROTATED = 1000;
 
+/** One log file held open, with its index, its read positions and the line it is in the middle of. */
 interface Open {
   fd: number;
+  dev: number;
+  ino: number;
   pos: number;
   idle: number;
+  /** The index beside it, opened with it (a rotation renames both). */
+  indexFd: number | undefined;
+  indexPos: number;
+  assembler: LineAssembler;
+  /** Since when bytes after the last newline wait; undefined when none do. */
+  partialSince: number | undefined;
 }
 
 interface Tracked {
   ref: LogFileRef;
-  prefix: Buffer;
-  current: (Open & { dev: number; ino: number }) | undefined;
+  current: Open | undefined;
   /** Where to start in the file once it appears (its size when following began), else 0. */
   startAt: number;
   /** Files rotated away, still read to their end. */
   old: Open[];
   /** The newest file opened so far: files rotated after it were never seen. */
   lastSeen: { dev: number; ino: number } | undefined;
-  partial: Buffer[];
-  partialSince: number;
 }
 
 /** Prints the last `lines` lines of each log, then (with `follow`) what they get, until `signal` aborts. */
 export async function printLogs(refs: LogFileRef[], o: PrintLogsOptions): Promise<void> {
   const buf = Buffer.alloc(256 * 1024);
   const partialMs = o.partialMs ?? 300;
+  const raw = o.raw === true;
   const tracked = new Map<string, Tracked>();
   const track = (ref: LogFileRef, startAt: number): Tracked => {
-    const t: Tracked = { ref, prefix: Buffer.from(`${ref.name}[${ref.instance}] | `), current: undefined, startAt, old: [], lastSeen: undefined, partial: [], partialSince: 0 };
+    const t: Tracked = { ref, current: undefined, startAt, old: [], lastSeen: undefined };
     tracked.set(ref.path, t);
     return t;
   };
 
-  const line = async (t: Tracked, bytes: Buffer) => {
-    await o.write(Buffer.concat([t.prefix, ...t.partial, bytes, Buffer.of(NL)]));
-    t.partial = [];
+  const print = async (t: Tracked, lines: LogLine[]) => {
+    if (lines.length > 0) await o.write(Buffer.concat(lines.map((l) => formatLine(t.ref, l))));
   };
-  const emit = async (t: Tracked, chunk: Buffer) => {
-    let start = 0;
-    for (let nl = chunk.indexOf(NL); nl >= 0; nl = chunk.indexOf(NL, start)) {
-      await line(t, chunk.subarray(start, nl));
-      start = nl + 1;
-    }
-    if (start < chunk.length) {
-      if (t.partial.length === 0) t.partialSince = Date.now();
-      t.partial.push(Buffer.from(chunk.subarray(start)));
-    }
-  };
-  /** Reads `f` from its position to its end; returns the bytes read. */
+  /** Reads `f` from its position to its end, its index first (the writer puts a record down before its bytes). */
   const drain = async (t: Tracked, f: Open): Promise<number> => {
+    readNewRecords(f);
     let total = 0;
     for (;;) {
       const got = readSync(f.fd, buf, 0, buf.length, f.pos);
       if (got === 0) return total;
+      const chunk = buf.subarray(0, got);
+      if (raw) await o.write(Buffer.from(chunk));
+      else await print(t, f.assembler.feed(f.pos, chunk));
       f.pos += got;
       total += got;
-      await emit(t, buf.subarray(0, got));
+      f.partialSince = chunk[got - 1] === NL ? undefined : (f.partialSince ?? Date.now());
     }
   };
+  const finish = async (t: Tracked, f: Open) => {
+    if (!raw) await print(t, f.assembler.flush());
+    closeOpen(f);
+  };
   const openCurrent = (t: Tracked): boolean => {
-    let fd: number;
-    try {
-      fd = openSync(t.ref.path, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw err;
-    }
-    const st = fstatSync(fd);
-    t.current = { fd, pos: Math.min(t.startAt, st.size), idle: 0, dev: st.dev, ino: st.ino };
-    t.lastSeen = t.current;
+    const f = openLog(t.ref.path);
+    if (f === undefined) return false;
+    f.pos = Math.min(t.startAt, fstatSync(f.fd).size);
+    t.current = f;
+    t.lastSeen = f;
     t.startAt = 0;
     return true;
   };
 
-  // The tail: read through the same descriptor that following goes on with, so no line falls between.
+  // The tail, back across rotated files; following goes on from where it ended in the file held open.
   for (const ref of refs) {
     const t = track(ref, 0);
     if (!openCurrent(t)) continue;
-    const size = fstatSync(t.current!.fd).size;
-    t.current!.pos = tailStart(t.current!.fd, size, o.lines, buf);
-    await drain(t, t.current!);
-    if (!o.follow && t.partial.length > 0) await line(t, Buffer.alloc(0));
+    const f = t.current!;
+    if (o.lines === 0) {
+      f.pos = fstatSync(f.fd).size;
+      continue;
+    }
+    let size: number;
+    if (raw) {
+      const tail = readLastRawLines(ref.path, o.lines);
+      await o.write(tail.bytes);
+      size = tail.size;
+    } else {
+      const tail = readLastLines(ref.path, o.lines);
+      await print(t, tail.lines);
+      size = tail.size;
+    }
+    // The file read is the one held open unless it rotated in between; then read the held one from its start.
+    const st = statOrUndefined(ref.path);
+    f.pos = st !== undefined && st.ino === f.ino && st.dev === f.dev ? size : 0;
   }
   if (!o.follow) {
-    for (const t of tracked.values()) if (t.current !== undefined) closeSync(t.current.fd);
+    for (const t of tracked.values()) if (t.current !== undefined) closeOpen(t.current);
     return;
   }
 
   // Sizes now, for files that turn up later as programs added by reload: old content is not news.
   const known = new Map<string, number>();
-  const sizeOf = (path: string) => {
-    try {
-      return statSync(path).size;
-    } catch {
-      return 0;
-    }
-  };
-  for (const ref of (await o.discover?.().catch(() => [])) ?? []) if (!tracked.has(ref.path)) known.set(ref.path, sizeOf(ref.path));
+  for (const ref of (await o.discover?.().catch(() => [])) ?? []) if (!tracked.has(ref.path)) known.set(ref.path, statOrUndefined(ref.path)?.size ?? 0);
   for (let polls = 0; o.signal?.aborted !== true; polls++) {
     if (o.discover !== undefined && polls % DISCOVER_EVERY === DISCOVER_EVERY - 1) {
       for (const ref of await o.discover().catch(() => [])) {
@@ -212,7 +241,12 @@ export async function printLogs(refs: LogFileRef[], o: PrintLogsOptions): Promis
       const st = statOrUndefined(t.ref.path);
       const cur = t.current;
       if (cur !== undefined && st !== undefined && st.ino === cur.ino && st.dev === cur.dev) {
-        if (st.size < cur.pos) cur.pos = 0; // truncated in place (copytruncate)
+        if (st.size < cur.pos) {
+          // Truncated in place (copytruncate): from the start, with the index read afresh.
+          cur.pos = 0;
+          cur.indexPos = 0;
+          cur.assembler = new LineAssembler();
+        }
       } else if (cur !== undefined || t.lastSeen !== undefined) {
         // Rotated or replaced: finish the old file (it may still get a last write), then any
         // file rotated away since the last look, then read the new one from its start.
@@ -225,13 +259,18 @@ export async function printLogs(refs: LogFileRef[], o: PrintLogsOptions): Promis
       for (const f of [...t.old]) {
         f.idle = (await drain(t, f)) > 0 ? 0 : f.idle + 1;
         if (f.idle >= RETIRE_POLLS) {
-          closeSync(f.fd);
+          await finish(t, f);
           t.old.splice(t.old.indexOf(f), 1);
         }
       }
       if (t.current === undefined && st !== undefined) openCurrent(t);
-      if (t.current !== undefined) await drain(t, t.current);
-      if (t.partial.length > 0 && Date.now() - t.partialSince >= partialMs) await line(t, Buffer.alloc(0));
+      const f = t.current;
+      if (f === undefined) continue;
+      await drain(t, f);
+      if (!raw && f.partialSince !== undefined && Date.now() - f.partialSince >= partialMs) {
+        await print(t, f.assembler.flush());
+        f.partialSince = undefined;
+      }
     }
     try {
       await sleep(o.pollMs ?? 200, undefined, o.signal === undefined ? {} : { signal: o.signal });
@@ -240,8 +279,55 @@ export async function printLogs(refs: LogFileRef[], o: PrintLogsOptions): Promis
     }
   }
   for (const t of tracked.values()) {
-    for (const f of [...t.old, ...(t.current === undefined ? [] : [t.current])]) closeSync(f.fd);
+    for (const f of [...t.old, ...(t.current === undefined ? [] : [t.current])]) closeOpen(f);
   }
+}
+
+/** Opens a log and its index together; undefined when the log does not exist. */
+function openLog(path: string): Open | undefined {
+  for (;;) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    let indexFd: number | undefined;
+    try {
+      indexFd = openSync(indexPath(path), 'r');
+    } catch {
+      indexFd = undefined;
+    }
+    const st = fstatSync(fd);
+    // Rotated between the two opens: the index would be the next file's. Try again.
+    const now = statOrUndefined(path);
+    if (now !== undefined && (now.ino !== st.ino || now.dev !== st.dev)) {
+      closeSync(fd);
+      if (indexFd !== undefined) closeSync(indexFd);
+      continue;
+    }
+    return { fd, dev: st.dev, ino: st.ino, pos: 0, idle: 0, indexFd, indexPos: 0, assembler: new LineAssembler(), partialSince: undefined };
+  }
+}
+
+function closeOpen(f: Open): void {
+  closeSync(f.fd);
+  if (f.indexFd !== undefined) closeSync(f.indexFd);
+}
+
+/** Adds the index records written since the last look (whole lines only). */
+function readNewRecords(f: Open): void {
+  if (f.indexFd === undefined) return;
+  const size = fstatSync(f.indexFd).size;
+  if (size < f.indexPos) f.indexPos = 0;
+  if (size === f.indexPos) return;
+  const bytes = Buffer.alloc(size - f.indexPos);
+  const got = readSync(f.indexFd, bytes, 0, bytes.length, f.indexPos);
+  const text = bytes.toString('latin1', 0, got);
+  const whole = text.lastIndexOf('\n') + 1;
+  f.indexPos += whole;
+  f.assembler.addRecords(parseIndex(text.slice(0, whole)));
 }
 
 /**
@@ -250,7 +336,7 @@ export async function printLogs(refs: LogFileRef[], o: PrintLogsOptions): Promis
  * name) were missed, and are opened oldest first. When `seen` is not among them (deleted, or
  * rotated by another scheme) nothing is taken, rather than old content shown as new.
  */
-function rotatedSince(path: string, seen: { dev: number; ino: number }): (Open & { dev: number; ino: number })[] {
+function rotatedSince(path: string, seen: { dev: number; ino: number }): Open[] {
   const newer: string[] = [];
   for (let k = 1; ; k++) {
     const st = statOrUndefined(`${path}.${k}`);
@@ -258,12 +344,11 @@ function rotatedSince(path: string, seen: { dev: number; ino: number }): (Open &
     if (st.dev === seen.dev && st.ino === seen.ino) break;
     newer.push(`${path}.${k}`);
   }
-  const out: (Open & { dev: number; ino: number })[] = [];
+  const out: Open[] = [];
   for (const file of newer.reverse()) {
     try {
-      const fd = openSync(file, 'r');
-      const st = fstatSync(fd);
-      out.push({ fd, pos: 0, idle: 0, dev: st.dev, ino: st.ino });
+      const f = openLog(file);
+      if (f !== undefined) out.push(f);
     } catch {
       // rotated out of reach meanwhile
     }
@@ -271,35 +356,10 @@ function rotatedSince(path: string, seen: { dev: number; ino: number }): (Open &
   return out;
 }
 
-/** The most rotated files a log keeps (logs.keep is at most this). */
-const MAX_ROTATED = 1000;
-
 function statOrUndefined(path: string): Stats | undefined {
   try {
     return statSync(path);
   } catch {
     return undefined;
   }
-}
-
-/** The offset where the last `n` lines of the first `size` bytes of `fd` begin (reading backwards in blocks). */
-function tailStart(fd: number, size: number, n: number, block: Buffer): number {
-  if (n === 0) return size;
-  // A final newline ends the last line; it does not start another.
-  let end = size;
-  if (size > 0) {
-    readSync(fd, block, 0, 1, size - 1);
-    if (block[0] === NL) end = size - 1;
-  }
-  let pos = end;
-  let seen = 0;
-  while (pos > 0) {
-    const len = Math.min(block.length, pos);
-    readSync(fd, block, 0, len, pos - len);
-    for (let i = len - 1; i >= 0; i--) {
-      if (block[i] === NL && ++seen === n) return pos - len + i + 1;
-    }
-    pos -= len;
-  }
-  return 0;
 }

@@ -13,6 +13,9 @@ import { instanceLogPath } from './log-path.js';
 import { preflight } from './preflight.js';
 import { joinShellWords, splitShellWords, ShellWordsError } from './shell-words.js';
 import { Validator, isObject, show } from './validator.js';
+import { OPS_KEYS, validateOps, type OpsConfig } from './config-ops.js';
+
+export type { ListenSpec, WatchConfig } from './config-ops.js';
 
 export { defineConfig } from './define-config.js';
 export { instanceLogPath } from './log-path.js';
@@ -27,7 +30,8 @@ export interface Backoff {
   resetAfterMs: number;
 }
 
-export interface ProgramConfig {
+/** A program's settings; `listen`, `rolling`, `envFile`, `watch` and `cronRestart` come from config-ops.ts. */
+export interface ProgramConfig extends OpsConfig {
   name: string;
   command: string[];
   shell: boolean;
@@ -154,7 +158,7 @@ function parseYamlElsewhere(file: string): Promise<Parsed> {
   });
 }
 
-const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff'];
+const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff', ...OPS_KEYS];
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'];
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** More would not be a fleet but a fork bomb: each instance is a process, a log file and timers. */
@@ -294,7 +298,6 @@ function validateProgram(v: Validator, problems: string[], name: string, p: unkn
     command,
     shell,
     cwd,
-    env,
     instances: prog.instances === undefined ? 1 : v.int(prog.instances, `${path}.instances`, 1, MAX_INSTANCES) ?? 1,
     restart: prog.restart === undefined ? 'always' : (v.oneOf(prog.restart, `${path}.restart`, ['always', 'on-failure', 'never']) as ProgramConfig['restart']) ?? 'always',
     after,
@@ -305,6 +308,8 @@ function validateProgram(v: Validator, problems: string[], name: string, p: unkn
     backoff: prog.backoff === undefined ? d.backoff : v.backoff(prog.backoff, `${path}.backoff`, d.backoff),
     intensity: d.intensity,
     periodMs: d.periodMs,
+    // listen, rolling, envFile (read into env, under the program's own), watch, cronRestart.
+    ...validateOps(v, problems, prog, path, d.base, cwd, env),
   };
   if (prog.ready !== undefined) cfg.ready = v.ready(prog.ready, `${path}.ready`);
   if (prog.activityTimeout !== undefined) cfg.activityTimeoutMs = v.duration(prog.activityTimeout, `${path}.activityTimeout`, 1);

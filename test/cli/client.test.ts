@@ -64,7 +64,7 @@ describe('client commands and a running daemon', () => {
       assert.deepEqual((JSON.parse(status.stdout) as Status).programs.map((x) => x.name), ['api', 'other']);
       const logs = await cli(['logs', 'api', '-n', '1'], { cwd: p.dir });
       assert.equal(logs.code, 0, logs.stderr);
-      assert.match(logs.stdout, /^api\[0\] \| /);
+      assert.match(logs.stdout, /^\S+Z api\[0\] out \| /);
     }
     const stop = await cli(['stop', 'other'], { cwd: p.dir });
     assert.equal(stop.code, 0, stop.stderr);

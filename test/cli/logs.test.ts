@@ -43,12 +43,13 @@ async function holdsOpen(pid: number, path: string): Promise<void> {
   }, `pid ${pid} to open ${path}`, 10_000);
 }
 
-/** The numbers n of `line n` lines in `text` for `prefix`, in the order printed. */
-function numbers(text: string, prefix: string): number[] {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${prefix} | line `))
-    .map((l) => Number(l.split(' ')[3]));
+/** The numbers n of `<time> <instance> out | line n` lines in `text`, in the order printed. */
+function numbers(text: string, instance: string): number[] {
+  const line = new RegExp(`^\\S+Z ${instance.replace(/[[\]]/g, '\\$&')} out \\| line (\\d+) `);
+  return text.split('\n').flatMap((l) => {
+    const m = line.exec(l);
+    return m === null ? [] : [Number(m[1])];
+  });
 }
 
 describe('bosun logs', () => {
@@ -65,10 +66,14 @@ describe('bosun logs', () => {
       const expected: Buffer[] = [];
       let start = 0;
       for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, start)) {
-        expected.push(Buffer.from('raw[0] | '), bytes.subarray(start, nl), Buffer.of(10));
+        // A file without an index: no time, no stream.
+        expected.push(Buffer.from('- raw[0] - | '), bytes.subarray(start, nl), Buffer.of(10));
         start = nl + 1;
       }
       assert.ok(f.out().equals(Buffer.concat(expected)), 'the same bytes, each line prefixed');
+      const raw = follower(['logs', '-n', '100000', '--raw', '--home', p.home]);
+      assert.equal(await raw.closed, 0, raw.stderr());
+      assert.ok(raw.out().equals(bytes), '--raw: the bytes exactly as in the file');
     } finally {
       p.cleanup();
     }
@@ -82,13 +87,13 @@ describe('bosun logs', () => {
       writeFileSync(log, 'hello\n');
       const f = follower(['logs', '-f', '--home', p.home]);
       try {
-        await until(() => f.out().toString() === 'ask[0] | hello\n', 'the first line', 10_000);
+        await until(() => f.out().toString() === '- ask[0] - | hello\n', 'the first line', 10_000);
         appendFileSync(log, 'name? ');
-        await until(() => f.out().toString().includes('ask[0] | name? \n'), 'the prompt to be shown', 10_000);
-        assert.equal(f.out().toString(), 'ask[0] | hello\nask[0] | name? \n');
+        await until(() => f.out().toString().includes('- ask[0] - | name? \n'), 'the prompt to be shown', 10_000);
+        assert.equal(f.out().toString(), '- ask[0] - | hello\n- ask[0] - | name? \n');
         appendFileSync(log, 'bosun\nnext\n');
-        await until(() => f.out().toString().includes('ask[0] | next\n'), 'the lines after it', 10_000);
-        assert.equal(f.out().toString(), 'ask[0] | hello\nask[0] | name? \nask[0] | bosun\nask[0] | next\n');
+        await until(() => f.out().toString().includes('- ask[0] - | next\n'), 'the lines after it', 10_000);
+        assert.equal(f.out().toString(), '- ask[0] - | hello\n- ask[0] - | name? \n- ask[0] - | bosun\n- ask[0] - | next\n');
       } finally {
         f.child.kill('SIGINT');
       }
@@ -131,7 +136,7 @@ describe('bosun logs', () => {
       await until(() => seen.length >= n, 'the last lines', 10_000, 1);
       // Each poll sleeps on the signal; a leak would add a listener per poll.
       assert.ok(getEventListeners(abort.signal, 'abort').length <= 1, `abort listeners: ${getEventListeners(abort.signal, 'abort').length}`);
-      assert.deepEqual(seen, Array.from({ length: n }, (_, i) => `app[0] | line ${i}`));
+      assert.deepEqual(seen, Array.from({ length: n }, (_, i) => `- app[0] - | line ${i}`));
     } finally {
       abort.abort();
       await following;
@@ -152,7 +157,7 @@ describe('bosun logs -f on a running daemon', () => {
       try {
         await holdsOpen(f.child.pid!, join(p.home, 'logs', 'api-0.log'));
         assert.equal((await cli(['start', 'api', '--home', p.home])).code, 0);
-        await until(() => f.out().toString().includes('api[0] | done\n'), 'every line', 60_000, 50);
+        await until(() => / api\[0\] out \| done\n/.test(f.out().toString()), 'every line', 60_000, 50);
       } finally {
         f.child.kill('SIGINT');
       }
@@ -179,7 +184,7 @@ describe('bosun logs -f on a running daemon', () => {
         p.write(`dashboard: false\nprograms:\n  api: { command: ${prog()} }\n  added: { command: ${prog('--say', 'hello-from-added')} }\n`);
         const r = await cli(['reload'], { cwd: p.dir });
         assert.equal(r.code, 0, r.stderr);
-        await until(() => /^added\[0\] \| pid=\d+ env= hello-from-added$/m.test(f.out().toString()), 'the added program in the follower', 15_000, 20);
+        await until(() => /^\S+Z added\[0\] out \| pid=\d+ env= hello-from-added$/m.test(f.out().toString()), 'the added program in the follower', 15_000, 20);
       } finally {
         f.child.kill('SIGINT');
       }
