@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { BosunError } from '../core/errors.js';
 import { findCycles } from '../core/graph.js';
 import { duplicateJsonKeys } from './json-keys.js';
-import { instanceLogPath } from './log-path.js';
+import { programLogFile } from './log-files.js';
 import { preflight } from './preflight.js';
 import { joinShellWords, splitShellWords, ShellWordsError } from './shell-words.js';
 import { Validator, isObject, show } from './validator.js';
@@ -18,7 +18,6 @@ import { OPS_KEYS, validateOps, type OpsConfig } from './config-ops.js';
 export type { ListenSpec, WatchConfig } from './config-ops.js';
 
 export { defineConfig } from './define-config.js';
-export { instanceLogPath } from './log-path.js';
 export type { ReadyInput, BackoffInput, ProgramInput, ConfigInput } from './define-config.js';
 
 export type Ready = { kind: 'log'; pattern: RegExp } | { kind: 'http'; url: string } | { kind: 'message' } | { kind: 'delay'; ms: number };
@@ -369,7 +368,7 @@ function sharedLogProblems(home: string, programs: ProgramConfig[], problems: st
   const owners = new Map<string, Owner>([[join(home, 'daemon.log'), { what: "the daemon's own log", keep: 5 }]]);
   for (const p of programs) {
     for (let i = 0; i < p.instances; i++) {
-      const file = instanceLogPath(home, p, i);
+      const file = programLogFile(home, p, i).path;
       const numbered = /^(.*)\.(\d+)$/.exec(file);
       const rotatedOf = numbered === null ? undefined : owners.get(numbered[1]!);
       const owner = owners.get(file) ?? (rotatedOf !== undefined && Number(numbered![2]) <= rotatedOf.keep ? { ...rotatedOf, what: `a rotated file of ${rotatedOf.what}` } : undefined);

@@ -6,7 +6,7 @@
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { basename, delimiter, resolve } from 'node:path';
 import type { ProgramConfig } from './config.js';
-import { instanceLogPath } from './log-path.js';
+import { programLogFile } from './log-files.js';
 
 /** Appends a line to `problems` for each program whose cwd, command, node script or log file would fail. */
 export function preflight(home: string, programs: ProgramConfig[], problems: string[], env: NodeJS.ProcessEnv = process.env): void {
@@ -29,7 +29,7 @@ export function preflight(home: string, programs: ProgramConfig[], problems: str
       }
     }
     for (let i = 0; i < p.instances; i++) {
-      const file = instanceLogPath(home, p, i);
+      const file = programLogFile(home, p, i).path;
       const st = statOrUndefined(file);
       if (st === undefined) continue;
       const id = `${st.dev}:${st.ino}`;
