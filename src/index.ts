@@ -4,4 +4,4 @@ export * from './core/index.js';
 export * from './engine/index.js';
 // Types a daemon config written in JavaScript: `export default defineConfig({ programs: {...} })`.
 export { defineConfig } from './fleet/define-config.js';
-export type { ConfigInput, ProgramInput, ReadyInput, BackoffInput } from './fleet/define-config.js';
+export type { ConfigInput, ProgramInput, ReadyInput, BackoffInput, FleetInput } from './fleet/define-config.js';

@@ -9,6 +9,7 @@ import { BosunError } from '../core/errors.js';
 export type Request =
   | { cmd: 'ping' }
   | { cmd: 'status' }
+  | { cmd: 'fleet' }
   | { cmd: 'logfiles' }
   | { cmd: 'start' | 'stop' | 'restart'; target: string }
   | { cmd: 'reload' }

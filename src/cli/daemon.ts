@@ -7,6 +7,8 @@ import type { Server } from 'node:net';
 import { BosunError } from '../core/errors.js';
 import { ConfigError, loadConfig, type DaemonConfig } from '../fleet/config.js';
 import { Fleet } from '../fleet/fleet.js';
+import type { HostLink } from '../fleet/host-link.js';
+import type { FleetStatusBody } from '../fleet/hosts.js';
 import { formatEvent, type LifecycleEvent, type LogFileRef, type StatusBody } from '../fleet/status.js';
 import { request, serveControl, type Reply, type Request } from './control.js';
 import { paths } from './paths.js';
@@ -35,6 +37,8 @@ export class Daemon implements DaemonView {
   readonly #out: (line: string) => void;
   readonly #err: (line: string) => void;
   #fleet: Fleet | undefined;
+  /** With `fleet` in the config: this daemon's link to the fleet's database. */
+  #hosts: HostLink | undefined;
   #control: Server | undefined;
   #closeDashboard: (() => Promise<void>) | undefined;
   #shutdown: Promise<void> | undefined;
@@ -51,7 +55,8 @@ export class Daemon implements DaemonView {
 
   /**
    * Takes the home (refusing when another daemon holds it), opens the dashboard and the socket
-   * and starts the fleet. Returns an exit code: 0 once started, 1 when it cannot start.
+   * and starts the fleet. Returns an exit code: 0 once started, 1 when it cannot start, 2 when
+   * the config's fleet database cannot be used or its host name is taken.
    */
   async open(): Promise<number> {
     const p = this.#paths;
@@ -63,6 +68,10 @@ export class Daemon implements DaemonView {
     }
     writeFileSync(p.pid, `${process.pid}\n`, { mode: 0o644 });
     writeFileSync(p.token, `${this.token}\n`, { mode: 0o600 });
+    if (this.config.fleet !== undefined) {
+      const code = await this.#joinFleet();
+      if (code !== 0) return code;
+    }
     if (this.config.dashboard !== false) {
       // Loaded only when enabled, so a daemon without a dashboard never pays for it.
       const { startDashboard } = await import('./dashboard/server.js');
@@ -72,6 +81,7 @@ export class Daemon implements DaemonView {
         dash = await startDashboard(this, { host, port });
       } catch (err) {
         rmSync(p.pid, { force: true });
+        await this.#hosts?.close();
         this.#err(`bosun: the dashboard cannot listen on ${host}:${port} (${(err as Error).message}); set dashboard.port (0 picks a free port) or dashboard: false`);
         return 1;
       }
@@ -79,7 +89,7 @@ export class Daemon implements DaemonView {
       this.#out(`dashboard http://${dash.host}:${dash.port}/`);
       this.#out(`dashboard token in ${p.token}; open http://${dash.host}:${dash.port}/#token=${this.token} to use its buttons`);
     }
-    const fleet = new Fleet({ config: this.config });
+    const fleet = new Fleet({ config: this.config, ...(this.#hosts === undefined ? {} : { hosts: this.#hosts }) });
     this.#fleet = fleet;
     fleet.on('event', (e) => {
       this.#out(formatEvent(e));
@@ -102,6 +112,8 @@ export class Daemon implements DaemonView {
         fleet.kill();
         await fleet.wait().catch(() => {});
       }
+      // After the fleet: its singletons released their leases through this link.
+      await this.#hosts?.close();
       await this.#closeDashboard?.();
       // Not awaited: close() waits for open connections, and the shutdown request is one of them.
       this.#control?.close();
@@ -114,6 +126,33 @@ export class Daemon implements DaemonView {
 
   status(): StatusBody {
     return this.#fleet?.status() ?? { programs: [] };
+  }
+
+  /** Every host of the fleet (`bosun status --fleet`); undefined when this daemon is not in one. */
+  fleetStatus(): Promise<FleetStatusBody> | undefined {
+    return this.#hosts?.fleetStatus();
+  }
+
+  /**
+   * Connects to the fleet's database and claims the host name before any program starts. Loaded
+   * only with `fleet`, so a daemon without it never loads pg. A database that cannot be used is
+   * a config problem at fleet.database (exit 2): a daemon that cannot register is invisible to
+   * its fleet and its singletons could never run; a supervisor (systemd) retries the start.
+   */
+  async #joinFleet(): Promise<number> {
+    const { connectHost } = await import('../fleet/host-link.js');
+    try {
+      this.#hosts = await connectHost(this.config);
+      return 0;
+    } catch (err) {
+      rmSync(this.#paths.pid, { force: true });
+      const code = (err as { code?: string }).code;
+      if (code === 'ERR_FLEET_DATABASE' || code === 'ERR_HOST_CLAIMED') {
+        this.#err((err as Error).message);
+        return 2;
+      }
+      throw err;
+    }
   }
 
   freshStatus(): StatusBody {
@@ -160,7 +199,10 @@ export class Daemon implements DaemonView {
       if (err instanceof ConfigError) return { ok: false, error: err.problems.join('\n'), exit: 2, code: err.code };
       throw err;
     }
-    // Where the daemon lives and what it serves are fixed for its life; programs follow the file.
+    // Where the daemon lives, what it serves and which fleet it is in are fixed for its life; programs follow the file.
+    if (JSON.stringify(next.fleet) !== JSON.stringify(this.config.fleet)) {
+      return { ok: false, error: 'fleet: the fleet settings (database, host, leaseTtl, schema) are fixed while the daemon runs; restart the daemon to change them', exit: 2, code: 'ERR_CONFIG' };
+    }
     next = { ...next, home: this.config.home, dashboard: this.config.dashboard };
     const fleet = this.#fleet;
     if (fleet === undefined) return { ok: false, error: 'the daemon is shutting down', exit: 1, code: 'ERR_SHUTTING_DOWN' };
@@ -185,6 +227,15 @@ export class Daemon implements DaemonView {
         return this.act(req.cmd, req.target);
       case 'logfiles':
         return { ok: true, result: this.logFiles() };
+      case 'fleet': {
+        const body = this.fleetStatus();
+        if (body === undefined) return { ok: false, error: 'this daemon is not part of a fleet: its config has no fleet.database', exit: 1, code: 'ERR_NO_FLEET' };
+        try {
+          return { ok: true, result: await body };
+        } catch (err) {
+          return { ok: false, error: `cannot read the fleet from its database: ${(err as Error).message}`, exit: 1, code: 'ERR_FLEET_DATABASE' };
+        }
+      }
       case 'reload':
         return this.#reload();
       case 'shutdown':

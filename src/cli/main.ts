@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import { CONFIG_NAMES, ConfigError, findConfig, readConfig, validateConfig, type DaemonConfig } from '../fleet/config.js';
 import { NoDaemonError, request, type Reply, type Request } from './control.js';
 import type { LogFileRef, StatusBody } from './daemon.js';
+import type { FleetStatusBody } from '../fleet/hosts.js';
 import { paths } from './paths.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, noDaemon: 3 } as const;
@@ -222,8 +223,14 @@ async function program(): Promise<Command> {
     common(cli.command(`${action} <target>`).description(`${action} a program (name|all); returns once done`))
       .action(async (target: string, _o, c: Command) => void (await ask(opts(c), { cmd: action, target })));
   }
-  common(cli.command('status').description('show every program instance').option('--json', 'print JSON for scripts'))
-    .action(async (o: { json?: boolean }, c: Command) => {
+  common(cli.command('status').description('show every program instance').option('--json', 'print JSON for scripts').option('--fleet', 'every host of the fleet, from its database'))
+    .action(async (o: { json?: boolean; fleet?: boolean }, c: Command) => {
+      if (o.fleet === true) {
+        const body = (await ask(opts(c), { cmd: 'fleet' })) as FleetStatusBody;
+        if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
+        else process.stdout.write(`${(await import('./status-table.js')).fleetTable(body)}\n`);
+        return;
+      }
       const body = (await ask(opts(c), { cmd: 'status' })) as StatusBody;
       if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
       else process.stdout.write(`${(await import('./status-table.js')).statusTable(body)}\n`);

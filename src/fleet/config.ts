@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
 import { BosunError } from '../core/errors.js';
 import { Validator, isObject, show } from './validator.js';
+import { fleetSettings, placementOf, type FleetSettings, type Placement } from './fleet-config.js';
 
 export { defineConfig } from './define-config.js';
 export type { ReadyInput, BackoffInput, ProgramInput, ConfigInput } from './define-config.js';
@@ -41,6 +42,8 @@ export interface ProgramConfig {
   backoff: Backoff;
   intensity: number;
   periodMs: number;
+  /** `singleton`: runs on one host of the fleet at a time (needs `fleet`). Absent: on every host. */
+  placement?: Placement;
 }
 
 /** What a crash that the policy restarts does to the other programs (OTP's meanings, in start order). */
@@ -56,6 +59,8 @@ export interface DaemonConfig {
   dashboard: { host: string; port: number } | false;
   /** In the order the file lists them. */
   programs: ProgramConfig[];
+  /** Daemons sharing one PostgreSQL: a fleet across hosts. */
+  fleet?: FleetSettings;
 }
 
 /** The config is invalid; `problems` holds one line per problem, each starting with its path. */
@@ -121,7 +126,7 @@ function parseYamlElsewhere(file: string): Promise<unknown> {
   });
 }
 
-const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff'];
+const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff', 'placement'];
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'];
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -131,7 +136,7 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
   const v = new Validator(problems);
   const base = dirname(file);
   if (!isObject(raw)) throw new ConfigError([`(root): expected an object with 'programs', got ${show(raw)}`], file);
-  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs']);
+  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs', 'fleet']);
 
   const home = raw.home === undefined ? resolve(base, '.bosun') : resolve(base, v.string(raw.home, 'home') ?? '.bosun');
 
@@ -159,6 +164,8 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
     if (s.period !== undefined) periodMs = v.duration(s.period, 'supervisor.period') ?? periodMs;
     if (s.backoff !== undefined) backoff = v.backoff(s.backoff, 'supervisor.backoff', backoff);
   }
+
+  const fleet = fleetSettings(raw.fleet, v, problems);
 
   const programs: ProgramConfig[] = [];
   const rawPrograms = raw.programs;
@@ -232,12 +239,14 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
       if (prog.ready !== undefined) cfg.ready = v.ready(prog.ready, `${path}.ready`);
       if (prog.activityTimeout !== undefined) cfg.activityTimeoutMs = v.duration(prog.activityTimeout, `${path}.activityTimeout`, 1);
       if (prog.memoryLimit !== undefined) cfg.memoryLimitBytes = v.size(prog.memoryLimit, `${path}.memoryLimit`, 1);
+      const placement = placementOf(prog.placement, path, cfg, fleet, raw.fleet !== undefined, v, problems);
+      if (placement !== undefined) cfg.placement = placement;
       programs.push(cfg);
     }
     for (const cycle of findCycles(programs)) problems.push(`programs.${cycle[0]}.after: dependency cycle ${[...cycle, cycle[0]].join(' -> ')}`);
   }
   if (problems.length > 0) throw new ConfigError(problems, file);
-  return { file, home, strategy, dashboard, programs };
+  return { file, home, strategy, dashboard, programs, ...(fleet === undefined ? {} : { fleet }) };
 }
 
 /** Every dependency cycle once, each starting at its first program in file order. */

@@ -29,6 +29,7 @@ import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
 import { MemoryLimitError, ProgramInstance, reasonOf } from './instance.js';
 import { InstanceRecord } from './record.js';
 import { Sampler } from './sampler.js';
+import type { HostLink } from './host-link.js';
 import type { EventName, LifecycleEvent, LogFileRef, Reason, StatusBody } from './status.js';
 import { dependsOn, parseTarget, startOrder } from './targets.js';
 
@@ -41,6 +42,12 @@ export interface FleetOptions {
   spawn?: SpawnFn;
   /** Randomness for backoff jitter, in [0, 1). Default Math.random. */
   random?: () => number;
+  /**
+   * The link to the other hosts of the fleet (`await connectHost(config)`), required when the
+   * config has `fleet`: this host's status goes to the fleet's database and `placement:
+   * singleton` programs take their lease there. Its owner closes it after the fleet stopped.
+   */
+  hosts?: HostLink;
 }
 
 export interface FleetEvents {
@@ -79,6 +86,7 @@ export class Fleet implements Worker {
   readonly #random: () => number;
   readonly #spawn: SpawnFn | undefined;
   readonly #log: Logger | undefined;
+  readonly #hosts: HostLink | undefined;
   readonly #programs = new Map<string, Program>();
   readonly #events = new Emitter<FleetEvents>((err, event) => this.#log?.error({ err, event }, 'fleet event listener threw'));
   readonly #sampler: Sampler;
@@ -97,6 +105,8 @@ export class Fleet implements Worker {
     this.#random = options.random ?? Math.random;
     this.#spawn = options.spawn;
     this.#log = options.logger;
+    this.#hosts = options.hosts;
+    if (this.#config.fleet !== undefined && this.#hosts === undefined) throw new TypeError('a config with `fleet` needs its link to the fleet: new Fleet({ config, hosts: await connectHost(config) })');
     mkdirSync(join(this.#config.home, 'logs'), { recursive: true, mode: 0o700 });
     for (const cfg of this.#config.programs) this.#programs.set(cfg.name, this.#newProgram(cfg));
     this.#sampler = new Sampler(() => this.#records(), this.#clock, () => this.#watchers > 0);
@@ -106,6 +116,7 @@ export class Fleet implements Worker {
       }),
     );
     this.#tree = this.#newTree();
+    this.#hosts?.attach(this);
   }
 
   get config(): FleetConfig {
@@ -123,6 +134,7 @@ export class Fleet implements Worker {
     for (const p of this.#programs.values()) {
       for (const r of p.records) programs.push(r.status(now, () => this.#pendingDeps(p)));
     }
+    if (this.#hosts !== undefined) for (const row of programs) row.host = this.#hosts.host;
     return { programs };
   }
 
@@ -342,7 +354,46 @@ export class Fleet implements Worker {
         throw err;
       }
     }
-    const cfg = p.config;
+    if (p.config.placement === 'singleton') return this.#runSingleton(p, r, signal);
+    const w = this.#launch(p, r, signal);
+    const onAbort = () => w.kill();
+    signal.addEventListener('abort', onAbort, { once: true });
+    await w.readyOrDone();
+    signal.removeEventListener('abort', onAbort);
+    return w;
+  }
+
+  /** A singleton instance: standby until it holds the program's lease; each tenure is a #launch (see singleton.ts). */
+  async #runSingleton(p: Program, r: InstanceRecord, signal: AbortSignal): Promise<Worker> {
+    try {
+      return await this.#hosts!.singleton(
+        {
+          program: p.config.name,
+          index: r.index,
+          killSignal: p.config.killSignal,
+          killTimeoutMs: p.config.killTimeoutMs,
+          launch: (tenure, env) => this.#launch(p, r, tenure, env),
+          standby: (detail) => {
+            r.detail = detail;
+            this.#set(r, 'standby');
+          },
+          fenced: (detail) => {
+            r.stopReason = 'lease';
+            r.reason = 'lease';
+            r.detail = detail;
+          },
+        },
+        signal,
+      );
+    } catch (err) {
+      if (signal.aborted) this.#set(r, 'stopped');
+      throw err;
+    }
+  }
+
+  /** Spawns one run of an instance and wires its record (state, events, exit); `signal` aborting means we stopped it. */
+  #launch(p: Program, r: InstanceRecord, signal: AbortSignal, env?: Record<string, string>): ProgramInstance {
+    const cfg = env === undefined ? p.config : { ...p.config, env: { ...p.config.env, ...env } };
     const w = new ProgramInstance({ config: cfg, index: r.index, logFile: this.#logFile(cfg, r.index), clock: this.#clock, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) });
     r.worker = w;
     r.pid = w.pid;
@@ -367,10 +418,6 @@ export class Fleet implements Worker {
       (err: unknown) => this.#ended(r, w, toError(err), signal),
     );
     this.#sampler.wake();
-    const onAbort = () => w.kill();
-    signal.addEventListener('abort', onAbort, { once: true });
-    await w.readyOrDone();
-    signal.removeEventListener('abort', onAbort);
     return w;
   }
 
@@ -603,7 +650,7 @@ export class Fleet implements Worker {
   /** A program run has settled once each instance is ready, has ended, or waits for `after`. */
   #settled(p: Program): boolean {
     const members = p.records.filter((r) => !r.held);
-    if (members.some((r) => r.state === 'waiting')) return true;
+    if (members.some((r) => r.state === 'waiting' || r.state === 'standby')) return true;
     return members.every((r) => r.attempted && r.state !== 'starting');
   }
 
