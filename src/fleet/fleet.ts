@@ -365,6 +365,9 @@ export class Fleet implements Worker {
 
   /** A singleton instance: standby until it holds the program's lease; each tenure is a #launch (see singleton.ts). */
   async #runSingleton(p: Program, r: InstanceRecord, signal: AbortSignal): Promise<Worker> {
+    // The standby sentence shows only while standby; a tenure brings back the last reason's.
+    let detail = r.detail;
+    let lost = false;
     try {
       return await this.#hosts!.singleton(
         {
@@ -372,15 +375,22 @@ export class Fleet implements Worker {
           index: r.index,
           killSignal: p.config.killSignal,
           killTimeoutMs: p.config.killTimeoutMs,
-          launch: (tenure, env) => this.#launch(p, r, tenure, env),
-          standby: (detail) => {
+          launch: (tenure, env) => {
             r.detail = detail;
+            return this.#launch(p, r, tenure, env);
+          },
+          standby: (why) => {
+            if (!lost && r.state !== 'standby') detail = r.detail;
+            lost = false;
+            r.detail = why;
             this.#set(r, 'standby');
           },
-          fenced: (detail) => {
+          leaseLost: (why) => {
+            // Before the stop when it can be, so the exit is recorded as the lease's doing.
             r.stopReason = 'lease';
             r.reason = 'lease';
-            r.detail = detail;
+            detail = why;
+            lost = true;
           },
         },
         signal,

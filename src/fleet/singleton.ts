@@ -20,6 +20,7 @@ import type { LeaseOptions } from '../queue/types.js';
 import type { FenceLink } from './fence.js';
 import { FENCE_ENV, monotonicMs } from './fence-protocol.js';
 import { leaseTiming } from './fleet-config.js';
+import { LeaseLostError } from '../queue/errors.js';
 
 /** A tenure stopped because its lease could not be renewed in time (not a failure of the program). */
 export class FencedError extends BosunError {
@@ -61,8 +62,8 @@ export interface SingletonInstance {
   launch(signal: AbortSignal, env: Record<string, string>): Tenure;
   /** The instance waits for the lease. */
   standby(detail: string): void;
-  /** The tenure is stopped (or was found stopped) because the lease could not be renewed in time. */
-  fenced(detail: string): void;
+  /** The tenure is stopped (or was found stopped) because the lease was lost or could not be renewed in time. */
+  leaseLost(detail: string): void;
 }
 
 /** The lease a singleton program's hosts compete for. */
@@ -90,6 +91,13 @@ export function startSingleton(ctx: SingletonContext, inst: SingletonInstance, s
       throw signal.aborted ? signal.reason : err;
     },
   );
+}
+
+/** Waits for `p` at most `ms` on `clock`; what is left then is let go (its errors already handled). */
+async function settleWithin(p: Promise<unknown>, ms: number, clock: Clock): Promise<void> {
+  const abort = new AbortController();
+  await Promise.race([p.then(() => undefined, () => undefined), clock.sleep(ms, abort.signal).catch(() => undefined)]);
+  abort.abort();
 }
 
 class SingletonHolder implements Worker {
@@ -133,25 +141,43 @@ class SingletonHolder implements Worker {
 
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
-    while (!signal.aborted) {
-      this.#heldUntil = -Infinity;
-      this.#inst.standby(`standby: waiting for the lease of ${this.#inst.program} (another host holds it, or the database is out of reach)`);
-      const lease = this.#ctx.queue.lease(
-        leaseName(this.#inst.program),
-        { ttlMs: this.#ctx.leaseTtlMs, onHeld: (until) => this.#held(until) },
-        (leaseSignal) => this.#startTenure(leaseSignal),
-      );
-      const stop = () => lease.kill(signal.reason);
-      signal.addEventListener('abort', stop, { once: true });
-      try {
-        await lease.wait();
-        return;
-      } catch (err) {
-        if (!(err instanceof FencedError)) throw err;
-        this.#ctx.logger?.warn({ program: this.#inst.program, host: this.#ctx.host }, err.message);
-      } finally {
-        signal.removeEventListener('abort', stop);
+    // Lease workers let go after a fence: their query may hang on a cut connection, so they are
+    // not waited for before competing again, only (for a while) when the holder ends.
+    const abandoned: Promise<unknown>[] = [];
+    try {
+      while (!signal.aborted) {
+        this.#heldUntil = -Infinity;
+        this.#inst.standby(`standby: waiting for the lease of ${this.#inst.program} (another host holds it, or the database is out of reach)`);
+        let fenced!: () => void;
+        const fence = new Promise<'fenced'>((resolve) => (fenced = () => resolve('fenced')));
+        const lease = this.#ctx.queue.lease(
+          leaseName(this.#inst.program),
+          { ttlMs: this.#ctx.leaseTtlMs, onHeld: (until) => this.#held(until) },
+          (leaseSignal) => this.#startTenure(leaseSignal, fenced),
+        );
+        const stop = () => lease.kill(signal.reason);
+        signal.addEventListener('abort', stop, { once: true });
+        const ended = quiet(
+          lease.wait().then(
+            () => 'ended' as const,
+            (err: unknown) => {
+              if (err instanceof FencedError) return 'fenced' as const;
+              throw err;
+            },
+          ),
+        );
+        try {
+          if ((await Promise.race([ended, fence])) === 'ended') return;
+        } finally {
+          signal.removeEventListener('abort', stop);
+        }
+        // Fenced: the program is gone. Compete again at once with a fresh contender.
+        this.#ctx.logger?.warn({ program: this.#inst.program, host: this.#ctx.host }, 'singleton fenced: its lease was not renewed in time');
+        lease.kill();
+        abandoned.push(ended.catch(() => {}));
       }
+    } finally {
+      if (abandoned.length > 0) await settleWithin(Promise.all(abandoned), this.#ctx.leaseTtlMs, this.#ctx.clock);
     }
   }
 
@@ -170,14 +196,17 @@ class SingletonHolder implements Worker {
     return this.goneBy() - this.#inst.killTimeoutMs;
   }
 
-  async #startTenure(leaseSignal: AbortSignal): Promise<Worker> {
+  async #startTenure(leaseSignal: AbortSignal, fenced: () => void): Promise<Worker> {
     await this.#ctx.fence.ready();
     if (this.#ctx.clock.now() >= this.stopAt()) throw new FencedError(`${this.#name}: the lease was taken too late to start the program safely; trying again`);
     const run = new TenureRun(this, this.#ctx, this.#inst, ++this.#count, leaseSignal);
     this.#tenure = run;
     void run.wait().then(
       () => this.#tenureEnded(run, leaseSignal),
-      () => this.#tenureEnded(run, leaseSignal),
+      (err: unknown) => {
+        this.#tenureEnded(run, leaseSignal);
+        if (err instanceof FencedError) fenced();
+      },
     );
     void run.instance.readyOrDone().then(() => this.#markStarted());
     return run;
@@ -216,7 +245,10 @@ class TenureRun implements Worker {
     this.#marker = `${process.pid}.${Date.now().toString(36)}.${n}`;
     // The deadline reaches the fence before the program exists (see fence.ts).
     this.#tell(null);
-    const onLeaseAbort = () => this.#abort.abort(leaseSignal.reason);
+    const onLeaseAbort = () => {
+      if (leaseSignal.reason instanceof LeaseLostError && !this.#fenced) inst.leaseLost(`the lease of ${inst.program} was lost (another host took it), so the program was stopped`);
+      this.#abort.abort(leaseSignal.reason);
+    };
     if (leaseSignal.aborted) onLeaseAbort();
     else leaseSignal.addEventListener('abort', onLeaseAbort, { once: true });
     this.instance = inst.launch(this.#abort.signal, { [FENCE_ENV]: this.#marker });
@@ -267,7 +299,7 @@ class TenureRun implements Worker {
     if (this.#ended || this.#fenced) return;
     if (this.#ctx.clock.now() < this.#holder.stopAt()) return this.#arm();
     this.#fenced = true;
-    this.#inst.fenced(`fenced: the lease of ${this.#inst.program} was not renewed in time, so the program was stopped before the lease could expire`);
+    this.#inst.leaseLost(`fenced: the lease of ${this.#inst.program} was not renewed in time, so the program was stopped before the lease could expire`);
     this.#abort.abort(new FencedError(`${this.#inst.program}[${this.#inst.index}]: lease not renewed in time`));
     this.instance.kill();
   }
@@ -279,7 +311,7 @@ class TenureRun implements Worker {
     // Ended past its deadline without a renewal: the fence stopped it while the daemon could not act.
     if (!this.#fenced && !this.#abort.signal.aborted && this.#ctx.clock.now() >= this.#holder.stopAt()) {
       this.#fenced = true;
-      this.#inst.fenced(`fenced: the watchdog stopped ${this.#inst.program} while this daemon could not renew its lease`);
+      this.#inst.leaseLost(`fenced: the watchdog stopped ${this.#inst.program} while this daemon could not renew its lease`);
     }
     if (this.#fenced) throw new FencedError(`${this.#inst.program}[${this.#inst.index}] on ${this.#ctx.host} was fenced: its lease was not renewed in time`, { cause: err });
     if (err !== undefined) throw err;
