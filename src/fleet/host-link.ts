@@ -50,6 +50,7 @@ export class HostLink {
   #dirty = false;
   #flushing: Promise<void> | undefined;
   #closed = false;
+  #nameLost = false;
 
   constructor(o: HostLinkOptions) {
     this.host = o.host;
@@ -126,7 +127,8 @@ export class HostLink {
       .refresh(rows)
       .then(
         (ok) => {
-          if (!ok) this.#log?.error({ host: this.host }, 'another daemon holds this host name in the fleet database; this host is not shown');
+          if (!ok && !this.#nameLost) this.#log?.error({ host: this.host }, 'another daemon holds this host name in the fleet database; this host is not shown until it lets go');
+          this.#nameLost = !ok;
         },
         (err: unknown) => this.#log?.warn({ err, host: this.host }, 'could not write this host\'s status to the fleet database'),
       )

@@ -71,7 +71,6 @@ export class HostRegistry {
   readonly #s: string;
   readonly #daemon: string;
   readonly #home: string;
-  #lostWarned = false;
 
   private constructor(settings: FleetSettings, home: string, pool: pg.Pool) {
     this.host = settings.host;
@@ -104,7 +103,7 @@ export class HostRegistry {
       throw new FleetDatabaseError(`fleet.database: cannot use ${redact(settings.database)}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      await reg.#claim();
+      await reg.#claim(true);
     } catch (err) {
       await pool.end().catch(() => {});
       if (err instanceof HostClaimedError) throw err;
@@ -152,10 +151,11 @@ export class HostRegistry {
   }
 
   /**
-   * Takes the host name unless another live daemon holds it. The same home on the same machine
-   * is this daemon's predecessor (the home admits one daemon at a time), so it is taken over.
+   * Takes the host name unless another live daemon holds it. At start (`successor`), the same
+   * home on the same machine is this daemon's predecessor (the home admits one daemon at a
+   * time), so it is taken over without waiting for its rows to age.
    */
-  async #claim(): Promise<void> {
+  async #claim(successor: boolean): Promise<void> {
     const s = this.#s;
     const machine = machineName();
     const { rows } = await this.#pool.query<{ daemon: string | null; machine: string; pid: number; home: string; age_ms: number }>(
@@ -165,9 +165,9 @@ export class HostRegistry {
        ON CONFLICT (host) DO UPDATE SET daemon = excluded.daemon, machine = excluded.machine, pid = excluded.pid,
          home = excluded.home, stale_ms = excluded.stale_ms, started_at = now(), seen_at = now(), gone_at = NULL
        WHERE h.gone_at IS NOT NULL OR h.seen_at < now() - h.stale_ms * interval '1 millisecond'
-          OR (h.machine = excluded.machine AND h.home = excluded.home)
+          OR ($7 AND h.machine = excluded.machine AND h.home = excluded.home)
        RETURNING daemon`,
-      [this.host, this.#daemon, machine, process.pid, this.#home, this.#settings.leaseTtlMs],
+      [this.host, this.#daemon, machine, process.pid, this.#home, this.#settings.leaseTtlMs, successor],
     );
     if (rows.length > 0) return;
     const held = await this.#pool.query<{ machine: string; pid: number; home: string; age_ms: number }>(
@@ -198,18 +198,13 @@ export class HostRegistry {
        SELECT count(*)::int AS n FROM h`,
       [this.host, this.#daemon, JSON.stringify(rows)],
     );
-    if (out[0]?.n === 1) {
-      this.#lostWarned = false;
-      return true;
-    }
+    if (out[0]?.n === 1) return true;
     // Frozen past leaseTtl, another daemon took the name: take it back only once it lapses.
     try {
-      await this.#claim();
+      await this.#claim(false);
       return true;
     } catch (err) {
-      if (!(err instanceof HostClaimedError)) throw err;
-      if (this.#lostWarned) return false;
-      this.#lostWarned = true;
+      if (err instanceof HostClaimedError) return false;
       throw err;
     }
   }
