@@ -73,6 +73,8 @@ export class HostLink {
 
   /** Runs a singleton instance (see singleton.ts); resolves once its first tenure started. */
   async singleton(inst: SingletonInstance, signal: AbortSignal): Promise<Worker> {
+    // The watchdog starts while the instance is still standby, so a takeover does not wait for it to boot.
+    this.#fence.ready().catch((err: unknown) => this.#log?.error({ err }, 'cannot start the singleton watchdog'));
     const queue = await (this.#queue ??= this.#openQueue());
     return startSingleton({ queue, leaseTtlMs: this.leaseTtlMs, clock: this.#clock, fence: this.#fence, host: this.host, ...(this.#log === undefined ? {} : { logger: this.#log }) }, inst, signal);
   }
