@@ -198,10 +198,16 @@ async function waitGone(pid: number, ms: number): Promise<void> {
   }
 }
 
+/** Leads `bosun --help`: how to get this command (README's Install section says the same). */
+const INSTALL_HELP =
+  'Install: npm install bosun (in a project: run it as npx bosun), or npm install -g bosun for a bosun command everywhere.\n' +
+  'The queue needs a driver: npm install @electric-sql/pglite (embedded) or pg (PostgreSQL).\n';
+
 async function program(): Promise<Command> {
   const { Command } = await import('commander');
   const cli = new Command('bosun')
     .description('Keeps programs running: a daemon that supervises the programs of a config file, and its command line.')
+    .addHelpText('before', INSTALL_HELP)
     .addHelpText('after', '\nExit codes: 0 done, 1 failed, 2 bad usage or config, 3 no daemon running.')
     .exitOverride();
   // Every command takes the common options, so they may come before or after the command.

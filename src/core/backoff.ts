@@ -44,19 +44,21 @@ export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBac
 }
 
 /**
- * The delay for this restart, given the child's current base delay and how long it ran.
- * Returns the jittered delay and the base delay for the next restart.
+ * The one backoff formula: the delay before retry `n` (1 for the first after a failure) is
+ * `initialMs × factor^(n-1)`, capped at `maxMs`, then moved by ±`jitter` (see `jittered`).
+ * The supervisor, the engine (its `fuzz` is the jitter) and QueueTask's TryLater use it, and
+ * the queue's retries are the same arithmetic.
  */
-export function nextDelay(
-  b: ResolvedBackoff,
-  baseMs: number,
-  ranMs: number,
-  random: () => number,
-): { delayMs: number; nextBaseMs: number } {
-  const base = ranMs >= b.resetAfterMs ? b.initialMs : baseMs;
-  const nextBaseMs = Math.min(b.maxMs, base * b.factor);
-  if (base === 0 || b.jitter === 0) return { delayMs: base, nextBaseMs };
-  return { delayMs: Math.round(jittered(base, b.jitter, random)), nextBaseMs };
+export function backoffDelay(b: Omit<ResolvedBackoff, 'resetAfterMs'>, n: number, random: () => number = Math.random): number {
+  return jittered(exponentialDelay(n, b.initialMs, b.factor, b.maxMs), b.jitter, random);
+}
+
+/**
+ * One more failure in a row, unless the work had run for `resetAfterMs` before it failed:
+ * then it starts over at 1. Returns the new count, the `n` of `backoffDelay`.
+ */
+export function nextFailure(b: Pick<ResolvedBackoff, 'resetAfterMs'>, failures: number, ranMs: number): number {
+  return ranMs >= b.resetAfterMs ? 1 : failures + 1;
 }
 
 /** `initialMs × factor^(n-1)`, capped at `maxMs`; `n` counts from 1 (the first retry). */

@@ -8,6 +8,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import type { RestartWindow } from './intensity.js';
 import { DeadError, toError } from './errors.js';
 import type { Worker } from './worker.js';
+import { reusedWorker } from './reused-worker.js';
 
 export interface ChildRecord {
   spec: ResolvedSpec;
@@ -19,12 +20,14 @@ export interface ChildRecord {
   lastAttemptAt: number;
   /** The current run (starting or running); undefined while not running or while being stopped. */
   run: ChildRun | undefined;
-  /** Base of the next backoff delay. */
-  baseDelayMs: number;
+  /** Restarts in a row without a long enough run in between: the `n` of the next backoff delay. */
+  failures: number;
   /** When a 'restarting' child is due; Infinity while its failed start awaits a decision. */
   dueAt: number;
   /** The child's own restart limit (ChildSpec.intensity), if it has one. */
   window: RestartWindow | undefined;
+  /** The Worker of the last run that had one: a start that returns it again is refused (reused-worker.ts). */
+  lastWorker?: Worker;
 }
 
 export type ExitFn = (run: ChildRun, err: unknown, failed: boolean) => void;
@@ -86,6 +89,9 @@ export class ChildRun {
       if (!isWorker(value)) return new TypeError(`child ${this.record.spec.id}: start resolved to neither a Worker nor nothing`);
     }
     const worker = value as Worker;
+    const reused = reusedWorker(this.record.spec.id, worker, this.record.lastWorker);
+    if (reused !== undefined) return reused;
+    this.record.lastWorker = worker;
     this.worker = worker;
     if (this.killed) this.#killWorker(worker);
     return typeof worker.started === 'function' ? startedOf(worker, this.record.spec.id) : undefined;

@@ -38,12 +38,13 @@ export interface ChildSpec {
   /** Unique within its supervisor. */
   id: string;
   /**
-   * Starts the child. A Worker is the child. A promise means the child is running from the
-   * call: a promise of a Worker makes that Worker the child; a promise of nothing means the
-   * call itself is the work and ends when the promise settles. `signal` is this run's own:
-   * it aborts when the supervisor stops the run, and once the run ended on its own if work
-   * it left behind still listens on it, so that work stops too. A synchronous
-   * throw is a failure to start.
+   * Starts the child (OTP's start_link). A Worker is the child; if it has `started()`, the
+   * start is done once that resolved. A promise holds back the next sibling until it settles:
+   * a promise of a Worker makes that Worker the child (resolve it once the child is ready); a
+   * promise of nothing means the call itself was the work, and it has ended. A rejection, a
+   * synchronous throw or a rejected `started()` is a failed start. `signal` is this run's
+   * own: it aborts when the supervisor stops the run (a pending start too), and once the run
+   * ended on its own if work it left behind still listens on it, so that work stops too.
    */
   start: (signal: AbortSignal) => Worker | Promise<Worker | void>;
   /** Default `'permanent'`. */

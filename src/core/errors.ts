@@ -50,6 +50,29 @@ export class TimeoutError extends BosunError {
 }
 
 /**
+ * Things that need each other in a circle: installing such a manifold (the engine's
+ * `CycleError` is this class) or such service tasks. `cycle` names every member in order,
+ * starting and ending with the same name.
+ */
+export class DependencyCycleError extends BosunError {
+  readonly cycle: readonly string[];
+  constructor(cycle: readonly string[], message = `dependency cycle: ${cycle.join(' -> ')}`, options?: { cause?: unknown }) {
+    super('ERR_DEPENDENCY_CYCLE', message, options);
+    this.cycle = cycle;
+  }
+}
+
+/** The engine's name for DependencyCycleError: one class, so `instanceof` works across layers. */
+export { DependencyCycleError as CycleError };
+
+/** A bounded queue (a ProcessPool's, a QueueTask's) is full and the caller asked not to wait. */
+export class QueueFullError extends BosunError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_QUEUE_FULL', message, options);
+  }
+}
+
+/**
  * True when `err` is what work surfaces because it was asked to stop: an `AbortError`,
  * a `KilledError`, or the signal's own reason. Such an exit after a kill is clean.
  */

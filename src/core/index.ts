@@ -5,7 +5,10 @@ export * from './clock.js';
 export * from './logger.js';
 export * from './worker.js';
 export * from './catacomb.js';
-export { type BackoffOptions, defaultBackoff } from './backoff.js';
+export { parseDuration, parseSize } from './duration.js';
+export { dependencyOrder, findCycles, type DependencyOrder } from './graph.js';
+export { Fifo } from './fifo.js';
+export { type BackoffOptions, defaultBackoff, backoffDelay, nextFailure, exponentialDelay, jittered } from './backoff.js';
 export {
   type Strategy,
   type RestartType,

@@ -2,9 +2,11 @@
 // within any `periodMs`; the restart that would exceed it makes the supervisor give up.
 // Only the most recent intensity + 1 restarts matter, so memory stays bounded.
 
+import { Fifo } from './fifo.js';
+
 export class RestartWindow {
-  readonly #times: number[] = [];
-  #head = 0;
+  /** Times of the restarts still in the window, oldest first. */
+  readonly #times = new Fifo<number>();
 
   constructor(
     readonly intensity: number,
@@ -22,20 +24,15 @@ export class RestartWindow {
     const times = this.#times;
     times.push(now);
     // OTP keeps a restart while Now =< Then + Period.
-    while (times[this.#head]! + this.periodMs < now) this.#head++;
-    const keep = this.intensity + 1;
-    if (times.length - this.#head > keep) this.#head = times.length - keep;
-    if (this.#head > 64 && this.#head * 2 > times.length) {
-      times.splice(0, this.#head);
-      this.#head = 0;
-    }
-    return times.length - this.#head <= this.intensity;
+    while (times.peek()! + this.periodMs < now) times.shift();
+    while (times.length > this.intensity + 1) times.shift();
+    return times.length <= this.intensity;
   }
 
   /** Restarts counted in the window ending at `now`. */
   count(now: number): number {
     let n = 0;
-    for (let i = this.#head; i < this.#times.length; i++) if (this.#times[i]! + this.periodMs >= now) n++;
+    for (const t of this.#times) if (t + this.periodMs >= now) n++;
     return n;
   }
 }

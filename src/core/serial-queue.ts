@@ -3,10 +3,12 @@
 // arrives while a restart stops siblings is handled after that restart, never during it.
 // An idle queue runs an op at once, synchronously, which keeps the restart path short.
 
+import { Fifo } from './fifo.js';
+
 export type Op = () => void | Promise<void>;
 
 export class SerialQueue {
-  readonly #ops: Op[] = [];
+  readonly #ops = new Fifo<Op>();
   #busy: boolean;
 
   /**

@@ -33,7 +33,7 @@ export interface SupervisorOptions {
 
 /** Events a Supervisor emits; `supervisor` is its name. */
 export interface SupervisorEvents {
-  /** A child's `start` returned (a promise counts: the child runs from the call). */
+  /** A child has started: its `start` returned a Worker, or its pending start (a promise, `started()`) settled. */
   childStarted: { supervisor: string; id: string; restarts: number };
   /** A child run ended. `error` is undefined for a clean stop; `killed` says the supervisor stopped it. */
   childExited: { supervisor: string; id: string; error: Error | undefined; killed: boolean };
@@ -41,7 +41,10 @@ export interface SupervisorEvents {
   childRestarting: { supervisor: string; id: string; delayMs: number; restarts: number; error: Error | undefined };
   /** A child did not stop within its `shutdownMs` and was left behind. */
   childAbandoned: { supervisor: string; id: string; shutdownMs: ShutdownMs };
-  /** A child passed its own restart limit (ChildSpec.intensity): it is not restarted, its siblings keep running. */
+  /**
+   * A child passed its own restart limit (ChildSpec.intensity), or a transient child tree gave up
+   * (its RestartIntensityError is `error`): it is not restarted, its siblings keep running.
+   */
   childFailed: { supervisor: string; id: string; error: Error };
   /** A child's spec was removed (transient that stopped cleanly, temporary, `deleteChild`). */
   childRemoved: { supervisor: string; id: string };

@@ -19,7 +19,7 @@ import {
   type ShutdownMs,
   type Strategy,
 } from './child-spec.js';
-import { nextDelay, resolveBackoff, type ResolvedBackoff } from './backoff.js';
+import { backoffDelay, nextFailure, resolveBackoff, type ResolvedBackoff } from './backoff.js';
 import { AlreadyExistsError, DeadError, KilledError, NotFoundError, RestartIntensityError, isAbortLike, toError } from './errors.js';
 import { Emitter, type Listener } from './events.js';
 import { RestartWindow } from './intensity.js';
@@ -29,6 +29,8 @@ import { silentLogger } from './logger.js';
 import { quiet, type Worker } from './worker.js';
 import { ChildRun, within, type ChildRecord, type ExitFn } from './child-run.js';
 import { SerialQueue } from './serial-queue.js';
+import { reportOf, type Reporter } from './reporter.js';
+import { ReusedWorkerError, reusedWorker } from './reused-worker.js';
 import type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
 
 export type { SupervisorEvents, SupervisorOptions } from './supervisor-options.js';
@@ -56,9 +58,14 @@ const RUN_ENDED = new KilledError('child run ended');
  *   cleanly when a significant child exits and is not restarted; with `'all_significant'`
  *   when the last such child has.
  *
- * A child's `start` that throws while the supervisor starts up makes it stop the children
+ * Starting is OTP's start_link: a `start` that returns a promise, or a Worker with
+ * `started()`, holds back the next sibling until it settled (see docs/core.md). A failed
+ * start (a throw, a rejection) while the supervisor starts up makes it stop the children
  * already started and die with that error (OTP's failed init); at a restart it counts as a
- * crash; from `startChild` it rejects the call and the child is not added.
+ * crash, and a group restart goes on from that child only; from `startChild` it rejects the
+ * call and the child is not added. `started()` resolves once every child has started.
+ * A `transient` child tree that gave up (RestartIntensityError) is not restarted, as OTP
+ * decides on a supervisor's exit reason `shutdown`; it stays `failed` in `children()`.
  *
  * ```ts
  * const sup = new Supervisor({
@@ -72,7 +79,13 @@ const RUN_ENDED = new KilledError('child run ended');
  * await sup.wait(); // rejects with RestartIntensityError if it gives up
  * ```
  */
-export class Supervisor implements Worker {
+/** What `Supervisor.report()` gives: each child's `children()` entry and, while it runs, its Worker's own report. */
+export interface SupervisorReport {
+  name: string;
+  children: { id: string; state: ChildState; restarts: number; lastError?: string; startedAt?: number; report?: object }[];
+}
+
+export class Supervisor implements Worker, Reporter {
   /** A supervisor is a tree: its parent waits for it to stop as long as its children take. */
   readonly kind = 'tree';
   readonly name: string;
@@ -247,7 +260,7 @@ export class Supervisor implements Worker {
       record.state = 'stopped';
       // A restart by hand is a fresh start: the child's own limit and delays count from zero.
       record.window = record.spec.window?.();
-      record.baseDelayMs = (record.spec.backoff ?? this.#backoff).initialMs;
+      record.failures = 0;
       this.#armTimer();
       const err = await this.#launch(record);
       if (err === undefined) return;
@@ -275,6 +288,21 @@ export class Supervisor implements Worker {
       if (r.startedAt !== undefined) info.startedAt = r.startedAt;
       return info;
     });
+  }
+
+  /** Reporter: children() with messages for errors and each running child's own report(), so any tree can be shown. */
+  report(): SupervisorReport {
+    return {
+      name: this.name,
+      children: this.#records.map((r) => {
+        const child: SupervisorReport['children'][number] = { id: r.spec.id, state: r.state, restarts: r.restarts };
+        if (r.lastError !== undefined) child.lastError = r.lastError.message;
+        if (r.startedAt !== undefined) child.startedAt = r.startedAt;
+        const report = r.state === 'running' ? reportOf(r.run?.worker) : undefined;
+        if (report !== undefined) child.report = report;
+        return child;
+      }),
+    };
   }
 
   /** A bug in the supervisor itself must not vanish: die with it. */
@@ -355,6 +383,9 @@ export class Supervisor implements Worker {
     const run = new ChildRun(record, abort, this.#exit);
     if (isWorker(result)) {
       if (typeof result.started !== 'function') {
+        const reused = reusedWorker(record.spec.id, result, record.lastWorker);
+        if (reused !== undefined) return reused;
+        record.lastWorker = result;
         this.#running(record, run, now);
         run.watch(result);
         return undefined;
@@ -569,10 +600,21 @@ export class Supervisor implements Worker {
 
   /** What OTP does with an exit: fatal, remove, give up, or restart by strategy. */
   #decide(record: ChildRecord, error: Error | undefined): void | Promise<void> {
-    if (error !== undefined && this.#isFatal(error)) return this.#die(error, false);
+    if (error !== undefined && (error instanceof ReusedWorkerError || this.#isFatal(error))) return this.#die(error, false);
     const { restart } = record.spec;
     if (restart === 'temporary' || (restart === 'transient' && error === undefined)) {
       this.#remove(record, true);
+      return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
+    }
+    if (restart === 'transient' && error !== undefined && gaveUp(error)) {
+      // A tree that gave up ends as OTP's supervisor does, with reason `shutdown`: a transient
+      // child is not restarted. Like a child past its own limit it stays in children() as
+      // `failed`, its lastError the RestartIntensityError, so that its parent can show it
+      // failed and restartChild can start it again.
+      record.state = 'failed';
+      record.dueAt = Infinity;
+      if (this.#events.has('childFailed')) this.#events.emit('childFailed', { supervisor: this.name, id: record.spec.id, error });
+      this.#log?.warn({ supervisor: this.name, child: record.spec.id, err: error }, 'child tree gave up; transient: not restarted');
       return record.spec.significant ? this.#autoShutdownCheck(record) : undefined;
     }
     const now = this.#clock.now();
@@ -584,8 +626,9 @@ export class Supervisor implements Worker {
       return this.#die(new RestartIntensityError(message, { cause: error }), true);
     }
     const ran = now - record.lastAttemptAt;
-    const { delayMs, nextBaseMs } = nextDelay(record.spec.backoff ?? this.#backoff, record.baseDelayMs, ran, this.#random);
-    record.baseDelayMs = nextBaseMs;
+    const backoff = record.spec.backoff ?? this.#backoff;
+    record.failures = nextFailure(backoff, record.failures, ran);
+    const delayMs = Math.round(backoffDelay(backoff, record.failures, this.#random));
     record.restarts++;
     if (this.#events.has('childRestarting')) {
       this.#events.emit('childRestarting', { supervisor: this.name, id: record.spec.id, delayMs, restarts: record.restarts, error });
@@ -762,7 +805,7 @@ export class Supervisor implements Worker {
       startedAt: undefined,
       lastAttemptAt: 0,
       run: undefined,
-      baseDelayMs: (spec.backoff ?? this.#backoff).initialMs,
+      failures: 0,
       dueAt: Infinity,
       window: spec.window?.(),
     };
@@ -794,4 +837,9 @@ export class Supervisor implements Worker {
       throw new DeadError(`supervisor ${this.name} is ${this.#stopped ? 'stopped' : 'stopping'}; cannot ${what}`);
     }
   }
+}
+
+/** A child that is a tree and gave up (its restart intensity was exceeded): OTP's exit reason `shutdown`. */
+function gaveUp(error: Error): boolean {
+  return error instanceof RestartIntensityError || (error as { code?: unknown }).code === 'ERR_RESTART_INTENSITY';
 }

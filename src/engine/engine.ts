@@ -2,13 +2,13 @@
 // running, stopped (dependents first) whenever one of those inputs stops or restarts, and
 // restarted with backoff after errors. The engine is itself a Worker, so engines nest.
 
-import { Catacomb } from '../core/catacomb.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { AlreadyExistsError, DeadError, KilledError, isAbortLike, toError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Worker } from '../core/worker.js';
+import { quiet, type Worker } from '../core/worker.js';
+import { reportOf, type Reporter } from '../core/reporter.js';
 import { Attempt } from './attempt.js';
-import { exponentialDelay, jittered } from '../core/backoff.js';
+import { backoffDelay, jittered, nextFailure, type ResolvedBackoff } from '../core/backoff.js';
 import { BounceError, MissingError, NoOutputError, UndeclaredInputError, UninstallError } from './errors.js';
 import { DependencyGraph } from './graph.js';
 import type { EngineReport, Manifold, ManifoldReport, ManifoldState, StartContext } from './manifold.js';
@@ -35,23 +35,18 @@ interface Node {
   stopWanted: boolean;
 }
 
-type Reportable = Worker & { report?: () => unknown };
-
 /**
  * Runs manifolds in dependency order. `install` at any time, in any order: a manifold waits for
  * inputs not yet installed. Kill the engine to stop everything, dependents before their inputs.
  */
-export class Engine implements Worker {
+export class Engine implements Worker, Reporter {
   /** An engine is a tree: a supervisor waits for it to stop as long as its manifolds take. */
   readonly kind = 'tree';
   readonly #isFatal: (err: Error) => boolean;
   readonly #worstError: (a: Error, b: Error) => Error;
-  readonly #errorDelayMs: number;
+  /** errorDelayMs, backoffFactor, maxDelayMs, fuzz and backoffResetMs as core's one backoff. */
+  readonly #backoff: ResolvedBackoff;
   readonly #bounceDelayMs: number;
-  readonly #backoffFactor: number;
-  readonly #backoffResetMs: number;
-  readonly #maxDelayMs: number;
-  readonly #fuzz: number;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #graph = new DependencyGraph();
@@ -64,7 +59,9 @@ export class Engine implements Worker {
   #allStopped: (() => void) | undefined;
   /** One reason for every stop the engine asks for: a clean kill, and no stack trace made per stop. */
   readonly #stopReason = new KilledError('stopped by the dependency engine');
-  readonly #catacomb: Catacomb;
+  /** Settles when the engine has stopped: resolves, or rejects with the worst fatal error. */
+  readonly #done: Promise<void>;
+  #shutdown!: () => void;
   readonly #stopQueue: Node[] = [];
   #draining = false;
 
@@ -72,15 +69,12 @@ export class Engine implements Worker {
     const o = resolveEngineOptions(options);
     this.#isFatal = o.isFatal;
     this.#worstError = o.worstError;
-    this.#errorDelayMs = o.errorDelayMs;
+    this.#backoff = { initialMs: o.errorDelayMs, factor: o.backoffFactor, maxMs: o.maxDelayMs, jitter: o.fuzz, resetAfterMs: o.backoffResetMs };
     this.#bounceDelayMs = o.bounceDelayMs;
-    this.#backoffFactor = o.backoffFactor;
-    this.#backoffResetMs = o.backoffResetMs;
-    this.#maxDelayMs = o.maxDelayMs;
-    this.#fuzz = o.fuzz;
     this.#clock = o.clock;
     this.#log = o.logger;
-    this.#catacomb = Catacomb.invoke({ work: (c) => this.#run(c) });
+    // The engine's own stop: once asked (#die), every manifold is stopped, dependents first.
+    this.#done = quiet(new Promise<void>((resolve) => (this.#shutdown = resolve)).then(() => this.#stopAll()));
   }
 
   /**
@@ -117,14 +111,8 @@ export class Engine implements Worker {
     for (const node of this.#nodes.values()) {
       const r: ManifoldReport = { state: node.status, inputs: [...node.inputs], startCount: node.startCount };
       if (node.lastError !== undefined) r.lastError = node.lastError.message;
-      const worker = node.worker as Reportable | undefined;
-      if (node.status === 'running' && typeof worker?.report === 'function') {
-        try {
-          r.report = worker.report();
-        } catch (err) {
-          r.report = { error: toError(err).message };
-        }
-      }
+      const report = node.status === 'running' ? reportOf(node.worker) : undefined;
+      if (report !== undefined) r.report = report;
       entries.push([node.name, r]);
     }
     return { state: this.#stopped ? 'stopped' : this.#dying ? 'stopping' : 'running', manifolds: Object.fromEntries(entries) };
@@ -138,14 +126,10 @@ export class Engine implements Worker {
 
   /** Settles once every worker stopped; rejects with the worst fatal error seen, if any. */
   wait(): Promise<void> {
-    return this.#catacomb.wait();
+    return this.#done;
   }
 
-  async #run(c: Catacomb): Promise<void> {
-    await new Promise<void>((resolve) => {
-      if (c.dying.aborted) resolve();
-      else c.dying.addEventListener('abort', () => resolve(), { once: true });
-    });
+  async #stopAll(): Promise<void> {
     this.#dying = true;
     for (const node of [...this.#nodes.values()]) this.#requestStop(node);
     if (this.#active > 0) await new Promise<void>((resolve) => (this.#allStopped = resolve));
@@ -156,12 +140,12 @@ export class Engine implements Worker {
 
   /** Every restart delay is capped, then fuzzed; the bounce delay too. */
   #bounceDelay(): number {
-    return jittered(Math.min(this.#bounceDelayMs, this.#maxDelayMs), this.#fuzz);
+    return jittered(Math.min(this.#bounceDelayMs, this.#backoff.maxMs), this.#backoff.jitter);
   }
 
   #die(): void {
     this.#dying = true;
-    this.#catacomb.kill();
+    this.#shutdown();
   }
 
   #noteFatal(err: Error): void {
@@ -325,11 +309,10 @@ export class Engine implements Worker {
     } else if (err instanceof BounceError) {
       this.#kick(node, this.#bounceDelay());
     } else {
-      if (ranMs >= this.#backoffResetMs) node.failures = 0;
-      node.failures++;
-      const delay = exponentialDelay(node.failures, this.#errorDelayMs, this.#backoffFactor, this.#maxDelayMs);
+      node.failures = nextFailure(this.#backoff, node.failures, ranMs);
+      const delay = backoffDelay(this.#backoff, node.failures);
       this.#log.warn({ manifold: node.name, err, failures: node.failures, delayMs: delay }, 'manifold failed; restarting after a delay');
-      this.#kick(node, jittered(delay, this.#fuzz));
+      this.#kick(node, delay);
     }
   }
 

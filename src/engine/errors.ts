@@ -46,19 +46,11 @@ export class NoOutputError extends BosunError {
   }
 }
 
-/** `install` refused a manifold whose inputs lead back to itself; the message names the cycle. */
-export class CycleError extends BosunError {
-  /** The names around the cycle, starting and ending with the manifold being installed. */
-  readonly cycle: readonly string[];
-  constructor(cycle: readonly string[], options?: { cause?: unknown }) {
-    super(
-      'ERR_DEPENDENCY_CYCLE',
-      `cannot install "${cycle[0]}": it would close a dependency cycle ${cycle.join(' -> ')}; remove one of these inputs`,
-      options,
-    );
-    this.cycle = cycle;
-  }
-}
+/**
+ * `install` refused a manifold whose inputs lead back to itself: core's DependencyCycleError
+ * (one class for every layer), whose `cycle` starts and ends with the manifold installed.
+ */
+export { CycleError } from '../core/errors.js';
 
 /** A Fortress visit or lockdown was cut short: by its signal, by lockdown, or by the fortress stopping. */
 export class AbortedError extends BosunError {

@@ -1,7 +1,8 @@
 // A Fortress lets guests do short pieces of work ("visits") only while a guard allows it, and
 // lets the guard stop new visits and wait for those in progress: e.g. pause every API call while
-// an upgrade runs. It starts locked; visits wait while locked, run while unlocked, and fail with
-// AbortedError after lockdown or once the fortress is killed. A Fortress is a Worker.
+// an upgrade runs. It starts locked; visits wait while locked (after lockdown too) and run once
+// unlocked, failing with AbortedError only if their own signal aborts or the fortress is killed
+// (juju's fortress). A Fortress is a Worker.
 
 import { DeadError } from '../core/errors.js';
 import type { Worker } from '../core/worker.js';
@@ -12,7 +13,7 @@ export interface Guard {
   /** Lets visits run, releasing every guest waiting. Throws DeadError once the fortress is killed. */
   unlock(): void;
   /**
-   * Refuses new visits (and waiting ones) with AbortedError, and resolves once the visits in
+   * Locks the fortress: new visits wait until the next unlock(). Resolves once the visits in
    * progress have ended. Rejects with AbortedError if `signal` aborts first; the fortress stays locked.
    */
   lockdown(signal?: AbortSignal): Promise<void>;
@@ -20,13 +21,12 @@ export interface Guard {
 
 export interface Guest {
   /**
-   * Runs `fn` once the fortress is unlocked and returns its result; lockdown waits for it to end.
-   * Rejects with AbortedError if `signal` aborts while waiting, on lockdown, or if the fortress is killed.
+   * Runs `fn` once the fortress is unlocked (waiting while it is locked or locked down) and returns
+   * its result; lockdown waits for it to end. Rejects with AbortedError if `signal` aborts while
+   * waiting or if the fortress is killed.
    */
   visit<T>(fn: () => T | Promise<T>, signal?: AbortSignal): Promise<T>;
 }
-
-type State = 'locked' | 'unlocked' | 'lockdown';
 
 interface Waiter {
   admit(): void;
@@ -36,7 +36,7 @@ interface Waiter {
 export class Fortress implements Worker {
   readonly guard: Guard;
   readonly guest: Guest;
-  #state: State = 'locked';
+  #unlocked = false;
   #dead = false;
   #visits = 0;
   readonly #waiters = new Set<Waiter>();
@@ -54,7 +54,11 @@ export class Fortress implements Worker {
   kill(): void {
     if (this.#dead) return;
     this.#dead = true;
-    this.#lock();
+    this.#unlocked = false;
+    const refused = [...this.#waiters];
+    this.#waiters.clear();
+    const err = new AbortedError('fortress stopped');
+    for (const w of refused) w.refuse(err);
     this.#whenIdle(() => this.#finish());
   }
 
@@ -64,14 +68,14 @@ export class Fortress implements Worker {
 
   #unlock(): void {
     if (this.#dead) throw new DeadError('fortress is stopped: cannot unlock');
-    this.#state = 'unlocked';
+    this.#unlocked = true;
     const admitted = [...this.#waiters];
     this.#waiters.clear();
     for (const w of admitted) w.admit();
   }
 
   #lockdown(signal?: AbortSignal): Promise<void> {
-    this.#lock();
+    this.#unlocked = false;
     if (signal?.aborted) return Promise.reject(new AbortedError('lockdown abandoned', { cause: signal.reason }));
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
@@ -87,14 +91,6 @@ export class Fortress implements Worker {
     });
   }
 
-  #lock(): void {
-    this.#state = 'lockdown';
-    const refused = [...this.#waiters];
-    this.#waiters.clear();
-    const err = new AbortedError(this.#dead ? 'fortress stopped' : 'fortress locked down');
-    for (const w of refused) w.refuse(err);
-  }
-
   #whenIdle(fn: () => void): void {
     if (this.#visits === 0) fn();
     else this.#idle.add(fn);
@@ -102,10 +98,8 @@ export class Fortress implements Worker {
 
   #visit<T>(fn: () => T | Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(new AbortedError('visit abandoned', { cause: signal.reason }));
-    if (this.#dead || this.#state === 'lockdown') {
-      return Promise.reject(new AbortedError(this.#dead ? 'fortress stopped' : 'fortress locked down'));
-    }
-    if (this.#state === 'unlocked') return this.#run(fn);
+    if (this.#dead) return Promise.reject(new AbortedError('fortress stopped'));
+    if (this.#unlocked) return this.#run(fn);
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
         this.#waiters.delete(waiter);

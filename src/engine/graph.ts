@@ -1,7 +1,8 @@
 // The engine's dependency graph: who each manifold needs, and who needs it, so every event
 // touches only the manifolds next to it (no scan of the whole engine). Refuses cycles on add.
 
-import { CycleError } from './errors.js';
+import { CycleError } from '../core/errors.js';
+import { findCycles } from '../core/graph.js';
 
 const none: ReadonlySet<string> = new Set();
 
@@ -17,7 +18,9 @@ export class DependencyGraph {
   /** Adds `name`; throws `CycleError` naming the cycle if its inputs lead back to it. */
   add(name: string, inputs: readonly string[]): void {
     const cycle = this.#findCycle(name, inputs);
-    if (cycle !== undefined) throw new CycleError(cycle);
+    if (cycle !== undefined) {
+      throw new CycleError(cycle, `cannot install "${name}": it would close a dependency cycle ${cycle.join(' -> ')}; remove one of these inputs`);
+    }
     this.#inputs.set(name, inputs);
     for (const input of inputs) {
       let deps = this.#dependents.get(input);
@@ -41,37 +44,14 @@ export class DependencyGraph {
     return this.#dependents.get(name) ?? none;
   }
 
-  /** Depth-first from `inputs` along installed manifolds' inputs, looking for `name`. */
+  /** A path name -> ... -> name through installed manifolds' inputs, if `inputs` close one. */
   #findCycle(name: string, inputs: readonly string[]): string[] | undefined {
     // A path back to `name` must end at a manifold that lists it as an input. When none does
     // (manifolds installed inputs-first, the usual order), there is nothing to search.
     if (!this.#dependents.has(name) && !inputs.includes(name)) return undefined;
-    const parent = new Map<string, string>();
-    const stack: string[] = [];
-    for (const input of inputs) {
-      if (parent.has(input)) continue;
-      parent.set(input, name);
-      stack.push(input);
-    }
-    while (stack.length > 0) {
-      const at = stack.pop()!;
-      if (at === name) {
-        // Walk the parents back from `name` to rebuild the path name -> ... -> name.
-        const path = [name];
-        let step = parent.get(name)!;
-        while (step !== name) {
-          path.push(step);
-          step = parent.get(step)!;
-        }
-        path.push(name);
-        return path.reverse();
-      }
-      for (const next of this.#inputs.get(at) ?? []) {
-        if (parent.has(next)) continue;
-        parent.set(next, at);
-        stack.push(next);
-      }
-    }
-    return undefined;
+    // The graph without `name` has no cycle (every add was checked), so any cycle found
+    // from `name` passes through it, and the walk enters it at `name`.
+    const [cycle] = findCycles([name], (n) => (n === name ? inputs : (this.#inputs.get(n) ?? [])));
+    return cycle === undefined ? undefined : [...cycle, name];
   }
 }

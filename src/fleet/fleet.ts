@@ -24,12 +24,15 @@ import { Emitter, type Listener } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { Supervisor } from '../core/supervisor.js';
 import { quiet, type Worker } from '../core/worker.js';
-import type { SpawnFn } from '../process/monitor.js';
+import { monitorProcess, type SpawnFn } from '../process/monitor.js';
+import { makeFifos } from '../process/output-pipes.js';
+import { isAlive } from '../process/tree.js';
 import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
-import { MemoryLimitError, ProgramInstance, reasonOf } from './instance.js';
+import { MemoryLimitError, ProgramInstance, argvOf, reasonOf } from './instance.js';
 import { InstanceRecord } from './record.js';
 import { Sampler } from './sampler.js';
 import type { HostLink } from './host-link.js';
+import { FleetState, type InstanceEntry } from './state.js';
 import type { EventName, LifecycleEvent, LogFileRef, Reason, StatusBody } from './status.js';
 import { dependsOn, parseTarget, startOrder } from './targets.js';
 
@@ -42,6 +45,13 @@ export interface FleetOptions {
   spawn?: SpawnFn;
   /** Randomness for backoff jitter, in [0, 1). Default Math.random. */
   random?: () => number;
+  /**
+   * Programs outlive this process: their output goes through named pipes in the home, their
+   * pids are kept in `<home>/run/instances.json`, and a new Fleet on the same home adopts those
+   * still running instead of starting second copies. Default true, false with a custom `spawn`
+   * (fake children have no pipes to share).
+   */
+  durable?: boolean;
   /**
    * The link to the other hosts of the fleet (`await connectHost(config)`), required when the
    * config has `fleet`: this host's status goes to the fleet's database and `placement:
@@ -90,6 +100,10 @@ export class Fleet implements Worker {
   readonly #programs = new Map<string, Program>();
   readonly #events = new Emitter<FleetEvents>((err, event) => this.#log?.error({ err, event }, 'fleet event listener threw'));
   readonly #sampler: Sampler;
+  /** Where adoption state lives; undefined when not durable (or the home cannot hold pipes). */
+  readonly #state: FleetState | undefined;
+  /** Processes an earlier daemon left that cannot be adopted, being stopped, by `name[index]`. */
+  readonly #stale = new Map<string, Promise<void>>();
   #tree: Supervisor;
   #watchers = 0;
   #commands: Promise<unknown> = Promise.resolve();
@@ -110,6 +124,7 @@ export class Fleet implements Worker {
     mkdirSync(join(this.#config.home, 'logs'), { recursive: true, mode: 0o700 });
     for (const cfg of this.#config.programs) this.#programs.set(cfg.name, this.#newProgram(cfg));
     this.#sampler = new Sampler(() => this.#records(), this.#clock, () => this.#watchers > 0);
+    this.#state = options.durable ?? options.spawn === undefined ? this.#openState() : undefined;
     this.#done = quiet(
       new Promise<void>((resolve, reject) => {
         this.#settle = (err) => (err === undefined ? resolve() : reject(err));
@@ -153,6 +168,11 @@ export class Fleet implements Worker {
 
   logFiles(): LogFileRef[] {
     return [...this.#records()].map((r) => ({ name: r.program, instance: r.index, path: this.#logFile(this.#programs.get(r.program)!.config, r.index).path }));
+  }
+
+  /** Closes and reopens every program's log file (logrotate; a deleted log frees its space). */
+  reopenLogs(): void {
+    for (const r of this.#records()) r.worker?.reopenLog();
   }
 
   /** A live view opened (+1) or closed (-1): resources are sampled every second while any is open. */
@@ -354,6 +374,8 @@ export class Fleet implements Worker {
         throw err;
       }
     }
+    // A process an earlier daemon left that cannot be adopted is gone before its successor starts.
+    await this.#stale.get(`${p.config.name}[${r.index}]`);
     if (p.config.placement === 'singleton') return this.#runSingleton(p, r, signal);
     const w = this.#launch(p, r, signal);
     const onAbort = () => w.kill();
@@ -363,7 +385,12 @@ export class Fleet implements Worker {
     return w;
   }
 
-  /** A singleton instance: standby until it holds the program's lease; each tenure is a #launch (see singleton.ts). */
+  /**
+   * A singleton instance: standby until it holds the program's lease; each tenure is a #launch
+   * (see singleton.ts). A tenure is never adopted: its environment carries the tenure's fence
+   * marker, so its fingerprint is not the program's, and a daemon after this one stops it rather
+   * than adopt a process whose lease it cannot renew (the old daemon's fence would anyway).
+   */
   async #runSingleton(p: Program, r: InstanceRecord, signal: AbortSignal): Promise<Worker> {
     // The standby sentence shows only while standby; a tenure brings back the last reason's.
     let detail = r.detail;
@@ -404,21 +431,24 @@ export class Fleet implements Worker {
   /** Spawns one run of an instance and wires its record (state, events, exit); `signal` aborting means we stopped it. */
   #launch(p: Program, r: InstanceRecord, signal: AbortSignal, env?: Record<string, string>): ProgramInstance {
     const cfg = env === undefined ? p.config : { ...p.config, env: { ...p.config.env, ...env } };
-    const w = new ProgramInstance({ config: cfg, index: r.index, logFile: this.#logFile(cfg, r.index), clock: this.#clock, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) });
+    const w = this.#instance(cfg, r);
     r.worker = w;
     r.pid = w.pid;
     r.startedAt = w.startedAt;
     r.memoryBytes = 0;
     r.cpuPercent = 0;
     r.stopReason = undefined;
-    if (r.pid !== null) this.#emit(r, 'started', `pid=${r.pid}`);
+    if (r.pid !== null) this.#emit(r, 'started', `pid=${r.pid}${w.adopted ? ' adopted' : ''}`);
+    this.#remember(cfg, r, w, false);
     // A command that could not be spawned is not running, so nothing waiting on it may start.
     this.#set(r, cfg.ready === undefined && r.pid !== null ? 'running' : 'starting');
     w.ready().then(
       () => {
-        if (r.worker !== w || r.state !== 'starting') return;
+        if (r.worker !== w) return;
+        this.#remember(cfg, r, w, true);
+        if (r.state !== 'starting') return;
         this.#set(r, 'ready');
-        this.#emit(r, 'ready');
+        if (!w.adopted) this.#emit(r, 'ready');
       },
       () => {},
     );
@@ -435,6 +465,7 @@ export class Fleet implements Worker {
   #ended(r: InstanceRecord, w: ProgramInstance, err: Error | undefined, signal: AbortSignal): void {
     if (r.worker !== w) return;
     const exit = w.exitInfo ?? { code: null, signal: null };
+    if (r.pid !== null) this.#state?.delete(r.program, r.index, r.pid);
     r.pid = null;
     r.memoryBytes = 0;
     r.cpuPercent = 0;
@@ -471,6 +502,89 @@ export class Fleet implements Worker {
     r.detail = `${r.detail ?? 'exited'} (restart: ${policy})`;
     this.#set(r, 'failed');
     this.#emit(r, 'failed', `reason=${r.reason ?? 'exit'} detail=${JSON.stringify(r.detail)}`);
+  }
+
+  /** The run for record `r`: the process an earlier daemon left, when there is one to adopt, else a new one. */
+  #instance(cfg: ProgramConfig, r: InstanceRecord): ProgramInstance {
+    const base = { config: cfg, index: r.index, logFile: this.#logFile(cfg, r.index), clock: this.#clock, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
+    const state = this.#state;
+    if (state === undefined) return new ProgramInstance(base);
+    const adoption = r.adoption;
+    r.adoption = undefined;
+    if (adoption !== undefined) {
+      try {
+        const w = new ProgramInstance({ ...base, outputPipes: state.pipes(cfg.name, r.index, adoption.slot), adopt: { pid: adoption.pid, startTime: adoption.startTime, ready: adoption.ready } });
+        r.slot = adoption.slot;
+        r.restarts = adoption.restarts;
+        return w;
+      } catch (err) {
+        // It ended (or its pid was reused) between the check and now: start it anew.
+        this.#log?.warn({ err, program: cfg.name, instance: r.index }, 'could not adopt; starting anew');
+      }
+    }
+    return new ProgramInstance({ ...base, outputPipes: state.pipes(cfg.name, r.index, r.slot) });
+  }
+
+  /** Writes the run into the home's state, so a daemon after this one can adopt it. */
+  #remember(cfg: ProgramConfig, r: InstanceRecord, w: ProgramInstance, ready: boolean): void {
+    const state = this.#state;
+    if (state === undefined || w.pid === null || w.startTime === undefined || r.worker !== w) return;
+    state.set({ program: cfg.name, index: r.index, pid: w.pid, startTime: w.startTime, slot: r.slot, ready, fingerprint: fingerprint(cfg), restarts: r.restarts });
+    if (state.error !== undefined) this.#log?.warn({ err: state.error }, 'cannot write the fleet state; a daemon after this one may not adopt every program');
+  }
+
+  /**
+   * Opens the home's state and marks what the previous daemon left: instances still running as
+   * they were configured are adopted by their first run; the others are stopped (their kill
+   * signal, then SIGKILL after killTimeout, start times checked so a reused pid is never hit).
+   */
+  #openState(): FleetState | undefined {
+    let state: FleetState;
+    try {
+      state = new FleetState(this.#config.home);
+      const pipes: string[] = [];
+      for (const r of this.#records()) for (const slot of ['a', 'b'] as const) pipes.push(...Object.values(state.pipes(r.program, r.index, slot)));
+      makeFifos(pipes);
+    } catch (err) {
+      this.#log?.error({ err }, 'the home cannot hold the output pipes; programs will not outlive this daemon');
+      return undefined;
+    }
+    for (const e of state.read()) {
+      if (!isAlive(e.pid, e.startTime)) continue;
+      const p = this.#programs.get(e.program);
+      const r = p?.records[e.index];
+      if (p !== undefined && r !== undefined && e.fingerprint === fingerprint(p.config) && r.adoption === undefined) {
+        r.adoption = e;
+        continue;
+      }
+      const key = `${e.program}[${e.index}]`;
+      const stopping = this.#stopLeftover(state, e, p?.config);
+      this.#stale.set(key, Promise.all([this.#stale.get(key), stopping]).then(() => undefined));
+    }
+    return state;
+  }
+
+  /** Stops a process an earlier daemon left that this config does not run as it is. */
+  async #stopLeftover(state: FleetState, e: InstanceEntry, cfg: ProgramConfig | undefined): Promise<void> {
+    let m;
+    try {
+      m = monitorProcess({
+        command: e.program,
+        adopt: { pid: e.pid, startTime: e.startTime },
+        outputPipes: state.pipes(e.program, e.index, e.slot),
+        killSignal: cfg?.killSignal ?? 'SIGTERM',
+        killGraceMs: cfg?.killTimeoutMs ?? 5000,
+        clock: this.#clock,
+        name: `${e.program}[${e.index}]`,
+        outliveMonitor: true,
+        ...(cfg === undefined ? {} : { logFile: this.#logFile(cfg, e.index) }),
+      });
+    } catch {
+      return; // it ended meanwhile
+    }
+    this.#log?.info({ program: e.program, instance: e.index, pid: e.pid }, 'stopping a process left by the previous daemon');
+    m.kill();
+    await m.wait().catch(() => {});
   }
 
   #intensityDetail(cfg: ProgramConfig, r: InstanceRecord): string {
@@ -711,6 +825,11 @@ export class Fleet implements Worker {
           : c.logs.file;
     return { path, maxSize: c.logs.maxSize, keep: c.logs.keep };
   }
+}
+
+/** What an instance was started as: a running process is adopted only if the config still says the same. */
+function fingerprint(cfg: ProgramConfig): string {
+  return JSON.stringify([argvOf(cfg), cfg.cwd, cfg.env]);
 }
 
 export { NotFoundError };

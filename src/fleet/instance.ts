@@ -13,7 +13,8 @@ import {
   ReadyTimeoutError,
 } from '../process/errors.js';
 import type { LogFileOptions } from '../process/log-file.js';
-import { monitorProcess, type MonitoredProcess, type SpawnFn } from '../process/monitor.js';
+import { monitorProcess, type AdoptOptions, type MonitoredProcess, type SpawnFn } from '../process/monitor.js';
+import type { OutputPipePaths } from '../process/output-pipes.js';
 import type { ReadyCheck } from '../process/ready.js';
 import type { ProgramConfig, Ready } from './config.js';
 import type { Reason } from './status.js';
@@ -35,6 +36,10 @@ export interface InstanceOptions {
   logFile: LogFileOptions;
   clock: Clock;
   spawn?: SpawnFn;
+  /** Output through these named pipes, and the process outlives this one (the daemon's death). */
+  outputPipes?: OutputPipePaths;
+  /** Watch this running process (left by an earlier daemon) instead of spawning. */
+  adopt?: AdoptOptions;
 }
 
 /** A running (or finished) instance process; `wait()` rejects with the error kind that ended it. */
@@ -64,6 +69,8 @@ export class ProgramInstance implements Worker {
       clock: o.clock,
       name: this.name,
       ...(o.spawn === undefined ? {} : { spawn: o.spawn }),
+      ...(o.outputPipes === undefined ? {} : { outputPipes: o.outputPipes, outliveMonitor: true }),
+      ...(o.adopt === undefined ? {} : { adopt: o.adopt }),
     });
     this.#done = quiet(
       this.#monitor.wait().then(
@@ -83,6 +90,29 @@ export class ProgramInstance implements Worker {
 
   get startedAt(): number {
     return this.#monitor.startedAt;
+  }
+
+  /** The /proc start time that, with the pid, identifies the process for a later adoption. */
+  get startTime(): number | undefined {
+    return this.#monitor.startTime;
+  }
+
+  get adopted(): boolean {
+    return this.#monitor.adopted;
+  }
+
+  reopenLog(): void {
+    this.#monitor.reopenLog();
+  }
+
+  /** The log file's write error going on now, if any. */
+  logError(): Error | undefined {
+    return this.#monitor.logError();
+  }
+
+  /** True while the process is stopped by a signal (SIGSTOP): not running, whatever its state says. */
+  isStopped(): boolean {
+    return this.#monitor.isStopped();
   }
 
   /** How the process ended; undefined until it was reaped (or when it never started). */

@@ -4,6 +4,7 @@
 
 import type { ProgramInstance } from './instance.js';
 import type { Sampled } from './sampler.js';
+import type { InstanceEntry } from './state.js';
 import type { LastExit, ProgramStatus, Reason, State } from './status.js';
 
 export class InstanceRecord implements Sampled {
@@ -28,6 +29,10 @@ export class InstanceRecord implements Sampled {
   readonly memoryHistory: number[] = [];
   /** Output of the last run that ended, for views after a crash. */
   lastTail: string[] = [];
+  /** A process an earlier daemon left for this instance, to be adopted by its first run. */
+  adoption: InstanceEntry | undefined;
+  /** Which pair of named pipes the current run writes to. */
+  slot: 'a' | 'b' = 'a';
 
   constructor(
     readonly program: string,
@@ -61,6 +66,9 @@ export class InstanceRecord implements Sampled {
     if (this.reason !== undefined) s.reason = this.reason;
     if (this.detail !== undefined) s.detail = this.detail;
     if (this.state === 'waiting') s.waitingFor = waitingFor();
+    const logError = this.worker?.logError();
+    if (logError !== undefined) s.logError = logError.message;
+    if (live && this.worker?.isStopped() === true) s.suspended = true;
     return s;
   }
 }

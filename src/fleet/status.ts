@@ -56,6 +56,10 @@ export interface ProgramStatus {
   detail?: string;
   /** While `waiting`: the programs in `after` that are not ready yet. */
   waitingFor?: string[];
+  /** The instance's log file cannot be written now (a full disk, say); output is dropped and counted until it can. */
+  logError?: string;
+  /** The process is stopped by a signal (SIGSTOP): it runs no code until it gets SIGCONT. */
+  suspended?: true;
   host?: string;
 }
 

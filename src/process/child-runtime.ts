@@ -4,10 +4,16 @@
 // calls costs one IPC message each way instead of one per call.
 //
 // Parent -> child: { t: 'calls', c: [id, name, args, id, name, args, ...] } | { t: 'cancel', id }
-// Child -> parent: { t: 'ready' } | { t: 'init-error', error } |
+// Child -> parent: { t: 'ready' } | { t: 'init-error', error } | { t: 'stray', kind, error } |
 //                  [kind, id, payload, kind, id, payload, ...] with kind 0 result, 1 error, 2 message, 3 skipped
+//
+// An error thrown outside any call (a timer of a call that already returned) or a rejection
+// nobody handled would kill the child by Node's default, and with it a call that happens to be
+// running: instead the runtime reports it ('stray') and keeps going, and the parent retires the
+// child once the calls it holds are done.
 
 import { pathToFileURL } from 'node:url';
+import { Fifo } from '../core/fifo.js';
 import { CHANNEL_KEY, type ChildChannel } from './child.js';
 import { encodeError } from './remote-error.js';
 
@@ -21,8 +27,7 @@ type Call = [id: number, name: string, args: unknown[]];
 let outbox: unknown[] = [];
 let flushScheduled = false;
 let currentId = -1;
-const queue: Call[] = [];
-let head = 0;
+const queue = new Fifo<Call>();
 let running = false;
 const cancelled = new Set<number>();
 let exports: Record<string, unknown> = {};
@@ -49,7 +54,9 @@ function flush(): void {
         post(record);
       } catch (err) {
         if (batch[i] === MESSAGE) continue; // an unclonable send() is dropped; the call goes on
-        post([ERROR, batch[i + 1], encodeError(err)]);
+        const what = batch[i] === RESULT ? 'result' : 'error';
+        const e = new TypeError(`the call's ${what} cannot be sent back to the pool: ${(err as Error).message}`, { cause: err });
+        post([ERROR, batch[i + 1], encodeError(e)]);
       }
     }
   }
@@ -73,9 +80,8 @@ const channel: ChildChannel = {
 
 async function drain(): Promise<void> {
   running = true;
-  while (head < queue.length) {
-    const [id, name, args] = queue[head]!;
-    queue[head++] = undefined as unknown as Call;
+  for (let call = queue.shift(); call !== undefined; call = queue.shift()) {
+    const [id, name, args] = call;
     if (cancelled.delete(id)) {
       outbox.push(SKIPPED, id, undefined);
       continue;
@@ -94,8 +100,6 @@ async function drain(): Promise<void> {
       outbox.push(ERROR, id, encodeError(err));
     }
   }
-  queue.length = 0;
-  head = 0;
   currentId = -1;
   running = false;
   flush();
@@ -111,8 +115,18 @@ function onMessage(m: { t: string; c?: unknown[]; id?: number }): void {
   }
 }
 
+function reportStray(kind: 'uncaughtException' | 'unhandledRejection', err: unknown): void {
+  try {
+    post({ t: 'stray', kind, error: encodeError(err) });
+  } catch {
+    // The channel is gone: the 'disconnect' handler ends this process.
+  }
+}
+
 async function main(): Promise<void> {
   const spec = process.argv[2]!;
+  process.on('uncaughtException', (err) => reportStray('uncaughtException', err));
+  process.on('unhandledRejection', (reason) => reportStray('unhandledRejection', reason));
   let loaded = false;
   const early: { t: string }[] = [];
   // Calls may arrive while the module loads; they wait until it has.

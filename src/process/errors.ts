@@ -20,6 +20,57 @@ export class ProcessExitError extends BosunError {
   }
 }
 
+/**
+ * An adopted process ended. It was not our child, so nobody can learn its exit status:
+ * `exitCode` and `signal` are both null.
+ */
+export class AdoptedExitError extends ProcessExitError {
+  constructor(pid: number, tail: string[], what = 'process') {
+    super(null, null, tail, what);
+    this.message = `${what} (pid ${pid}, adopted) ended; its exit status is unknown because it was not this monitor's child`;
+  }
+}
+
+/** `adopt` named a process that is gone, a zombie, or a reused pid (its start time differs). */
+export class AdoptError extends BosunError {
+  readonly pid: number;
+  readonly reason: 'gone' | 'reused';
+  constructor(pid: number, startTime: number, reason: 'gone' | 'reused', actualStart?: number) {
+    super(
+      'ERR_ADOPT',
+      reason === 'gone'
+        ? `cannot adopt pid ${pid}: no such running process (it ended); start the program anew`
+        : `cannot adopt pid ${pid}: it is another process now (start time ${actualStart}, expected ${startTime}); start the program anew`,
+    );
+    this.pid = pid;
+    this.reason = reason;
+  }
+}
+
+/** An `outputPipes` path is not a named pipe, or cannot be created or opened. `cause` is the system error. */
+export class OutputPipeError extends BosunError {
+  readonly path: string;
+  constructor(path: string, problem: string, options?: { cause?: unknown }) {
+    super('ERR_OUTPUT_PIPE', `output pipe ${path}: ${problem}`, options);
+    this.path = path;
+  }
+}
+
+/**
+ * A log file could not be written (disk full, I/O error, a path that cannot be opened). The
+ * program keeps running; output is dropped and counted until a retry succeeds.
+ */
+export class LogWriteError extends BosunError {
+  readonly path: string;
+  constructor(path: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super('ERR_LOG_WRITE', `cannot write log ${path}: ${detail}; output is dropped (and counted) until writing works again`, {
+      cause,
+    });
+    this.path = path;
+  }
+}
+
 /** The command could not be started (not found, not executable, bad cwd). `cause` is the system error. */
 export class ProcessSpawnError extends BosunError {
   constructor(command: string, cause: unknown) {
@@ -70,9 +121,5 @@ export class ChildDeathError extends BosunError {
   }
 }
 
-/** `run()` refused: the pool's queue already holds `maxQueue` calls. */
-export class QueueFullError extends BosunError {
-  constructor(maxQueue: number) {
-    super('ERR_QUEUE_FULL', `pool queue is full (maxQueue ${maxQueue}); retry later or raise maxQueue`);
-  }
-}
+/** `run()` refused: the pool's queue already holds `maxQueue` calls. Core's class, one for every layer. */
+export { QueueFullError } from '../core/errors.js';

@@ -4,18 +4,25 @@
 // with backoff; kill() never leaves a descendant behind (see tree.ts for the one exception).
 export * from './errors.js';
 export {
+  TREE_ENV,
+  findTree,
+  findTrees,
   isAlive,
+  isStopped,
   killTree,
   listDescendants,
   listProcesses,
   procInfo,
+  startTimeMs,
   stillAlive,
   treeCpuMs,
   treeRss,
   type ProcInfo,
+  type TreeRoot,
 } from './tree.js';
 export { LogFile, type LogFileOptions } from './log-file.js';
 export { TailRing, type LineListener, type StreamName } from './output.js';
+export { makeFifos, type OutputPipePaths } from './output-pipes.js';
 export type { ReadyCheck } from './ready.js';
 export * from './monitor.js';
 export * from './pool.js';

@@ -1,10 +1,19 @@
-// An append-only log file with size-based rotation and bounded memory. write() returns false
-// once more than `highWaterBytes` wait to be written, and onDrain() says when to write again,
-// so a caller that pauses its source (a child's stdout) never holds more than that in memory.
+// An append-only log file with size-based rotation that never stops its writer. Bytes are written
+// as given (no re-encoding) and synchronously, so what was handed to write() is in the file before
+// the caller reads more: a monitor SIGKILLed at any moment loses at most the chunk in hand.
 // Rotation: when the next write would push the file past `maxSize`, path -> path.1 -> path.2 ...
 // and at most `keep` rotated files remain besides the current one.
+//
+// A write error (disk full, I/O error, a directory gone) never reaches the writer: it is reported
+// (onError, `error`), output is dropped and counted while it lasts, and every `retryMs` the path is
+// reopened and a line saying how many bytes were dropped is written; once that works, writing
+// resumes (onRecover). reopen() is for logrotate; a file deleted or moved away (nlink 0, or the
+// path now names another file) is noticed at most `checkMs` after and reopened by itself, so
+// deleting a big log frees its space.
 
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { LogWriteError } from './errors.js';
 
 export interface LogFileOptions {
   path: string;
@@ -12,130 +21,239 @@ export interface LogFileOptions {
   maxSize?: number;
   /** Rotated files kept besides the current one (path.1 is the newest). Default 5. */
   keep?: number;
+  /** Permission bits of a file this creates (before the umask). Default 0o666, as `open` does. */
+  mode?: number;
+  /** Refuse (ELOOP) rather than follow a symbolic link at `path`. Default false. */
+  noFollow?: boolean;
+  /** After a write error, try again this often. Default 1000 ms. */
+  retryMs?: number;
+  /** Look at most this often (at a write) whether the file was deleted or moved away. Default 1000 ms. */
+  checkMs?: number;
+  /** Drives retries and file checks. Default: the system clock. */
+  clock?: Clock;
+  /** A write error began: output is dropped from now on until it recovers. */
+  onError?: (err: LogWriteError) => void;
+  /** Writing works again; `droppedBytes` were lost meanwhile (and a line in the file says so). */
+  onRecover?: (droppedBytes: number) => void;
 }
-
-const HIGH_WATER = 256 * 1024;
-const MAX_BATCH = 1 << 20;
 
 export class LogFile {
   readonly path: string;
   readonly #maxSize: number;
   readonly #keep: number;
-  #queue: Buffer[] = [];
-  #queued = 0;
-  #fh: FileHandle | undefined;
+  readonly #mode: number;
+  readonly #flags: number;
+  readonly #noFollow: boolean;
+  readonly #retryMs: number;
+  readonly #checkMs: number;
+  readonly #clock: Clock;
+  readonly #onError: (err: LogWriteError) => void;
+  readonly #onRecover: (droppedBytes: number) => void;
+  #fd: number | undefined;
   #size = 0;
-  #pumping: Promise<void> | undefined;
-  #drainWaiters: (() => void)[] = [];
-  #error: Error | undefined;
-  #onError: (err: Error) => void;
+  #endsLine = true;
+  #checkedAt: number;
+  #error: LogWriteError | undefined;
+  #dropped = 0;
+  #retry: TimerHandle | undefined;
+  #closed = false;
 
-  constructor(options: string | LogFileOptions, onError: (err: Error) => void = () => {}) {
+  /** `onError` is the same as `options.onError` (kept for callers that pass it second). */
+  constructor(options: string | LogFileOptions, onError?: (err: Error) => void) {
     const o = typeof options === 'string' ? { path: options } : options;
     this.path = o.path;
     this.#maxSize = o.maxSize ?? Infinity;
     this.#keep = Math.max(0, o.keep ?? 5);
-    this.#onError = onError;
+    this.#mode = o.mode ?? 0o666;
+    this.#noFollow = o.noFollow === true;
+    this.#flags = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (this.#noFollow ? constants.O_NOFOLLOW : 0);
+    this.#retryMs = o.retryMs ?? 1000;
+    this.#checkMs = o.checkMs ?? 1000;
+    this.#clock = o.clock ?? systemClock;
+    this.#onError = o.onError ?? onError ?? (() => {});
+    this.#onRecover = o.onRecover ?? (() => {});
+    this.#checkedAt = this.#clock.now();
   }
 
-  /** Queues `text`; false means "pause your source until onDrain". After an I/O error writes are dropped. */
-  write(text: string): boolean {
-    if (this.#error !== undefined) return true;
-    const buf = Buffer.from(text, 'utf8');
-    this.#queue.push(buf);
-    this.#queued += buf.length;
-    this.#pumping ??= this.#pump();
-    return this.#queued < HIGH_WATER;
+  /** The write error going on now; undefined while writes succeed. */
+  get error(): LogWriteError | undefined {
+    return this.#error;
   }
 
-  /** Calls `fn` once the queue is below the high-water mark (at once if it already is). */
-  onDrain(fn: () => void): void {
-    if (this.#queued < HIGH_WATER || this.#error !== undefined) fn();
-    else this.#drainWaiters.push(fn);
+  /** Bytes dropped since the current error began (0 while writes succeed). */
+  get droppedBytes(): number {
+    return this.#dropped;
   }
 
-  /** Writes everything queued and closes the file. */
-  async close(): Promise<void> {
-    while (this.#pumping !== undefined) await this.#pumping;
-    const fh = this.#fh;
-    this.#fh = undefined;
-    if (fh !== undefined) await fh.close().catch(() => {});
-  }
-
-  async #pump(): Promise<void> {
+  /** Appends `data` byte for byte (a string as UTF-8). While an error lasts, counts it as dropped. */
+  write(data: string | Uint8Array): void {
+    if (this.#closed) return;
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (bytes.length === 0) return;
+    if (this.#error !== undefined) {
+      this.#dropped += bytes.length;
+      return;
+    }
     try {
-      while (this.#queue.length > 0 && this.#error === undefined) {
-        if (this.#fh === undefined) await this.#open();
-        if (this.#size > 0 && this.#size + this.#queue[0]!.length > this.#maxSize) await this.#rotate();
-        // Coalesce queued chunks into one write, as long as they fit before the next rotation.
-        const room = this.#maxSize - this.#size;
-        const batch: Buffer[] = [];
-        let len = 0;
-        while (this.#queue.length > 0 && len < MAX_BATCH && len + this.#queue[0]!.length <= room) {
-          const b = this.#queue.shift()!;
-          batch.push(b);
-          len += b.length;
-        }
-        let data: Buffer;
-        if (batch.length === 0) {
-          // One chunk bigger than a whole file: cut it after the last line that fits (or at maxSize).
-          const head = this.#queue[0]!;
-          const nl = head.lastIndexOf(10, Math.max(0, room - 1));
-          const cut = nl >= 0 ? nl + 1 : Math.max(1, room);
-          data = head.subarray(0, cut);
-          this.#queue[0] = head.subarray(cut);
-        } else {
-          data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, len);
-        }
-        let off = 0;
-        while (off < data.length) {
-          const { bytesWritten } = await this.#fh!.write(data, off, data.length - off);
-          off += bytesWritten;
-        }
-        this.#size += data.length;
-        this.#queued -= data.length;
-        if (this.#queued < HIGH_WATER) this.#wakeDrain();
-      }
+      this.#checkFile();
+      this.#append(bytes);
     } catch (err) {
-      this.#error = err instanceof Error ? err : new Error(String(err));
-      this.#queue = [];
-      this.#queued = 0;
-      this.#wakeDrain();
-      this.#onError(this.#error);
-    } finally {
-      this.#pumping = undefined;
+      this.#fail(err, bytes.length - this.#progress);
     }
-    if (this.#queue.length > 0 && this.#error === undefined) this.#pumping = this.#pump();
   }
 
-  async #open(): Promise<void> {
-    this.#fh = await open(this.path, 'a');
-    this.#size = (await this.#fh.stat()).size;
+  /**
+   * Closes the file and opens `path` anew (logrotate's postrotate, a deleted file whose space
+   * should be freed). During a write error it is an immediate retry.
+   */
+  reopen(): void {
+    if (this.#closed) return;
+    this.#closeFd();
+    if (this.#error !== undefined) this.#tryRecover();
   }
 
-  async #rotate(): Promise<void> {
-    await this.#fh!.close();
-    this.#fh = undefined;
+  /** Closes the file; later writes are ignored. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#retry?.clear();
+    this.#retry = undefined;
+    this.#closeFd();
+  }
+
+  /** Bytes of the current #append that reached the file (what is left of it is dropped on a throw). */
+  #progress = 0;
+
+  /** Writes all of `bytes`, rotating on the way. Throws on an I/O error. */
+  #append(bytes: Uint8Array): void {
+    this.#progress = 0;
+    while (this.#progress < bytes.length) {
+      if (this.#fd === undefined) this.#open();
+      let piece = bytes.subarray(this.#progress);
+      if (this.#size > 0 && this.#size + piece.length > this.#maxSize) this.#rotate();
+      const room = this.#maxSize - this.#size;
+      if (piece.length > room) {
+        // One chunk bigger than a whole file: cut it after the last line that fits (or at maxSize).
+        const nl = piece.lastIndexOf(10, Math.max(0, room - 1));
+        piece = piece.subarray(0, nl >= 0 ? nl + 1 : Math.max(1, room));
+      }
+      this.#writeAll(piece);
+    }
+  }
+
+  #writeAll(piece: Uint8Array): void {
+    let off = 0;
+    while (off < piece.length) {
+      const n = writeSync(this.#fd!, piece, off, piece.length - off);
+      off += n;
+      this.#progress += n;
+      this.#size += n;
+      this.#endsLine = piece[off - 1] === 10;
+    }
+  }
+
+  #open(): void {
+    const fd = openSync(this.path, this.#flags, this.#mode);
+    try {
+      this.#size = fstatSync(fd).size;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    this.#fd = fd;
+    this.#checkedAt = this.#clock.now();
+  }
+
+  #closeFd(): void {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd === undefined) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // a close error (EIO on NFS) loses nothing more: the next write opens the path anew
+    }
+  }
+
+  /** At most every checkMs: reopen when our file was deleted or the path now names another file. */
+  #checkFile(): void {
+    if (this.#fd === undefined || this.#clock.now() - this.#checkedAt < this.#checkMs) return;
+    this.#checkedAt = this.#clock.now();
+    const ours = fstatSync(this.#fd);
+    let moved = ours.nlink === 0;
+    if (!moved) {
+      try {
+        const there = this.#noFollow ? lstatSync(this.path) : statSync(this.path);
+        moved = there.ino !== ours.ino || there.dev !== ours.dev;
+      } catch {
+        moved = true; // the path is gone: the file was moved or deleted
+      }
+    }
+    if (moved) this.#closeFd();
+  }
+
+  #rotate(): void {
+    this.#closeFd();
     if (this.#keep === 0) {
-      await rm(this.path, { force: true });
+      rmSync(this.path, { force: true });
     } else {
-      await rm(`${this.path}.${this.#keep}`, { force: true });
-      for (let i = this.#keep - 1; i >= 1; i--) await renameIfExists(`${this.path}.${i}`, `${this.path}.${i + 1}`);
-      await renameIfExists(this.path, `${this.path}.1`);
+      rmSync(`${this.path}.${this.#keep}`, { force: true });
+      for (let i = this.#keep - 1; i >= 1; i--) renameIfExists(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      renameIfExists(this.path, `${this.path}.1`);
     }
-    await this.#open();
+    this.#open();
   }
 
-  #wakeDrain(): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const fn of waiters) fn();
+  /** Enters (or, from a failed retry, stays in) the error state and schedules the next retry. */
+  #fail(cause: unknown, dropped: number): void {
+    this.#dropped += dropped;
+    const first = this.#error === undefined;
+    this.#closeFd();
+    this.#error = new LogWriteError(this.path, cause);
+    if (first) {
+      try {
+        this.#onError(this.#error);
+      } catch {
+        // a failing listener must not make a write throw
+      }
+    }
+    this.#retry ??= this.#clock.setTimeout(() => {
+      this.#retry = undefined;
+      this.#tryRecover();
+    }, this.#retryMs);
+  }
+
+  /** Opens the path anew and writes the dropped-bytes line; on success writing resumes. */
+  #tryRecover(): void {
+    if (this.#closed || this.#error === undefined) return;
+    this.#retry?.clear();
+    this.#retry = undefined;
+    const dropped = this.#dropped;
+    const line = `${this.#endsLine ? '' : '\n'}[bosun] ${dropped} bytes of output were dropped: ${errorText(this.#error.cause)}\n`;
+    this.#closeFd();
+    try {
+      this.#append(Buffer.from(line, 'utf8'));
+    } catch (err) {
+      // Still failing: keep counting. A line cut short by the same error is followed by a whole one.
+      this.#fail(err, 0);
+      return;
+    }
+    this.#error = undefined;
+    this.#dropped = 0;
+    try {
+      this.#onRecover(dropped);
+    } catch {
+      // as for onError
+    }
   }
 }
 
-async function renameIfExists(from: string, to: string): Promise<void> {
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function renameIfExists(from: string, to: string): void {
   try {
-    await rename(from, to);
+    renameSync(from, to);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

@@ -1,10 +1,12 @@
-// Captures a child's stdout and stderr line by line into a ring of the last N lines, an optional
-// log file and line listeners. Memory stays bounded: a partial line is cut at 64 KiB, and when
-// the log file falls behind the stream is paused, so the child blocks on its own writes instead
-// of the parent buffering them.
+// Captures one output stream of a child: the bytes go to the log file as they are, byte for byte;
+// lines, decoded as UTF-8 for display (bytes that are not UTF-8 become U+FFFD there and only
+// there), go to a ring of the last N lines and to line listeners. A line without its newline yet
+// (a prompt) is shown once it has waited `partialLineMs`; what follows it starts a new line.
+// Memory stays bounded: a line is cut at 64 KiB, and the log file writes synchronously.
 
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { LogFile } from './log-file.js';
 
 export type StreamName = 'stdout' | 'stderr';
@@ -40,64 +42,111 @@ export interface CaptureOptions {
   listeners: Set<LineListener>;
   /** Called on every chunk of output (resets an activity timer). */
   onActivity: () => void;
+  /** Times the partial-line delay. */
+  clock: Clock;
+  /** A line without a newline reaches the ring and listeners after this long. Default 200 ms. */
+  partialLineMs?: number;
 }
 
-/** Reads `stream` until it ends; resolves then (after flushing a last unterminated line). */
-export function captureLines(stream: Readable, name: StreamName, o: CaptureOptions): Promise<void> {
-  const decoder = new StringDecoder('utf8');
-  let partial = '';
-  const emit = (line: string) => {
+/** One stream's capture: feed it chunks with write(), then end() once no more can come. */
+export class OutputCapture {
+  readonly #name: StreamName;
+  readonly #o: CaptureOptions;
+  readonly #decoder = new StringDecoder('utf8');
+  #partial = '';
+  #partialTimer: TimerHandle | undefined;
+  #ended = false;
+
+  constructor(name: StreamName, o: CaptureOptions) {
+    this.#name = name;
+    this.#o = o;
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.#ended || chunk.length === 0) return;
+    // The log first: once these bytes are in the file, losing this process loses nothing of them.
+    this.#o.log?.write(chunk);
+    this.#o.onActivity();
+    this.#take(this.#decoder.write(chunk as Buffer));
+  }
+
+  /** Flushes what is left (an unterminated last line included); later writes are ignored. */
+  end(): void {
+    if (this.#ended) return;
+    this.#take(this.#decoder.end());
+    this.#ended = true;
+    this.#partialTimer?.clear();
+    if (this.#partial.length > 0) this.#flushPartial();
+  }
+
+  #take(text: string): void {
+    if (text.length === 0) return;
+    let data = this.#partial + text;
+    const last = data.lastIndexOf('\n');
+    if (last < 0) {
+      if (data.length < MAX_PARTIAL) {
+        this.#partial = data;
+        this.#armPartial();
+        return;
+      }
+      data += '\n';
+      this.#partial = '';
+    } else {
+      this.#partial = data.slice(last + 1);
+      data = data.slice(0, last + 1);
+      if (this.#partial.length >= MAX_PARTIAL) {
+        data += this.#partial + '\n';
+        this.#partial = '';
+      }
+    }
+    // A newline completed the waiting partial line: its delay no longer applies.
+    this.#partialTimer?.clear();
+    this.#partialTimer = undefined;
+    // With nobody listening only the ring needs lines, and only its last `size` of this chunk.
+    let start = this.#o.listeners.size === 0 ? lastLinesStart(data, this.#o.ring.size) : 0;
+    for (;;) {
+      const nl = data.indexOf('\n', start);
+      if (nl < 0) break;
+      this.#emit(data.slice(start, nl));
+      start = nl + 1;
+    }
+    if (this.#partial.length > 0) this.#armPartial();
+  }
+
+  #armPartial(): void {
+    if (this.#partialTimer !== undefined || this.#ended) return;
+    this.#partialTimer = this.#o.clock.setTimeout(() => {
+      this.#partialTimer = undefined;
+      if (this.#partial.length > 0) this.#flushPartial();
+    }, this.#o.partialLineMs ?? 200);
+  }
+
+  #flushPartial(): void {
+    const line = this.#partial;
+    this.#partial = '';
+    this.#emit(line);
+  }
+
+  #emit(line: string): void {
     if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-    o.ring.push(line);
-    for (const fn of o.listeners) {
+    this.#o.ring.push(line);
+    for (const fn of this.#o.listeners) {
       try {
-        fn(name, line);
+        fn(this.#name, line);
       } catch {
         // a listener's failure must not stop the capture of output
       }
     }
-  };
-  const take = (text: string) => {
-    if (text.length === 0) return;
-    o.onActivity();
-    let data = partial + text;
-    const last = data.lastIndexOf('\n');
-    if (last < 0) {
-      if (data.length < MAX_PARTIAL) {
-        partial = data;
-        return;
-      }
-      data += '\n';
-      partial = '';
-    } else {
-      partial = data.slice(last + 1);
-      data = data.slice(0, last + 1);
-      if (partial.length >= MAX_PARTIAL) {
-        data += partial + '\n';
-        partial = '';
-      }
-    }
-    if (o.log !== undefined && !o.log.write(data)) {
-      stream.pause();
-      o.log.onDrain(() => stream.resume());
-    }
-    // With nobody listening only the ring needs lines, and only its last `size` of this chunk.
-    let start = o.listeners.size === 0 ? lastLinesStart(data, o.ring.size) : 0;
-    for (;;) {
-      const nl = data.indexOf('\n', start);
-      if (nl < 0) break;
-      emit(data.slice(start, nl));
-      start = nl + 1;
-    }
-  };
+  }
+}
+
+/** Reads `stream` into a capture until it ends; resolves then (after flushing a last unterminated line). */
+export function captureLines(stream: Readable, name: StreamName, o: CaptureOptions): Promise<void> {
+  const capture = new OutputCapture(name, o);
   return new Promise<void>((resolve) => {
-    stream.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
-    let finished = false;
+    stream.on('data', (chunk: Buffer) => capture.write(chunk));
     const finish = () => {
-      if (finished) return;
-      finished = true;
-      take(decoder.end());
-      if (partial.length > 0) take('\n');
+      capture.end();
       resolve();
     };
     stream.once('end', finish);

@@ -4,8 +4,10 @@
 // ahead (pipelined) have not started and can be given to another child if this one dies.
 
 import { fork, type ChildProcess } from 'node:child_process';
+import { serialize } from 'node:v8';
 import type { TimerHandle } from '../core/clock.js';
-import { forgetGroup, signalQuietly, trackGroup } from './tree.js';
+import { BosunError } from '../core/errors.js';
+import { forgetGroup, killTree, listDescendants, signalQuietly, trackGroup, type ProcInfo } from './tree.js';
 import type { ErrorRecord } from './remote-error.js';
 
 export const RESULT = 0;
@@ -23,7 +25,6 @@ export interface PoolCall {
   timeoutMs: number | undefined;
   onMessage: ((message: unknown) => void) | undefined;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
   settled: boolean;
@@ -39,14 +40,45 @@ export interface ChildEvents {
   idle(child: PoolChild): void;
   ready(child: PoolChild): void;
   initError(child: PoolChild, error: ErrorRecord): void;
+  /** The child's code threw outside any call, or left a rejection unhandled; the child lives on. */
+  stray(child: PoolChild, kind: StrayKind, error: ErrorRecord): void;
   exit(child: PoolChild, code: number | null, signal: NodeJS.Signals | null): void;
 }
+
+export type StrayKind = 'uncaughtException' | 'unhandledRejection';
 
 export interface SpawnSpec {
   runtime: string;
   module: string;
   execArgv: string[];
   env: NodeJS.ProcessEnv | undefined;
+}
+
+/** A pool call whose arguments cannot cross to a child by structured clone; `index` names the argument. */
+export class PoolArgumentError extends BosunError {
+  /** Position in `args` of the first argument that cannot be cloned, or -1 if each clones alone. */
+  readonly index: number;
+  constructor(name: string, args: readonly unknown[], cause: unknown) {
+    const index = args.findIndex((a) => !clones(a));
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    const which = index < 0 ? 'its arguments' : `argument ${index}`;
+    super(
+      'ERR_POOL_ARGUMENT',
+      `pool call ${name}: ${which} cannot be sent to a child (${detail}); arguments cross by structured clone, ` +
+        'so pass data (no functions, symbols or handles)',
+      { cause },
+    );
+    this.index = index;
+  }
+}
+
+function clones(value: unknown): boolean {
+  try {
+    serialize(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export class PoolChild {
@@ -64,6 +96,8 @@ export class PoolChild {
   stopRequested = false;
   /** It was killed because the call it was running timed out or was aborted (and is settled). */
   runningSettled = false;
+  /** Its code threw outside a call: it finishes the calls it holds, then a fresh child replaces it. */
+  replaceWhenIdle = false;
   readonly #events: ChildEvents;
   #outbox: unknown[] = [];
   #flushQueued = false;
@@ -130,12 +164,18 @@ export class PoolChild {
     if (this.proc.connected) this.proc.disconnect();
   }
 
-  /** Kills the child's whole process group at once. */
-  kill(): void {
+  /**
+   * SIGKILLs the child, its process group and every descendant that left the group (a setsid'd
+   * grandchild), found in /proc before the kill, as monitorProcess does. `all` is one
+   * listProcesses() a caller killing many children can share.
+   */
+  kill(all?: ProcInfo[]): void {
     this.retiring = true;
     this.stopRequested = true;
     if (this.exited || this.pid === undefined) return;
-    if (!signalQuietly(-this.pid, 'SIGKILL')) signalQuietly(this.pid, 'SIGKILL');
+    const snapshot = listDescendants(this.pid, all);
+    killTree(this.pid, 'SIGKILL', snapshot);
+    signalQuietly(this.pid, 'SIGKILL'); // reaches the child even if its group signal did not
   }
 
   #send(): void {
@@ -161,7 +201,7 @@ export class PoolChild {
           this.proc.send({ t: 'calls', c: [c[i], c[i + 1], c[i + 2]] }, undefined, undefined, () => {});
           this.inflight.push(call);
         } catch (e) {
-          this.#events.reply(this, call, LOCAL_ERROR, e ?? err);
+          this.#events.reply(this, call, LOCAL_ERROR, new PoolArgumentError(call.name, call.args, e ?? err));
         }
       }
     }
@@ -194,6 +234,9 @@ export class PoolChild {
       this.#events.ready(this);
     } else if (t === 'init-error') {
       this.#events.initError(this, (m as { error: ErrorRecord }).error);
+    } else if (t === 'stray') {
+      const { kind, error } = m as { kind: StrayKind; error: ErrorRecord };
+      this.#events.stray(this, kind, error);
     }
   }
 }

@@ -3,17 +3,27 @@
 // each child always has the next call at hand; results, errors (class name, message, stack, own
 // properties) and send() messages come back by structured clone. A child that dies during a call
 // rejects that call with ChildDeathError and is replaced; calls it had not started go to another
-// child. An aborted or timed-out call kills its child. Every child is reaped before close() or
-// destroy() settles. The pool is a Worker: kill() destroys it, wait() settles when it is gone.
+// child. An aborted or timed-out call kills its child and every process it started. An error
+// a child's code throws after its call returned (or a rejection it left unhandled) is reported
+// to the logger and the 'error' event and fails no call; that child is replaced once idle.
+// Every child is reaped before close() or destroy() settles. The pool is a Worker: kill()
+// destroys it, wait() settles when it is gone.
 
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { systemClock, type Clock } from '../core/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { BosunError, DeadError, TimeoutError } from '../core/errors.js';
+import { Emitter } from '../core/events.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import type { Reporter } from '../core/reporter.js';
 import { quiet, type Worker } from '../core/worker.js';
+import { Fifo } from '../core/fifo.js';
 import { ChildDeathError, QueueFullError } from './errors.js';
-import { ERROR, LOCAL_ERROR, PoolChild, RESULT, SKIPPED, type ChildEvents, type PoolCall, type SpawnSpec } from './pool-child.js';
+import { ERROR, LOCAL_ERROR, PoolChild, RESULT, SKIPPED, type ChildEvents, type PoolCall, type SpawnSpec, type StrayKind } from './pool-child.js';
 import { decodeError, type ErrorRecord } from './remote-error.js';
+import { listProcesses } from './tree.js';
+
+export { PoolArgumentError } from './pool-child.js';
 
 export interface PoolOptions {
   /** Absolute path or file: URL of the ES module whose exported functions run(name) calls. */
@@ -38,7 +48,51 @@ export interface PoolOptions {
   /** close() waits this long for a child to exit after its channel closed, then kills it. Default 5000. */
   closeGraceMs?: number;
   clock?: Clock;
+  /** Where errors a child's code throws outside any call are logged (error level). Default: dropped. */
+  logger?: Logger;
 }
+
+export interface CloseOptions {
+  /** Calls still running after this long are ended by destroy() (they reject with TimeoutError). Default: no limit. */
+  timeoutMs?: number;
+}
+
+/** An error a child's code threw outside any call (after its call returned), or a rejection it left unhandled. */
+export interface PoolErrorEvent {
+  /** The child's pid; the child takes no more calls and is replaced once the calls it holds are done. */
+  pid: number | undefined;
+  kind: StrayKind;
+  /** What was thrown, rebuilt as for a call's error. */
+  error: unknown;
+}
+
+export interface PoolEvents {
+  error: PoolErrorEvent;
+}
+
+/** What `report()` gives: `stats()` and each child's pid and unanswered calls. */
+export interface PoolReport extends PoolStats {
+  state: 'open' | 'closing' | 'destroyed' | 'failed';
+  module: string;
+  workers: { pid: number | undefined; calls: number; ready: boolean }[];
+}
+
+/** A module's exported functions by name: what `ProcessPool<typeof import('./tasks.js')>` can run. */
+export type PoolFunctions<M> = {
+  [K in keyof M as M[K] extends (...args: never[]) => unknown ? (K extends string ? K : never) : never]: M[K];
+};
+
+/** A pool made without a module type: run() takes any name and resolves to the type it is given (default unknown). */
+export interface UntypedModule {
+  readonly __untypedPoolModule: unique symbol;
+}
+
+/** run()'s arguments after the name: `args` may be left out for a function that takes none. */
+type RunRest<A, Msg> = [] extends A
+  ? [args?: Readonly<A>, options?: RunOptions<Msg>]
+  : [args: Readonly<A>, options?: RunOptions<Msg>];
+
+type Fn<M, K extends keyof PoolFunctions<M>> = PoolFunctions<M>[K] extends (...args: infer A) => infer R ? { args: A; result: Awaited<R> } : never;
 
 export interface RunOptions<M = unknown> {
   /** Receives every send() the function makes, in order, before the call settles. */
@@ -71,7 +125,12 @@ export class PoolModuleError extends BosunError {
 const RUNTIME = fileURLToPath(new URL('./child-runtime.js', import.meta.url));
 const EARLY_DEATHS_LIMIT = 3;
 
-export class ProcessPool implements Worker {
+/**
+ * `new ProcessPool<typeof import('./tasks.js')>({ module })` types run(): names are the module's
+ * exported functions, args their parameters, the result their (awaited) return type. Without a
+ * type argument, run() takes any name and its result type is the generic given (default unknown).
+ */
+export class ProcessPool<M extends object = UntypedModule> implements Worker, Reporter {
   readonly #size: number;
   readonly #maxQueue: number;
   readonly #timeoutMs: number | undefined;
@@ -81,9 +140,9 @@ export class ProcessPool implements Worker {
   readonly #clock: Clock;
   readonly #spec: SpawnSpec;
   readonly #children = new Set<PoolChild>();
-  // The wait queue: an array with a moving head, so 10,000 queued calls cost no shifting.
-  #queue: (PoolCall | undefined)[] = [];
-  #qHead = 0;
+  // The wait queue (core's Fifo), so 10,000 queued calls cost no shifting. Settled calls stay
+  // in it until they reach its head; `#queued` counts the others.
+  readonly #queue = new Fifo<PoolCall>();
   #queued = 0;
   #nextId = 1;
   #state: 'open' | 'closing' | 'destroyed' | 'failed' = 'open';
@@ -93,6 +152,11 @@ export class ProcessPool implements Worker {
   #settleDone!: () => void;
   readonly #done: Promise<void>;
   readonly #events: ChildEvents;
+  readonly #emitter: Emitter<PoolEvents>;
+  readonly #logger: Logger;
+  /** One 'abort' listener per signal, however many calls share it (no MaxListeners warning). */
+  readonly #bySignal = new WeakMap<AbortSignal, { calls: Set<PoolCall>; onAbort: () => void }>();
+  #closeTimer: TimerHandle | undefined;
 
   constructor(options: PoolOptions) {
     const mod = options.module instanceof URL ? options.module.href : options.module;
@@ -103,6 +167,8 @@ export class ProcessPool implements Worker {
     this.#pipeline = Math.max(1, options.pipeline ?? 16);
     this.#closeGraceMs = options.closeGraceMs ?? 5000;
     this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#emitter = new Emitter<PoolEvents>((err) => this.#logger.error({ err }, 'a ProcessPool error listener threw'));
     this.#spec = {
       runtime: RUNTIME,
       module: mod,
@@ -118,54 +184,78 @@ export class ProcessPool implements Worker {
       reply: (child, call, kind, payload) => this.#onReply(child, call, kind, payload),
       message: (_child, call, payload) => this.#onMessage(call, payload),
       idle: (child) => this.#onIdle(child),
-      ready: () => void (this.#earlyDeaths = 0),
+      ready: (child) => {
+        this.#earlyDeaths = 0;
+        // Its first call starts now: the module has loaded.
+        const first = child.inflight[0];
+        if (first !== undefined) this.#startClock(first);
+      },
       initError: (_child, error) => this.#fail(new PoolModuleError(mod, decodeError(error))),
+      stray: (child, kind, error) => this.#onStray(child, kind, error),
       exit: (child, code, signal) => this.#onExit(child, code, signal),
     };
     for (let i = 0; i < this.#size; i++) this.#spawn();
   }
 
   /** Calls the module's export `name` with `args` in a child; settles with its result or error. */
-  run<T = unknown, M = unknown>(name: string, args: readonly unknown[] = [], options: RunOptions<M> = {}): Promise<T> {
+  run<T = unknown, Msg = unknown>(
+    name: M extends UntypedModule ? string : never,
+    args?: readonly unknown[],
+    options?: RunOptions<Msg>,
+  ): Promise<T>;
+  run<K extends keyof PoolFunctions<M>, Msg = unknown>(name: K, ...rest: RunRest<Fn<M, K>['args'], Msg>): Promise<Fn<M, K>['result']>;
+  run(name: string, args: readonly unknown[] = [], options: RunOptions<unknown> = {}): Promise<unknown> {
     if (this.#state !== 'open') return Promise.reject(this.#err ?? new DeadError('the pool is closed; run() needs an open pool'));
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#maxQueue !== Infinity && this.#waiting() >= this.#maxQueue && !this.#hasIdleChild()) {
-      return Promise.reject(new QueueFullError(this.#maxQueue));
+      return Promise.reject(new QueueFullError(`pool queue is full (maxQueue ${this.#maxQueue}); retry later or raise maxQueue`));
     }
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const call: PoolCall = {
         id: this.#nextId++,
         name,
         args: args as unknown[],
         timeoutMs: options.timeoutMs ?? this.#timeoutMs,
-        onMessage: options.onMessage as ((m: unknown) => void) | undefined,
+        onMessage: options.onMessage,
         signal,
-        onAbort: undefined,
-        resolve: resolve as (v: unknown) => void,
+        resolve,
         reject,
         settled: false,
         child: undefined,
         timer: undefined,
       };
-      if (signal !== undefined) {
-        call.onAbort = () => this.#abort(call, signal.reason);
-        signal.addEventListener('abort', call.onAbort, { once: true });
-      }
+      if (signal !== undefined) this.#watch(signal, call);
       this.#queue.push(call);
       this.#queued++;
       this.#pump();
     });
   }
 
-  /** Lets queued and running calls finish, then stops every child; settles once all are reaped. */
-  close(): Promise<void> {
+  /**
+   * Lets queued and running calls finish, then stops every child; settles once all are reaped.
+   * With `timeoutMs`, whatever is still queued or running then is ended by destroy(): those calls
+   * reject with TimeoutError.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
     if (this.#state === 'open') {
       this.#state = 'closing';
       this.#pump();
       this.#maybeFinish();
     }
+    const ms = options.timeoutMs;
+    if (ms !== undefined && this.#state === 'closing' && this.#closeTimer === undefined) {
+      this.#closeTimer = this.#clock.setTimeout(() => {
+        this.#closeTimer = undefined;
+        void this.destroy(new TimeoutError(`the pool did not close within ${ms} ms; calls still running were ended by destroy()`));
+      }, ms);
+    }
     return this.#done.catch(() => {});
+  }
+
+  /** Subscribes to pool events ('error': a child's code threw outside any call); returns an unsubscribe function. */
+  on<K extends keyof PoolEvents>(name: K, listener: (event: PoolEvents[K]) => void): () => void {
+    return this.#emitter.on(name, listener);
   }
 
   /** Rejects queued and running calls, kills every child; settles once all are reaped. */
@@ -174,7 +264,7 @@ export class ProcessPool implements Worker {
       this.#state = 'destroyed';
       const err = reason ?? new DeadError('the pool was destroyed');
       this.#rejectAll(err);
-      for (const c of this.#children) c.kill();
+      this.#killAll();
       this.#maybeFinish();
     }
     return this.#done.catch(() => {});
@@ -194,6 +284,52 @@ export class ProcessPool implements Worker {
     let running = 0;
     for (const c of this.#children) for (const call of c.inflight) if (!call.settled) running++;
     return { size: this.#size, children: this.#children.size, queued: this.#queued, running, ...this.#stats };
+  }
+
+  /** Reporter: stats(), the pool's state and module, and each child's pid and unanswered calls. */
+  report(): PoolReport {
+    const workers = [...this.#children].map((c) => ({ pid: c.pid, calls: c.inflight.filter((call) => !call.settled).length, ready: c.ready }));
+    return { ...this.stats(), state: this.#state, module: this.#spec.module, workers };
+  }
+
+  #watch(signal: AbortSignal, call: PoolCall): void {
+    let entry = this.#bySignal.get(signal);
+    if (entry === undefined) {
+      const calls = new Set<PoolCall>();
+      const onAbort = () => {
+        this.#bySignal.delete(signal);
+        for (const c of calls) this.#abort(c, signal.reason);
+      };
+      entry = { calls, onAbort };
+      this.#bySignal.set(signal, entry);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    entry.calls.add(call);
+  }
+
+  #unwatch(call: PoolCall): void {
+    const signal = call.signal!;
+    const entry = this.#bySignal.get(signal);
+    if (entry === undefined || !entry.calls.delete(call) || entry.calls.size > 0) return;
+    this.#bySignal.delete(signal);
+    signal.removeEventListener('abort', entry.onAbort);
+  }
+
+  #killAll(): void {
+    const all = listProcesses(); // one /proc scan for every child's descendants
+    for (const c of this.#children) c.kill(all);
+  }
+
+  /** A child's code threw outside any call: report it, fail nothing, replace the child once idle. */
+  #onStray(child: PoolChild, kind: StrayKind, record: ErrorRecord): void {
+    const error = decodeError(record);
+    const what = kind === 'unhandledRejection' ? 'left a promise rejection unhandled' : 'threw outside any call';
+    this.#logger.error({ pid: child.pid, kind, err: error }, `pool child ${child.pid}: code in ${this.#spec.module} ${what}; the child is replaced once idle`);
+    this.#emitter.emit('error', { pid: child.pid, kind, error });
+    if (child.retiring) return;
+    child.retiring = true;
+    child.replaceWhenIdle = true;
+    this.#onIdle(child);
   }
 
   /** A child with nothing to do would start a new call at once, so that call does not wait. */
@@ -231,27 +367,25 @@ export class ProcessPool implements Worker {
       if (best === undefined) return;
       const call = this.#dequeue()!;
       best.dispatch(call);
-      if (best.inflight.length === 1) this.#startClock(call);
+      if (best.inflight.length === 1 && best.ready) this.#startClock(call);
       if (best.assigned >= this.#recycleAfter) best.retiring = true;
     }
   }
 
   #dequeue(): PoolCall | undefined {
-    while (this.#qHead < this.#queue.length) {
-      const call = this.#queue[this.#qHead];
-      this.#queue[this.#qHead++] = undefined;
-      if (call === undefined || call.settled) continue;
+    for (let call = this.#queue.shift(); call !== undefined; call = this.#queue.shift()) {
+      if (call.settled) continue;
       this.#queued--;
-      if (this.#qHead > 1024 && this.#qHead * 2 > this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#qHead);
-        this.#qHead = 0;
-      }
       return call;
     }
     return undefined;
   }
 
-  /** A call's timeout runs from when it becomes its child's oldest unanswered call, i.e. starts running. */
+  /**
+   * A call's timeout runs from when it starts running: when it becomes its child's oldest
+   * unanswered call, and not before that child has loaded the module (a replacement child's
+   * start-up is not the call's time).
+   */
   #startClock(call: PoolCall): void {
     if (call.timeoutMs === undefined || call.settled || call.timer !== undefined) return;
     const ms = call.timeoutMs;
@@ -289,7 +423,7 @@ export class ProcessPool implements Worker {
     call.settled = true;
     call.timer?.clear();
     call.timer = undefined;
-    if (call.onAbort !== undefined) call.signal!.removeEventListener('abort', call.onAbort);
+    if (call.signal !== undefined) this.#unwatch(call);
     if (ok) {
       this.#stats.completed++;
       call.resolve(value);
@@ -318,10 +452,10 @@ export class ProcessPool implements Worker {
   }
 
   #onIdle(child: PoolChild): void {
-    if (child.retiring && child.inflight.length === 0 && !child.exited) {
+    if (child.retiring && child.inflight.length === 0 && !child.exited && child.proc.connected) {
       child.disconnect();
       this.#armCloseGrace(child);
-      if (this.#state === 'open' && child.assigned >= this.#recycleAfter) {
+      if (this.#state === 'open' && (child.assigned >= this.#recycleAfter || child.replaceWhenIdle)) {
         this.#stats.restarts++;
         this.#spawn();
       }
@@ -348,13 +482,13 @@ export class ProcessPool implements Worker {
     }
     if (!child.ready && !child.stopRequested) this.#earlyDeaths++;
     if (requeue.length > 0) {
-      this.#queue.splice(this.#qHead, 0, ...requeue);
+      this.#queue.unshift(...requeue);
       this.#queued += requeue.length;
     }
     if (this.#earlyDeaths >= EARLY_DEATHS_LIMIT && this.#state !== 'destroyed' && this.#err === undefined) {
       this.#fail(new ChildDeathError(code, signal, `pool children exit before loading ${this.#spec.module} (code ${code}, signal ${signal})`));
     }
-    const recycled = child.assigned >= this.#recycleAfter && requeue.length === 0 && running === undefined;
+    const recycled = (child.assigned >= this.#recycleAfter || child.replaceWhenIdle) && requeue.length === 0 && running === undefined;
     const wanted = this.#state === 'open' || (this.#state === 'closing' && this.#queued > 0);
     if (wanted && !recycled && this.#children.size < this.#size) {
       this.#stats.restarts++;
@@ -375,7 +509,7 @@ export class ProcessPool implements Worker {
     this.#state = 'failed';
     this.#err = err;
     this.#rejectAll(err);
-    for (const c of this.#children) c.kill();
+    this.#killAll();
     this.#maybeFinish();
   }
 
@@ -395,6 +529,10 @@ export class ProcessPool implements Worker {
         }
       }
     }
-    if (this.#children.size === 0) this.#settleDone();
+    if (this.#children.size === 0) {
+      this.#closeTimer?.clear();
+      this.#closeTimer = undefined;
+      this.#settleDone();
+    }
   }
 }

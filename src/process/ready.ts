@@ -17,7 +17,8 @@ export type ReadyCheck = (
 };
 
 export interface ReadyContext {
-  child: ChildProcess;
+  /** The IPC channel's end; absent for an adopted process (no channel). */
+  child?: ChildProcess;
   clock: Clock;
   /** Aborted when the process has exited or the monitor stops watching. */
   stop: AbortSignal;
@@ -37,14 +38,16 @@ export function watchReadiness(check: ReadyCheck, ctx: ReadyContext): void {
     });
     ctx.stop.addEventListener('abort', unlisten, { once: true });
   } else if ('message' in check) {
+    const child = ctx.child;
+    if (child === undefined) return;
     const onMessage = (m: unknown) => {
       if (m === 'ready' || (typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'ready')) {
-        ctx.child.off('message', onMessage);
+        child.off('message', onMessage);
         ctx.ready();
       }
     };
-    ctx.child.on('message', onMessage);
-    ctx.stop.addEventListener('abort', () => ctx.child.off('message', onMessage), { once: true });
+    child.on('message', onMessage);
+    ctx.stop.addEventListener('abort', () => child.off('message', onMessage), { once: true });
   } else if ('http' in check) {
     void pollHttp(check.http, check.intervalMs ?? 100, ctx);
   } else {

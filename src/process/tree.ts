@@ -2,11 +2,16 @@
 // uses, and a kill that reaches the whole tree. Parentage must be read *before* a kill: once a
 // parent dies its children are reparented to init (or a subreaper) and the link is gone.
 //
-// What cannot be caught: a process that double-forks (or calls setsid and its parent exits)
-// before we take the snapshot is already reparented to init; it is neither in our process group
-// nor among our descendants, so nothing here can find it. Snapshots are taken at kill time and
-// again when the grace ends, which catches everything still attached to the tree at those
-// moments. On systems without /proc only the process group is signalled.
+// So a tree is found four ways at once (findTree): parent links from the root, the root's
+// process group, its session (the root is a session leader: spawned detached), and an
+// environment marker the monitor sets in the root's environment (BOSUN_TREE=<id>), which every
+// descendant inherits unless it rebuilds its environment. The marker finds what the other three
+// cannot: a helper that called setsid() and whose parent has exited, reparented to init.
+//
+// What still escapes: a process that clears or rewrites its environment *and* leaves the group
+// and session *and* loses its parent link (setsid + double fork) before a scan. Only a cgroup or
+// PR_SET_CHILD_SUBREAPER would hold it, and Node exposes neither. On systems without /proc only
+// the process group is signalled. Another user's environment is unreadable unless we are root.
 //
 // Files are read through one reused buffer rather than readFileSync, which allocates 64 KB for
 // every file of unknown size (all of /proc): the daemon samples its trees every second.
@@ -18,6 +23,8 @@ export interface ProcInfo {
   ppid: number;
   /** Process group id. */
   pgrp: number;
+  /** Session id. */
+  sid: number;
   /** One-letter state: R, S, D, Z (zombie), T, ... */
   state: string;
   /** Start time in clock ticks since boot; with `pid` it identifies a process across pid reuse. */
@@ -64,6 +71,7 @@ export function procInfo(pid: number): ProcInfo | undefined {
     state: f[0] ?? '?',
     ppid: Number(f[1]),
     pgrp: Number(f[2]),
+    sid: Number(f[3]),
     cpuTicks: Number(f[11]) + Number(f[12]),
     startTime: Number(f[19]),
   };
@@ -119,6 +127,131 @@ export function listDescendants(pid: number, all: ProcInfo[] = listProcesses()):
     }
   }
   return out;
+}
+
+/** The environment variable whose comma-separated ids mark the processes of a monitored tree. */
+export const TREE_ENV = 'BOSUN_TREE';
+
+/** What identifies a tree: its root's pid (= pgid = sid), start time, and environment marker. */
+export interface TreeRoot {
+  pid: number;
+  /** The root's start time; processes older than it cannot descend from it, so their environment is not read. */
+  startTime?: number;
+  /** An id in the TREE_ENV of every process of the tree. */
+  marker?: string;
+}
+
+/**
+ * Every process of the tree rooted at `root.pid`, the root excepted, parents before children:
+ * descendants by parent links, members of its process group and of its session, and processes
+ * carrying its marker, plus the descendants of all of those. Works after the root has exited.
+ */
+export function findTree(root: TreeRoot, all: ProcInfo[] = listProcesses()): ProcInfo[] {
+  return findTrees([root], all);
+}
+
+/** findTree for many roots at once (the roots excepted): each environment is read once, not once a root. */
+export function findTrees(roots: readonly TreeRoot[], all: ProcInfo[] = listProcesses()): ProcInfo[] {
+  const rootPids = new Set(roots.map((r) => r.pid));
+  const markers = new Set<string>();
+  // A descendant is never older than its root: older processes' environments need no reading.
+  let oldest = Infinity;
+  for (const r of roots) {
+    if (r.marker === undefined) continue;
+    markers.add(r.marker);
+    oldest = Math.min(oldest, r.startTime ?? 0);
+  }
+  const found: ProcInfo[] = [];
+  const seen = new Set<number>(rootPids);
+  const add = (p: ProcInfo) => {
+    if (seen.has(p.pid)) return;
+    seen.add(p.pid);
+    found.push(p);
+  };
+  for (const r of roots) for (const d of listDescendants(r.pid, all)) add(d);
+  const extra: ProcInfo[] = [];
+  for (const p of all) {
+    if (seen.has(p.pid) || !live(p)) continue;
+    const member =
+      rootPids.has(p.sid) ||
+      (markers.size > 0 && p.startTime >= oldest && !isKernelThread(p) && treeMarkers(p.pid).some((m) => markers.has(m)));
+    if (member) extra.push(p);
+  }
+  for (const p of extra) {
+    add(p);
+    for (const d of listDescendants(p.pid, all)) add(d);
+  }
+  return found;
+}
+
+/** kthreadd (pid 2) and its children have no environment worth reading. */
+const isKernelThread = (p: ProcInfo) => p.pid === 2 || p.ppid === 2;
+
+/** The ids in `pid`'s TREE_ENV (empty when it has none or its environment is unreadable). */
+export function treeMarkers(pid: number): string[] {
+  const value = environValue(pid, TREE_ENV);
+  return value === undefined || value === '' ? [] : value.split(',');
+}
+
+/** The value of `name` in /proc/<pid>/environ (the environment the process was exec'd with). */
+function environValue(pid: number, name: string): string | undefined {
+  const env = readWhole(`/proc/${pid}/environ`);
+  if (env === undefined) return undefined;
+  const key = `${name}=`;
+  for (let at = 0; ; ) {
+    const i = env.indexOf(key, at, 'latin1');
+    if (i < 0) return undefined;
+    if (i === 0 || env[i - 1] === 0) {
+      const end = env.indexOf(0, i);
+      return env.toString('latin1', i + key.length, end < 0 ? env.length : end);
+    }
+    at = i + 1;
+  }
+}
+
+/** A whole /proc file, however long (an environment may pass 64 KB); undefined when unreadable. */
+function readWhole(path: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    if (n < buf.length) return buf.subarray(0, n);
+    const parts = [Buffer.from(buf)];
+    for (let pos = n; ; ) {
+      const chunk = Buffer.alloc(buf.length);
+      const k = readSync(fd, chunk, 0, chunk.length, pos);
+      if (k === 0) break;
+      parts.push(chunk.subarray(0, k));
+      pos += k;
+    }
+    return Buffer.concat(parts);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** True while the process is stopped (state T: SIGSTOP, SIGTSTP; or t: stopped by a tracer). */
+export function isStopped(pid: number, startTime?: number): boolean {
+  const info = procInfo(pid);
+  if (info === undefined || (startTime !== undefined && info.startTime !== startTime)) return false;
+  return info.state === 'T' || info.state === 't';
+}
+
+let bootMs: number | undefined;
+
+/** Wall-clock time (ms since the epoch) at which a process with this /proc start time started. */
+export function startTimeMs(startTime: number): number {
+  if (bootMs === undefined) {
+    const m = /^btime (\d+)$/m.exec(readProc('/proc/stat'));
+    bootMs = m === null ? 0 : Number(m[1]) * 1000;
+  }
+  return bootMs + (startTime * 1000) / TICKS_PER_SEC;
 }
 
 /** True while the process exists and is not a zombie (and is the same one, if `startTime` given). */
@@ -264,22 +397,29 @@ function rssBytes(pid: number): number {
   return Number(readProc(`/proc/${pid}/statm`).split(' ')[1] ?? 0) * PAGE;
 }
 
-// Process groups still running when this process exits get SIGKILL, so a parent that exits
-// (or crashes through process.exit) without stopping its children leaves no orphans.
-const liveGroups = new Set<number>();
+// Trees still running when this process exits get SIGKILL (group, session, descendants and
+// marker), so a parent that exits (or crashes through process.exit, or a second Ctrl-C) without
+// stopping its children leaves no orphans, not even a descendant in a group of its own.
+const liveTrees = new Map<number, TreeRoot>();
 let exitHookInstalled = false;
 
-/** SIGKILLs process group `pgid` if this process exits while it is still tracked. */
-export function trackGroup(pgid: number): void {
-  liveGroups.add(pgid);
+/** SIGKILLs the tree of `pgid` (see findTree) if this process exits while it is still tracked. */
+export function trackGroup(pgid: number, root: Omit<TreeRoot, 'pid'> = {}): void {
+  liveTrees.set(pgid, { ...root, pid: pgid });
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const g of liveGroups) signalQuietly(-g, 'SIGKILL');
-  });
+  process.on('exit', killTrackedTrees);
 }
 
 /** Stops tracking `pgid` (its leader has been reaped). */
 export function forgetGroup(pgid: number): void {
-  liveGroups.delete(pgid);
+  liveTrees.delete(pgid);
+}
+
+function killTrackedTrees(): void {
+  if (liveTrees.size === 0) return;
+  // Scan before killing: a dead parent's children are reparented and lose their link to the root.
+  const found = findTrees([...liveTrees.values()]);
+  for (const g of liveTrees.keys()) signalQuietly(-g, 'SIGKILL');
+  for (const p of found) signalQuietly(p.pid, 'SIGKILL');
 }

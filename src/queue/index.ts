@@ -17,6 +17,7 @@ export { memoryStore } from './memory-store.js';
 export { pgliteStore, DEFAULT_PGLITE_DIR } from './pglite-store.js';
 export { postgresStore, type PostgresStoreOptions } from './postgres-store.js';
 export { InvalidPayloadError, LeaseLostError, QueueClosedError, MigrationError } from './errors.js';
+export { DriverMissingError } from './driver.js';
 export type { Handler } from './consumer.js';
 export type { LeaseStart } from './lease.js';
 export type {

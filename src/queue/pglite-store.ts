@@ -4,13 +4,15 @@
 // work between processes or machines.
 
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
+import { loadDriver } from './driver.js';
 import { SqlStore, type Db, type Row } from './sql-store.js';
 import type { Store } from './types.js';
 
+/** pgliteStore()'s directory when none is given, relative to the working directory. */
 export const DEFAULT_PGLITE_DIR = './.bosun/queue';
 
 async function connect(dir: string): Promise<Db> {
+  const { PGlite } = await loadDriver('pgliteStore', '@electric-sql/pglite', () => import('@electric-sql/pglite'));
   await mkdir(dir, { recursive: true });
   const pg = await PGlite.create(dir);
   return {
@@ -38,7 +40,10 @@ async function connect(dir: string): Promise<Db> {
   };
 }
 
-/** The embedded store: PGlite in `dir` (created if missing). */
+/**
+ * The embedded store: PGlite in `dir` (created if missing), default `./.bosun/queue` relative to the
+ * working directory (DEFAULT_PGLITE_DIR). Needs the optional package @electric-sql/pglite.
+ */
 export function pgliteStore(dir: string = DEFAULT_PGLITE_DIR): Store {
   return new SqlStore('pglite', 'bosun', () => connect(dir));
 }

@@ -4,7 +4,8 @@
 // as a job is added. If that client drops, consumers fall back to polling while it
 // reconnects.
 
-import pg from 'pg';
+import type pg from 'pg';
+import { loadDriver } from './driver.js';
 import { SqlStore, type Db, type Row } from './sql-store.js';
 import type { Store } from './types.js';
 
@@ -18,8 +19,9 @@ export interface PostgresStoreOptions {
 
 const RECONNECT_MS = 1000;
 
-function connect(options: PostgresStoreOptions): Db {
-  const pool = new pg.Pool({
+async function connect(options: PostgresStoreOptions): Promise<Db> {
+  const driver = (await loadDriver('postgresStore', 'pg', () => import('pg'))).default;
+  const pool = new driver.Pool({
     connectionString: options.connectionString,
     max: options.poolSize ?? 4,
     application_name: 'bosun-queue',
@@ -56,7 +58,7 @@ function connect(options: PostgresStoreOptions): Db {
       let client: pg.Client | undefined;
       let timer: NodeJS.Timeout | undefined;
       const start = async (): Promise<void> => {
-        const c = new pg.Client({ connectionString: options.connectionString, application_name: 'bosun-queue-listen' });
+        const c = new driver.Client({ connectionString: options.connectionString, application_name: 'bosun-queue-listen' });
         c.on('notification', (msg) => fn(msg.payload ?? ''));
         c.on('error', () => {
           // Dropped: consumers keep polling; reconnect after a pause.
@@ -97,10 +99,10 @@ function connect(options: PostgresStoreOptions): Db {
   };
 }
 
-/** A store in PostgreSQL, shared by every process that opens the same database and schema. */
+/** A store in PostgreSQL, shared by every process that opens the same database and schema. Needs the optional package pg. */
 export function postgresStore(options: PostgresStoreOptions): Store {
   if (typeof options?.connectionString !== 'string' || options.connectionString === '') {
     throw new TypeError('postgresStore needs a connectionString');
   }
-  return new SqlStore('postgres', options.schema ?? 'bosun', async () => connect(options));
+  return new SqlStore('postgres', options.schema ?? 'bosun', () => connect(options));
 }

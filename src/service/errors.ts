@@ -44,21 +44,9 @@ export class TaskInitError extends BosunError {
   }
 }
 
-/** Tasks depend on each other in a cycle; the message names every task in it. */
-export class DependencyCycleError extends BosunError {
-  readonly cycle: readonly string[];
-  constructor(cycle: string[]) {
-    super('ERR_DEPENDENCY_CYCLE', `task dependency cycle: ${cycle.join(' -> ')}`);
-    this.cycle = cycle;
-  }
-}
-
-/** `submit(item, { wait: false })` found the queue at `maxQueue`. */
-export class QueueFullError extends BosunError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_QUEUE_FULL', message, options);
-  }
-}
+// One class per code for every layer (core's): a task cycle and an engine cycle are both a
+// DependencyCycleError, and a full QueueTask and a full ProcessPool both a QueueFullError.
+export { DependencyCycleError, QueueFullError } from '../core/errors.js';
 
 /** A PeriodicTask (or CronTask) failed `maxFailures` times in a row; `cause` is the last error. */
 export class TooManyFailuresError extends BosunError {

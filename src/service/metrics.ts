@@ -1,9 +1,18 @@
 // /metrics for a service: task counters and timings read at scrape time into a prom-client
 // Registry of the service's own (never the global one, so two services never collide).
 // Counters that only grow are exported as Prometheus counters (`_total`), the rest as gauges.
+// prom-client is loaded when a service first needs its metrics (service.metrics, /metrics),
+// not when bosun/service is imported: it is the heaviest module the service layer uses.
 
-import { Counter, Gauge, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import type { Service } from './service.js';
+
+let loaded: typeof import('prom-client') | undefined;
+/** prom-client, loaded on first use (it is CommonJS, so require keeps this synchronous). */
+function prom(): typeof import('prom-client') {
+  return (loaded ??= createRequire(import.meta.url)('prom-client') as typeof import('prom-client'));
+}
 
 /** Counter names that only ever grow; exported as `bosun_task_<name>_total`. */
 const MONOTONIC = new Set(['completed', 'failed', 'tryLater', 'slow', 'restarts', 'rejected', 'submitted', 'changes', 'triggered']);
@@ -16,7 +25,7 @@ const snake = (s: string) =>
 
 export class ServiceMetrics {
   /** The prom-client Registry; register your own metrics here to have them served at /metrics. */
-  readonly registry = new Registry();
+  readonly registry: Registry = new (prom().Registry)();
   readonly #service: Service;
   readonly #counters = new Map<string, Counter<string> | Gauge<string>>();
   readonly #duration: Gauge<string>;
@@ -29,6 +38,7 @@ export class ServiceMetrics {
     this.#service = service;
     this.registry.setDefaultLabels({ service: service.name });
     const registers = [this.registry];
+    const { Counter, Gauge } = prom();
     this.#duration = new Gauge({
       name: 'bosun_task_duration_seconds',
       help: 'Duration of a task unit of work (execution, item) over the last 512 samples; quantile="1" is the maximum ever seen',
@@ -57,6 +67,7 @@ export class ServiceMetrics {
       let name = `bosun_task_${snake(key)}`;
       // A counter whose name a fixed metric already has gets a suffix rather than breaking /metrics.
       if (this.registry.getSingleMetric(MONOTONIC.has(key) ? `${name}_total` : name) !== undefined) name += '_counter';
+      const { Counter, Gauge } = prom();
       m = MONOTONIC.has(key)
         ? new Counter({ name: `${name}_total`, help: `Task counter ${key}`, labelNames: ['task'], registers: [this.registry] })
         : new Gauge({ name, help: `Task counter ${key}`, labelNames: ['task'], registers: [this.registry] });
@@ -74,7 +85,7 @@ export class ServiceMetrics {
     for (const [task, t] of Object.entries(status.tasks)) {
       for (const [key, value] of Object.entries(t.counters)) {
         const m = this.#metric(key);
-        if (m instanceof Counter) m.inc({ task }, value);
+        if (m instanceof prom().Counter) m.inc({ task }, value);
         else m.set({ task }, value);
       }
       for (const [q, ms] of [['0.5', t.timing.p50Ms], ['0.9', t.timing.p90Ms], ['0.99', t.timing.p99Ms], ['1', t.timing.maxMs]] as const) {

@@ -2,6 +2,7 @@
 // `--<task>-<option>` flags and `<SERVICE>_<TASK>_<OPTION>` variables. Flags win over the
 // environment, which wins over defaults. A bad value is reported naming where it came from.
 
+import { parseDuration } from '../core/duration.js';
 import { OptionError } from './errors.js';
 
 export type OptionType = 'string' | 'number' | 'integer' | 'boolean' | 'duration';
@@ -63,15 +64,8 @@ export function envName(service: string, prefix: string, option: string): string
   return [service, prefix, option].filter((p) => p !== '').map(upperSnake).join('_');
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Parses "250", "250ms", "1.5s", "2m", "1h" into ms; undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  const m = DURATION.exec(text.trim());
-  if (m === null) return undefined;
-  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!);
-}
+/** Parses "250", "250ms", "1.5s", "2m", "1h", "1d" into ms; undefined when malformed. Core's, re-exported. */
+export { parseDuration } from '../core/duration.js';
 
 export function formatDuration(ms: number): string {
   if (ms !== 0 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;

@@ -3,15 +3,17 @@
 // exponential backoff; `maxQueue` bounds the queue with back-pressure. On stop every promise
 // settles: queued items drain until `drainMs`, then the rest reject with DeadError.
 //
-// The submit/dispatch path is kept cheap on purpose (see bench/queue-task): an array queue
-// with a head index, no timer per item, and a worker loop that pulls the next item itself
-// instead of going back through the event loop.
+// Its `workers` run loops (the option, default `static workers`) are the service's loops of
+// this task: each takes the next item and executes it, and parks when the queue is empty. The
+// submit/dispatch path is kept cheap on purpose (see bench/queue-task): an array queue
+// (core's Fifo), no timer per item, a submit that hands its item straight to a parked loop, and a
+// loop that pulls the next item itself instead of going back through the event loop.
 
-import { DeadError, toError } from '../core/errors.js';
+import { backoffDelay } from '../core/backoff.js';
+import { DeadError } from '../core/errors.js';
+import { Fifo } from '../core/fifo.js';
 import type { TimerHandle } from '../core/clock.js';
-import type { Worker } from '../core/worker.js';
 import { QueueFullError, TryLater } from './errors.js';
-import { kMachinery } from './internal.js';
 import type { OptionSpecs } from './options.js';
 import type { Service } from './service.js';
 import { Task, type TaskContext } from './task.js';
@@ -80,28 +82,28 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     waiting: 0,
   };
 
-  readonly #concurrency: number;
   readonly #maxQueue: number;
   readonly #abort = new AbortController();
   readonly #ctx: QueueContext;
-  #queue: Entry<Item, Result>[] = [];
-  #head = 0;
-  #blocked: Entry<Item, Result>[] = [];
-  #blockedHead = 0;
+  readonly #queue = new Fifo<Entry<Item, Result>>();
+  /** Submits waiting for room (maxQueue), oldest first. */
+  readonly #blocked = new Fifo<Entry<Item, Result>>();
   readonly #delayed = new Map<Entry<Item, Result>, TimerHandle>();
-  /** The entry each worker loop is executing, by loop; undefined when free. Cheaper than a Set. */
+  /** The entry each run loop is executing, by loop; undefined when free. Cheaper than a Set. */
   readonly #slots: Array<Entry<Item, Result> | undefined> = [];
+  /** Run loops waiting for an item; each is resumed with one, or with undefined to end. */
+  #parked: Array<(entry: Entry<Item, Result> | undefined) => void> = [];
+  /** Run loops started and not yet ended. */
+  #loops = 0;
   #running = 0;
   #dispatching = false;
   #closed = false;
   /** The drain deadline passed (same as #abort.signal.aborted, but a plain field read on the hot path). */
   #cut = false;
   #drainTimer: TimerHandle | undefined;
-  #idle: (() => void) | undefined;
 
   constructor(ctx: TaskContext) {
     super(ctx);
-    this.#concurrency = (this.options.workers as number | undefined) ?? 1;
     this.#maxQueue = (this.options.maxQueue as number | undefined) ?? 0;
     this.#ctx = Object.freeze({ signal: this.#abort.signal, service: this.service });
     this.signal.addEventListener('abort', () => this.#close(), { once: true });
@@ -115,7 +117,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     if (this.#closed) return Promise.reject(new DeadError(`task ${this.name} is stopping and takes no new items`));
     const c = this.counters;
     c.submitted!++;
-    const full = this.#maxQueue > 0 && (this.#queue.length - this.#head + this.#delayed.size >= this.#maxQueue || this.#blocked.length > this.#blockedHead);
+    const full = this.#maxQueue > 0 && (this.#queue.length + this.#delayed.size >= this.#maxQueue || this.#blocked.length > 0);
     if (full && opts?.wait === false) {
       c.rejected!++;
       return Promise.reject(
@@ -127,12 +129,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     if (full) {
       this.#blocked.push(entry);
       c.waiting!++;
-    } else if (this.#dispatching && this.#running < this.#concurrency) {
-      this.#launch(entry);
-    } else {
-      this.#queue.push(entry);
-      c.queueDepth!++;
-    }
+    } else this.#enqueue(entry);
     return promise;
   }
 
@@ -148,34 +145,63 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     return [];
   }
 
-  override [kMachinery](): Worker {
+  /**
+   * One of the task's `workers` loops: executes queued items one after another and parks while
+   * the queue is empty. It ends once the task is stopping and nothing is left (or the drain
+   * deadline passed), not at its signal: on stop the queue drains first.
+   */
+  override async run(): Promise<void> {
     this.#dispatching = true;
-    while (this.#running < this.#concurrency) {
-      const next = this.#shift();
-      if (next === undefined) break;
-      this.#launch(next);
+    this.#loops++;
+    const slot = this.#slots.push(undefined) - 1;
+    try {
+      for (let entry = this.#shift(); entry !== undefined || (entry = await this.#park()) !== undefined; entry = this.#shift()) {
+        await this.#work(entry, slot);
+        if (this.#cut) break;
+      }
+    } finally {
+      this.#slots[slot] = undefined;
+      if (--this.#loops === 0 && this.#closed) {
+        this.#drainTimer?.clear();
+        this.#drainTimer = undefined;
+      }
     }
-    const done = new Promise<void>((resolve) => {
-      this.#idle = resolve;
-    });
-    this.#checkIdle();
-    return { kill: () => this.#close(), wait: () => done };
   }
 
-  #launch(entry: Entry<Item, Result>): void {
-    this.#running++;
-    this.counters.running = this.#running;
-    let slot = this.#slots.indexOf(undefined);
-    if (slot === -1) slot = this.#slots.push(undefined) - 1;
-    this.#work(entry, slot).catch((err: unknown) => {
-      // #work handles every error itself; reaching here is a bug in this file.
-      this.logger.error({ task: this.name, err: toError(err) }, 'queue worker crashed');
-    });
+  /** Queues `entry`, or hands it to a parked loop at once. */
+  #enqueue(entry: Entry<Item, Result>): void {
+    const loop = this.#parked.pop();
+    if (loop !== undefined) loop(entry);
+    else {
+      this.#queue.push(entry);
+      this.counters.queueDepth!++;
+    }
+  }
+
+  /** Waits for the next item; undefined when the loop should end. */
+  #park(): Promise<Entry<Item, Result> | undefined> {
+    if (this.#cut || this.#drained()) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.#parked.push(resolve));
+  }
+
+  /** Stopping, and nothing queued or waiting to retry: every parked loop can end. */
+  #drained(): boolean {
+    return this.#closed && this.#queue.length === 0 && this.#delayed.size === 0;
+  }
+
+  /** Ends the parked loops once nothing can reach them any more. */
+  #releaseParked(): void {
+    if (!this.#cut && !this.#drained()) return;
+    const parked = this.#parked;
+    this.#parked = [];
+    for (const loop of parked) loop(undefined);
   }
 
   /** Runs `first`, then keeps pulling queued items until there are none (or the queue is cut off). */
   async #work(first: Entry<Item, Result>, slot: number): Promise<void> {
     const c = this.counters;
+    this.#running++;
+    c.running = this.#running;
     const clock = this.clock;
     const timing = this.timing;
     const slots = this.#slots;
@@ -211,26 +237,22 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     slots[slot] = undefined;
     this.#running--;
     c.running = this.#running;
-    this.#checkIdle();
+    this.#releaseParked();
   }
 
   #onError(entry: Entry<Item, Result>, err: unknown): void {
     const c = this.counters;
     if (err instanceof TryLater && !this.#cut && !entry.done) {
       c.tryLater!++;
-      const delay = Math.min(Math.max(1, err.afterMs) * 2 ** entry.tries, MAX_RETRY_MS);
       entry.tries++;
+      const delay = backoffDelay({ initialMs: Math.max(1, err.afterMs), factor: 2, maxMs: MAX_RETRY_MS, jitter: 0 }, entry.tries);
       c.delayed!++;
       this.#delayed.set(
         entry,
         this.clock.setTimeout(() => {
           this.#delayed.delete(entry);
           c.delayed!--;
-          if (this.#dispatching && this.#running < this.#concurrency && !this.#cut) this.#launch(entry);
-          else {
-            this.#queue.push(entry);
-            c.queueDepth!++;
-          }
+          this.#enqueue(entry);
         }, delay),
       );
       return;
@@ -244,36 +266,21 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
 
   /** The next queued item, moving a blocked submit into the freed place. */
   #shift(): Entry<Item, Result> | undefined {
-    if (this.#head === this.#queue.length) {
-      if (this.#blockedHead === this.#blocked.length) return undefined;
+    if (this.#queue.length === 0) {
+      if (this.#blocked.length === 0) return undefined;
       this.#admitBlocked();
-      if (this.#head === this.#queue.length) return undefined;
+      if (this.#queue.length === 0) return undefined;
     }
-    const entry = this.#queue[this.#head]!;
-    this.#queue[this.#head++] = undefined as unknown as Entry<Item, Result>;
-    if (this.#head === this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+    const entry = this.#queue.shift()!;
     this.counters.queueDepth!--;
-    if (this.#blockedHead < this.#blocked.length) this.#admitBlocked();
+    if (this.#blocked.length > 0) this.#admitBlocked();
     return entry;
   }
 
   #admitBlocked(): void {
-    while (this.#blockedHead < this.#blocked.length && this.#queue.length - this.#head + this.#delayed.size < this.#maxQueue) {
-      const e = this.#blocked[this.#blockedHead]!;
-      this.#blocked[this.#blockedHead++] = undefined as unknown as Entry<Item, Result>;
+    while (this.#blocked.length > 0 && this.#queue.length + this.#delayed.size < this.#maxQueue) {
       this.counters.waiting!--;
-      this.#queue.push(e);
-      this.counters.queueDepth!++;
-    }
-    if (this.#blockedHead === this.#blocked.length) {
-      this.#blocked = [];
-      this.#blockedHead = 0;
+      this.#enqueue(this.#blocked.shift()!);
     }
   }
 
@@ -283,9 +290,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     this.#closed = true;
     const dead = () => new DeadError(`task ${this.name} stopped before this item ran`);
     // Submits still waiting for room were never accepted: they fail now.
-    for (let i = this.#blockedHead; i < this.#blocked.length; i++) this.#settleDead(this.#blocked[i]!, dead());
-    this.#blocked = [];
-    this.#blockedHead = 0;
+    for (const entry of this.#blocked.drain()) this.#settleDead(entry, dead());
     this.counters.waiting = 0;
     const drainMs = this.#dispatching ? ((this.options.drainMs as number | undefined) ?? 30_000) : 0;
     if (drainMs > 0 && !this.#isIdle()) {
@@ -293,7 +298,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     } else {
       this.#cutOff();
     }
-    this.#checkIdle();
+    this.#releaseParked();
   }
 
   /** The drain deadline passed: reject queued, delayed and running items, abort running work. */
@@ -301,9 +306,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     this.#drainTimer = undefined;
     this.#cut = true;
     const err = () => new DeadError(`task ${this.name} stopped (drain deadline passed) before this item finished`);
-    for (let i = this.#head; i < this.#queue.length; i++) this.#settleDead(this.#queue[i]!, err());
-    this.#queue = [];
-    this.#head = 0;
+    for (const entry of this.#queue.drain()) this.#settleDead(entry, err());
     this.counters.queueDepth = 0;
     for (const [entry, timer] of this.#delayed) {
       timer.clear();
@@ -313,7 +316,7 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     this.counters.delayed = 0;
     for (const entry of this.#slots) if (entry !== undefined) this.#settleDead(entry, err());
     this.#abort.abort(new DeadError(`task ${this.name} is stopping`));
-    this.#checkIdle();
+    this.#releaseParked();
   }
 
   #settleDead(entry: Entry<Item, Result>, err: DeadError): void {
@@ -324,16 +327,6 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
   }
 
   #isIdle(): boolean {
-    return this.#running === 0 && this.#head === this.#queue.length && this.#delayed.size === 0;
-  }
-
-  #checkIdle(): void {
-    if (this.#closed && this.#idle !== undefined && this.#isIdle()) {
-      this.#drainTimer?.clear();
-      this.#drainTimer = undefined;
-      const idle = this.#idle;
-      this.#idle = undefined;
-      idle();
-    }
+    return this.#running === 0 && this.#queue.length === 0 && this.#delayed.size === 0;
   }
 }

@@ -91,11 +91,12 @@ export abstract class RepeatingTask extends Task {
       } else {
         this.counters.failed!++;
         const n = ++this.counters.consecutiveFailures!;
-        this.lastError = toError(err);
-        this.logger.warn({ task: this.name, err: this.lastError, consecutiveFailures: n }, `task ${this.name} run failed`);
+        const error = toError(err);
+        this.noteError(error);
+        this.logger.warn({ task: this.name, err: error, consecutiveFailures: n }, `task ${this.name} run failed`);
         const max = (this.options.maxFailures as number | undefined) ?? 0;
         if (max > 0 && n >= max) {
-          throw new TooManyFailuresError(`task ${this.name} failed ${n} times in a row (maxFailures ${max}): ${this.lastError.message}`, {
+          throw new TooManyFailuresError(`task ${this.name} failed ${n} times in a row (maxFailures ${max}): ${error.message}`, {
             cause: err,
           });
         }

@@ -4,9 +4,12 @@
 
 import { Supervisor } from '../core/supervisor.js';
 import { startWorker, type Worker } from '../core/worker.js';
-import type { RestartPolicy, Task } from './task.js';
+import type { TaskRecord } from './record.js';
+import type { RestartPolicy } from './task.js';
 
-export function superviseLoops(task: Task, workers: number, policy: RestartPolicy, run: (signal: AbortSignal) => Promise<void>): Worker {
+/** `workers` loops of the record's task, each a transient child; restarts are counted in the record. */
+export function superviseLoops(record: TaskRecord, workers: number, policy: RestartPolicy): Worker {
+  const task = record.task;
   const sup = new Supervisor({
     name: `task ${task.name}`,
     strategy: 'one_for_one',
@@ -19,20 +22,20 @@ export function superviseLoops(task: Task, workers: number, policy: RestartPolic
       id: workers === 1 ? task.name : `${task.name}#${i}`,
       // A Worker, not the loop's promise: a promise holds back the next sibling until it
       // settles (start_link), and the loops run side by side.
-      start: () => startWorker(run),
+      start: () => startWorker((signal) => task.run(signal)),
       restart: 'transient' as const,
       // The service waits for its loops like it does for any task's; runMain bounds the wait.
       shutdownMs: 'infinity' as const,
     })),
   });
   sup.on('childRestarting', (e) => {
-    task.counters.restarts = (task.counters.restarts ?? 0) + 1;
-    if (e.error !== undefined) task.lastError = e.error;
-    if (task.state === 'running') task.state = 'restarting';
+    record.restarts++;
+    if (e.error !== undefined) record.error = e.error;
+    if (record.state === 'running') record.state = 'restarting';
     task.logger.warn({ task: task.name, err: e.error, inMs: e.delayMs }, `task ${task.name} loop failed; restarting in ${e.delayMs} ms`);
   });
   sup.on('childStarted', (e) => {
-    if (e.restarts > 0 && task.state === 'restarting') task.state = 'running';
+    if (e.restarts > 0 && record.state === 'restarting') record.state = 'running';
   });
   return sup;
 }

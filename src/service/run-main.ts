@@ -3,7 +3,6 @@
 // --shutdown-timeout (a second signal exits at once), and exits 0 after a clean stop, 1 after
 // a failure or a forced exit.
 
-import { pino } from 'pino';
 import { toError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { OptionError } from './errors.js';
@@ -18,7 +17,8 @@ export interface RunMainOptions extends ServiceOptions {
 
 /** Runs the service until it stops; resolves with the exit code it passed to `exit`. */
 export async function runMain(opts: RunMainOptions): Promise<number> {
-  const pinoLogger = opts.logger === undefined ? pino({ name: opts.name }) : undefined;
+  // pino is loaded here, not when bosun/service is imported: an embedded Service brings its own logger.
+  const pinoLogger = opts.logger === undefined ? (await import('pino')).pino({ name: opts.name }) : undefined;
   const logger: Logger = opts.logger ?? (pinoLogger as unknown as Logger);
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const signals = opts.signals ?? ['SIGINT', 'SIGTERM'];

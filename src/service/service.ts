@@ -9,10 +9,12 @@ import { AlreadyExistsError, DeadError, NotFoundError, isAbortLike, toError } fr
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { quiet, type Worker } from '../core/worker.js';
+import { dependencyOrder as orderByDependencies } from '../core/graph.js';
 import { DependencyCycleError, OptionError, SkipTask, TaskInitError } from './errors.js';
-import { kMachinery, kStopSignal } from './internal.js';
 import { formatHelp, kebab, resolveOptions, type OptionGroup, type OptionValue } from './options.js';
-import type { Task, TaskClass, TaskContext, TaskState } from './task.js';
+import { createTask, startLoops, type TaskRecord } from './record.js';
+import type { Task, TaskClass, TaskState } from './task.js';
+import type { Reporter } from '../core/reporter.js';
 import type { TimingSnapshot } from './timing.js';
 import { ServiceMetrics } from './metrics.js';
 import { StatusServer, type StatusAddress, type StatusOptions } from './status-server.js';
@@ -22,7 +24,11 @@ export interface ServiceOptions {
   name: string;
   /** Task classes; their dependencies are added if not listed. */
   tasks: readonly TaskClass[];
-  /** Arguments after the script. Default `process.argv.slice(2)`. */
+  /**
+   * The arguments after the script that carry this service's flags. runMain passes
+   * `process.argv.slice(2)`; a Service embedded in another program reads only the argv it is
+   * given, and none when this is left out (the host's own flags are not its business).
+   */
   argv?: readonly string[];
   /** Default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
@@ -64,14 +70,13 @@ const SERVICE_OPTIONS = {
   },
 } as const;
 
-export class Service implements Worker {
+export class Service implements Worker, Reporter {
   /** A service is a tree: a supervisor waits for it to stop as long as its tasks take. */
   readonly kind = 'tree';
   readonly name: string;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** prom-client Registry of this service (not the global one); add your own metrics to it. */
-  readonly metrics: ServiceMetrics;
+  #metrics: ServiceMetrics | undefined;
   /** Arguments that were not flags. */
   readonly args: readonly string[];
   /** True when argv asked for --help: the service runs nothing and wait() resolves. */
@@ -79,12 +84,11 @@ export class Service implements Worker {
   /** From `--shutdown-timeout` (used by runMain). */
   readonly shutdownTimeoutMs: number;
 
-  readonly #order: Task[] = [];
-  readonly #byClass = new Map<TaskClass, Task>();
+  /** One record per task, dependencies first. */
+  readonly #records: TaskRecord[] = [];
+  readonly #byClass = new Map<TaskClass, TaskRecord>();
   readonly #groups: OptionGroup[];
   readonly #optionErrors: OptionError[];
-  readonly #skipped = new Set<Task>();
-  readonly #machinery = new Map<Task, Worker>();
   readonly #stopping = new AbortController();
   readonly #status: StatusServer | undefined;
   readonly #done: Promise<void>;
@@ -109,25 +113,22 @@ export class Service implements Worker {
       prefixes.set(prefix, cls.name);
       this.#groups.push({ title: cls.name, prefix, specs: cls.optionSpecs() });
     }
-    const resolved = resolveOptions(this.name, this.#groups, opts.argv ?? process.argv.slice(2), opts.env ?? process.env);
+    const resolved = resolveOptions(this.name, this.#groups, opts.argv ?? [], opts.env ?? process.env);
     this.#optionErrors = resolved.errors;
     this.helpRequested = resolved.help;
     this.args = resolved.positional;
     this.shutdownTimeoutMs = resolved.values.get('service')!.shutdownTimeout as number;
     for (const cls of classes) {
-      const ctx: TaskContext = {
+      const record = createTask(cls, {
         service: this,
-        name: cls.name,
         prefix: cls.prefix ?? kebab(cls.name),
         options: Object.freeze({ ...(resolved.values.get(cls.name) as Record<string, OptionValue | undefined>) }),
         clock: this.clock,
         logger: this.logger,
-      };
-      const task = new (cls as unknown as new (ctx: TaskContext) => Task)(ctx);
-      this.#order.push(task);
-      this.#byClass.set(cls, task);
+      });
+      this.#records.push(record);
+      this.#byClass.set(cls, record);
     }
-    this.metrics = new ServiceMetrics(this);
     this.#status = opts.status === undefined ? undefined : new StatusServer(this, opts.status === true ? {} : opts.status);
     this.#startup = quiet(
       new Promise<void>((resolve, reject) => {
@@ -137,17 +138,22 @@ export class Service implements Worker {
     this.#done = quiet(this.#main());
   }
 
+  /** The service's metrics: a prom-client Registry of its own (not the global one); add your own metrics to it. */
+  get metrics(): ServiceMetrics {
+    return (this.#metrics ??= new ServiceMetrics(this));
+  }
+
   /** The instance of `cls`; throws NotFoundError for a task not in the service or skipped. */
   getTask<T extends Task>(cls: TaskClass<T>): T {
-    const task = this.#byClass.get(cls as TaskClass);
-    if (task === undefined) throw new NotFoundError(`service ${this.name} has no task ${cls.name}`);
-    if (this.#skipped.has(task)) throw new NotFoundError(`task ${cls.name} was skipped`);
-    return task as T;
+    const record = this.#byClass.get(cls as TaskClass);
+    if (record === undefined) throw new NotFoundError(`service ${this.name} has no task ${cls.name}`);
+    if (record.skipped) throw new NotFoundError(`task ${cls.name} was skipped`);
+    return record.task as T;
   }
 
   /** Every task not skipped, dependencies first. */
   tasks(): Task[] {
-    return this.#order.filter((t) => !this.#skipped.has(t));
+    return this.#records.filter((r) => !r.skipped).map((r) => r.task);
   }
 
   get state(): ServiceState {
@@ -155,7 +161,11 @@ export class Service implements Worker {
     return this.#state;
   }
 
-  /** Resolves `{ host, port }` once the status server listens; rejects if it is off or failed. */
+  /**
+   * Resolves `{ host, port }` once the status server listens. Rejects with NotFoundError when it
+   * is off, with the bind error when it cannot listen, and with the error that stopped the
+   * service (an OptionError, say) when the service stopped before the server listened.
+   */
   statusAddress(): Promise<StatusAddress> {
     if (this.#status === undefined) return Promise.reject(new NotFoundError(`service ${this.name} has no status server (pass status: {})`));
     return this.#status.address();
@@ -186,20 +196,30 @@ export class Service implements Worker {
 
   status(): ServiceStatus {
     const tasks: Record<string, TaskStatus> = {};
-    for (const t of this.#order) {
-      const entry: TaskStatus = { state: t.state, counters: { ...t.counters }, timing: t.timing.snapshot() };
-      if (t.lastError !== undefined) entry.lastError = t.lastError.message;
+    for (const r of this.#records) {
+      const t = r.task;
+      const counters = r.cls.restartable ? { ...t.counters, restarts: r.restarts } : { ...t.counters };
+      const entry: TaskStatus = { state: r.state, counters, timing: t.timing.snapshot() };
+      const lastError = t.lastError;
+      if (lastError !== undefined) entry.lastError = lastError.message;
       tasks[t.name] = entry;
     }
     return { service: this.name, state: this.state, uptimeMs: this.clock.now() - this.#startedAt, tasks, warnings: this.#warnings() };
+  }
+
+  /** Reporter: the same as status(). */
+  report(): ServiceStatus {
+    return this.status();
   }
 
   /** Healthy only when every task started and none failed (or waits for a restart). */
   health(): Health {
     const reasons: string[] = [];
     if (this.#state !== 'ALIVE') reasons.push(`service is ${this.#state}`);
-    for (const t of this.tasks()) {
-      if (t.state !== 'running') reasons.push(`${t.name} is ${t.state}${t.lastError ? `: ${t.lastError.message}` : ''}`);
+    for (const r of this.#records) {
+      if (r.skipped || r.state === 'running') continue;
+      const err = r.task.lastError;
+      reasons.push(`${r.task.name} is ${r.state}${err ? `: ${err.message}` : ''}`);
     }
     return { healthy: reasons.length === 0, reasons };
   }
@@ -210,15 +230,15 @@ export class Service implements Worker {
     return out;
   }
 
-  #fail(err: unknown, task?: Task): void {
+  #fail(err: unknown, record?: TaskRecord): void {
     const e = toError(err);
-    if (task !== undefined) {
-      task.state = 'failed';
-      task.lastError = e;
+    if (record !== undefined) {
+      record.state = 'failed';
+      record.error = e;
     }
     if (this.#error === undefined) {
       this.#error = e;
-      this.logger.error({ service: this.name, task: task?.name, err: e }, `service failing: ${e.message}`);
+      this.logger.error({ service: this.name, task: record?.task.name, err: e }, `service failing: ${e.message}`);
     }
     this.kill();
   }
@@ -227,18 +247,18 @@ export class Service implements Worker {
     if (this.helpRequested) {
       this.#state = 'STOPPED';
       this.#startupDone(undefined);
-      await this.#status?.close();
+      await this.#status?.close(new DeadError(`service ${this.name} only printed --help; its status server never listened`));
       return;
     }
     if (this.#optionErrors.length > 0) {
       this.#state = 'FAILED';
-      await this.#status?.close();
       const errs = this.#optionErrors;
       const err = errs.length === 1 ? errs[0]! : new OptionError(errs.map((e) => e.message).join('; '), { cause: errs[0] });
       this.#startupDone(err);
+      await this.#status?.close(err);
       throw err;
     }
-    let inited: Task[] = [];
+    let inited: TaskRecord[] = [];
     try {
       if (this.#status !== undefined) await this.#status.listen();
       inited = await this.#initAll();
@@ -255,8 +275,8 @@ export class Service implements Worker {
     this.#state = 'STOPPING';
     await this.#stopAll(inited);
     // Tasks that never finished init still get their signal, so nothing they hold waits forever.
-    for (const task of this.#order) task[kStopSignal]().abort();
-    if (this.#status !== undefined) await this.#status.close();
+    for (const r of this.#records) r.stop.abort();
+    if (this.#status !== undefined) await this.#status.close(this.#error ?? new DeadError(`service ${this.name} stopped before its status server listened`));
     this.#state = this.#error === undefined ? 'STOPPED' : 'FAILED';
     // A service that never became ALIVE failed to start (a second settle is a no-op).
     this.#startupDone(this.#error ?? new DeadError(`service ${this.name} was stopped before it had started`));
@@ -264,25 +284,25 @@ export class Service implements Worker {
     if (this.#error !== undefined) throw this.#error;
   }
 
-  async #initAll(): Promise<Task[]> {
-    const inited: Task[] = [];
+  async #initAll(): Promise<TaskRecord[]> {
+    const inited: TaskRecord[] = [];
     const failures = new Map<string, Error>();
-    for (const task of this.#order) {
+    for (const r of this.#records) {
       if (this.#stopping.signal.aborted) break;
-      task.state = 'initializing';
+      r.state = 'initializing';
       try {
-        await task.init();
-        task.state = 'initialized';
-        inited.push(task);
+        await r.task.init();
+        r.state = 'initialized';
+        inited.push(r);
       } catch (err) {
         if (err instanceof SkipTask) {
-          task.state = 'skipped';
-          this.#skipped.add(task);
-          this.logger.info({ service: this.name, task: task.name, reason: err.message }, `task ${task.name} skipped: ${err.message}`);
+          r.state = 'skipped';
+          r.skipped = true;
+          this.logger.info({ service: this.name, task: r.task.name, reason: err.message }, `task ${r.task.name} skipped: ${err.message}`);
         } else {
-          task.state = 'failed';
-          task.lastError = toError(err);
-          failures.set(task.name, task.lastError);
+          r.state = 'failed';
+          r.error = toError(err);
+          failures.set(r.task.name, r.error);
         }
       }
     }
@@ -290,52 +310,52 @@ export class Service implements Worker {
     return inited;
   }
 
-  async #startAll(inited: Task[]): Promise<void> {
-    for (const task of inited) {
+  async #startAll(inited: TaskRecord[]): Promise<void> {
+    for (const r of inited) {
       if (this.#stopping.signal.aborted) return;
-      task.state = 'starting';
+      r.state = 'starting';
       try {
-        await task.start();
+        await r.task.start();
       } catch (err) {
-        this.#fail(err, task);
+        this.#fail(err, r);
         return;
       }
-      task.state = 'running';
-      const machinery = task[kMachinery]();
-      if (machinery === undefined) continue;
-      this.#machinery.set(task, machinery);
-      machinery.wait().then(
+      r.state = 'running';
+      const loops = startLoops(r);
+      if (loops === undefined) continue;
+      r.loops = loops;
+      loops.wait().then(
         () => {
-          if (!this.#stopping.signal.aborted) this.logger.debug({ service: this.name, task: task.name }, 'task loops finished');
+          if (!this.#stopping.signal.aborted) this.logger.debug({ service: this.name, task: r.task.name }, 'task loops finished');
         },
         (err: unknown) => {
-          if (task[kStopSignal]().signal.aborted && isAbortLike(err)) return;
-          this.#fail(err, task);
+          if (r.stop.signal.aborted && isAbortLike(err)) return;
+          this.#fail(err, r);
         },
       );
     }
   }
 
-  async #stopAll(inited: Task[]): Promise<void> {
+  async #stopAll(inited: TaskRecord[]): Promise<void> {
     const down = [...inited].reverse();
-    for (const task of down) {
-      if (task.state !== 'failed') task.state = 'stopping';
-      task[kStopSignal]().abort();
-      this.#machinery.get(task)?.kill();
+    for (const r of down) {
+      if (r.state !== 'failed') r.state = 'stopping';
+      r.stop.abort();
+      r.loops?.kill();
       try {
-        await task.stop();
+        await r.task.stop();
       } catch (err) {
-        this.#fail(err, task);
+        this.#fail(err, r);
       }
     }
-    for (const task of down) {
-      await this.#machinery.get(task)?.wait().catch(() => {}); // its error was already reported
+    for (const r of down) {
+      await r.loops?.wait().catch(() => {}); // its error was already reported
       try {
-        await task.join();
+        await r.task.join();
       } catch (err) {
-        this.#fail(err, task);
+        this.#fail(err, r);
       }
-      if (task.state !== 'failed') task.state = 'stopped';
+      if (r.state !== 'failed') r.state = 'stopped';
     }
   }
 }
@@ -345,25 +365,18 @@ function untilAborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
-/** Every class and its dependencies, dependencies first; throws naming a cycle. */
+/** Every class and its dependencies, dependencies first (else in the order given); throws naming a cycle. */
 function dependencyOrder(tasks: readonly TaskClass[]): TaskClass[] {
-  const order: TaskClass[] = [];
-  const done = new Set<TaskClass>();
-  const stack: TaskClass[] = [];
+  const { order, cycles } = orderByDependencies<TaskClass>(tasks, (cls) => cls.deps ?? []);
+  if (cycles.length > 0) {
+    const names = [...cycles[0]!, cycles[0]![0]!].map((c) => c.name);
+    throw new DependencyCycleError(names, `task dependency cycle: ${names.join(' -> ')}`);
+  }
   const names = new Map<string, TaskClass>();
-  const visit = (cls: TaskClass) => {
-    if (done.has(cls)) return;
-    const at = stack.indexOf(cls);
-    if (at !== -1) throw new DependencyCycleError([...stack.slice(at), cls].map((c) => c.name));
+  for (const cls of order) {
     const same = names.get(cls.name);
-    if (same !== undefined && same !== cls) throw new AlreadyExistsError(`two different task classes are named ${cls.name}`);
+    if (same !== undefined) throw new AlreadyExistsError(`two different task classes are named ${cls.name}`);
     names.set(cls.name, cls);
-    stack.push(cls);
-    for (const dep of cls.deps ?? []) visit(dep);
-    stack.pop();
-    done.add(cls);
-    order.push(cls);
-  };
-  for (const cls of tasks) visit(cls);
+  }
   return order;
 }

@@ -59,9 +59,13 @@ export class StatusServer {
     return this.#listening;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops serving. A server that never listened rejects address() with `cause`: the error that
+   * stopped the service first (an OptionError, say), so the caller sees the real reason.
+   */
+  async close(cause: Error): Promise<void> {
     if (!this.#server.listening) {
-      this.#reject(new Error('status server closed before it listened'));
+      this.#reject(cause); // no-op when listen() already failed with its own error
       return;
     }
     await new Promise<void>((resolve) => {

@@ -1,17 +1,17 @@
 // Task: one part of a Service, in sparts' shape. A task declares its dependencies, options,
 // and worker count as statics, and has four lifecycle hooks plus an optional run loop. The
-// Service drives everything; a task never starts or stops itself.
+// Service drives everything; a task never starts or stops itself. What the Service knows about
+// a task (its state, the error that failed it, its stop signal) lives in the Service's record
+// of it, as a Supervisor keeps a ChildRecord; the task reads it through its context, and
+// nothing outside the task writes into it.
 
 import type { BackoffOptions } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { Catacomb } from '../core/catacomb.js';
 import { NotFoundError } from '../core/errors.js';
-import { startWorker, type Worker } from '../core/worker.js';
 import type { OptionSpecs, OptionValue } from './options.js';
 import { TimingSummary } from './timing.js';
 import type { Service } from './service.js';
-import { kMachinery, kStopSignal, superviseLoops } from './internal.js';
 
 export type TaskState =
   | 'created'
@@ -25,16 +25,22 @@ export type TaskState =
   | 'failed'
   | 'skipped';
 
-/** What the Service hands a task at construction. */
+/** What the Service hands a task at construction: read-only, and live (state and error follow the Service's record). */
 export interface TaskContext {
-  service: Service;
+  readonly service: Service;
   /** The task's name: its class name. */
-  name: string;
+  readonly name: string;
   /** Flag prefix: `static prefix` or the kebab case of the name. */
-  prefix: string;
-  options: Readonly<Record<string, OptionValue | undefined>>;
-  clock: Clock;
-  logger: Logger;
+  readonly prefix: string;
+  readonly options: Readonly<Record<string, OptionValue | undefined>>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Aborted when the service asks this task to stop. */
+  readonly signal: AbortSignal;
+  /** The task's state as the Service records it. */
+  state(): TaskState;
+  /** The error that failed the task, or the last one that restarted its loops, as the Service records it. */
+  error(): Error | undefined;
 }
 
 /** A task class as `new Service({ tasks })` and `getTask` take it. */
@@ -64,7 +70,7 @@ export type Counters = Record<string, number>;
 export class Task {
   /** Tasks that must be initialised and started before this one (added if not listed). */
   static deps: readonly TaskClass[] = [];
-  /** How many concurrent `run(signal)` loops the task has. Default 1. */
+  /** How many concurrent `run(signal)` loops the task has (a `workers` option, as QueueTask declares, overrides it). Default 1. */
   static workers = 1;
   /** True: the task has only hooks, no run loop. */
   static loopless = false;
@@ -95,12 +101,11 @@ export class Task {
   readonly counters: Counters = {};
   /** Durations of the task's units of work (executions, items). */
   readonly timing = new TimingSummary();
-  state: TaskState = 'created';
-  /** The error that failed this task, if one did. */
-  lastError: Error | undefined;
-  readonly #stop = new AbortController();
+  readonly #ctx: TaskContext;
+  #runError: Error | undefined;
 
   constructor(ctx: TaskContext) {
+    this.#ctx = ctx;
     this.name = ctx.name;
     this.service = ctx.service;
     this.clock = ctx.clock;
@@ -108,9 +113,19 @@ export class Task {
     this.options = ctx.options;
   }
 
+  /** Where the task is in its life, as the Service records it. */
+  get state(): TaskState {
+    return this.#ctx.state();
+  }
+
+  /** The error that failed (or restarted) this task; else the last error the task noted itself (a failed run). */
+  get lastError(): Error | undefined {
+    return this.#ctx.error() ?? this.#runError;
+  }
+
   /** Aborted when the service asks this task to stop. */
   get signal(): AbortSignal {
-    return this.#stop.signal;
+    return this.#ctx.signal;
   }
 
   /** The value of a declared option; throws NotFoundError for an undeclared one. */
@@ -135,23 +150,8 @@ export class Task {
     return [];
   }
 
-  /** The running part of the task, started after `start()`; killed before `stop()`. */
-  [kMachinery](): Worker | undefined {
-    const cls = this.constructor as TaskClass;
-    if (cls.loopless) return undefined;
-    const workers = Math.max(1, cls.workers ?? 1);
-    if (cls.restartable) return superviseLoops(this, workers, cls.restart ?? {}, (signal) => this.run(signal));
-    return Catacomb.invoke({
-      work: async (c) => {
-        const loops: Worker[] = [];
-        for (let i = 0; i < workers; i++) loops.push(startWorker((signal) => this.run(signal)));
-        for (const w of loops) c.add(w);
-        await Promise.allSettled(loops.map((w) => w.wait()));
-      },
-    });
-  }
-
-  [kStopSignal](): AbortController {
-    return this.#stop;
+  /** Records an error the task handled itself (a failed run that did not stop it); shown as lastError. */
+  protected noteError(err: Error): void {
+    this.#runError = err;
   }
 }

@@ -59,7 +59,7 @@ programs:
 programs:
   last: { command: ${prog()}, after: [ipc, http, delayed] }
   ipc: { command: ${prog('--ipc-ready-after', 300)}, ready: { message: true } }
-  http: { command: ${prog('--http-after', 300)}, env: { PORT: "${port}" }, ready: { http: "http://127.0.0.1:${port}/" } }
+  http: { command: ${prog('--http-after', 300)}, env: { PORT: "${port}", READY_PATH: "/ready-${process.pid}" }, ready: { http: "http://127.0.0.1:${port}/ready-${process.pid}" } }
   delayed: { command: ${prog()}, ready: { delay: 400ms } }
 `, async (d) => {
       const lastStarted = await d.line(/ last\[0\] started pid=/);

@@ -10,6 +10,7 @@ import {
   KilledError,
   NotFoundError,
   RestartIntensityError,
+  Engine,
   Runner,
   Supervisor,
   TimeoutError,
@@ -535,6 +536,56 @@ describe('contract: Supervisor', () => {
     });
     await clock.advance(0);
     await assert.rejects(parent.wait(), (e: unknown) => e instanceof RestartIntensityError && e.cause instanceof RestartIntensityError);
+  });
+});
+
+describe('contract: what core gained for the fleet', () => {
+  test("a child can declare itself a tree (default shutdown 'infinity'); Supervisor, Runner and Engine are trees", async () => {
+    const clock = new TestClock();
+    assert.equal(new Supervisor({ clock }).kind, 'tree');
+    assert.equal(new Runner({ clock }).kind, 'tree');
+    assert.equal(new Engine({ clock }).kind, 'tree');
+    const sup = new Supervisor({ clock });
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    await sup.startChild({ id: 'tree', kind: 'tree', start: () => ({ kill() {}, wait: () => done }) });
+    const t = sup.terminateChild('tree');
+    await clock.advance(60_000);
+    assert.equal(await state(t), 'pending', 'a tree is waited for past 5000 ms');
+    finish();
+    assert.equal(await state(t), 'ok');
+    await stopWorker(sup);
+  });
+
+  test('a start that resolves its Worker only when ready holds back the next sibling (start_link)', async () => {
+    const clock = new TestClock();
+    const calls: string[] = [];
+    const ready = (id: string, ms: number): ChildSpec => ({
+      id,
+      start: async (signal) => {
+        calls.push(id);
+        await clock.sleep(ms, signal);
+        return noopWorker();
+      },
+    });
+    const sup = new Supervisor({ clock, children: [ready('a', 100), ready('b', 100)] });
+    await clock.advance(99);
+    assert.deepEqual(calls, ['a']);
+    assert.deepEqual(sup.children().map((c) => c.state), ['starting', 'starting']);
+    await clock.advance(1);
+    assert.deepEqual(calls, ['a', 'b']);
+    await clock.advance(100);
+    assert.equal(await state(sup.started()), 'ok');
+    await stopWorker(sup);
+
+    const never = new Error('never ready');
+    const failed = new Supervisor({
+      clock,
+      children: [ready('c', 10), { id: 'd', start: async () => Promise.reject(never) }],
+    });
+    await clock.advance(10);
+    assert.equal(await state(failed.wait()), never, 'a failure to become ready is a failed start');
+    assert.equal(await state(failed.started()), never);
   });
 });
 

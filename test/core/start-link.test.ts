@@ -196,6 +196,49 @@ describe('start_link: start order', () => {
   });
 });
 
+describe('start_link: group restarts', () => {
+  test('rest_for_one restarts slow children strictly one after another', async () => {
+    const { clock, r, sup } = setup((r) => [r.spec('a', 100), r.spec('b', 100), r.spec('c', 100)], { strategy: 'rest_for_one' });
+    await clock.advance(300);
+    r.take();
+    r.workers.get('b')!.crash();
+    await clock.advance(0);
+    assert.deepEqual(r.take(), ['crash:b', 'stop:c', 'call:b']);
+    assert.deepEqual(states(sup), ['a:running', 'b:starting', 'c:restarting']);
+    await clock.advance(100);
+    assert.deepEqual(r.take(), ['ready:b', 'call:c']);
+    await clock.advance(100);
+    assert.deepEqual(r.take(), ['ready:c']);
+    assert.deepEqual(states(sup), ['a:running', 'b:running', 'c:running']);
+    sup.kill();
+    await sup.wait();
+  });
+
+  test('a group member that fails to become ready restarts the group from itself, after its backoff', async () => {
+    const { clock, r, sup } = setup(
+      (r) => [r.spec('w1', 10), r.spec('w2', 10, (n) => n === 2), r.spec('w3', 10, (n) => n === 2)],
+      { strategy: 'rest_for_one', backoff: { initialMs: 50, jitter: 0 } },
+    );
+    await clock.advance(30);
+    r.take();
+    r.workers.get('w1')!.crash();
+    await clock.advance(50 + 10);
+    assert.deepEqual(r.take(), ['crash:w1', 'stop:w3', 'stop:w2', 'call:w1', 'ready:w1', 'call:w2']);
+    await clock.advance(10);
+    assert.deepEqual(r.take(), ['startfail:w2'], 'w3 is not started while w2 is down');
+    assert.deepEqual(states(sup), ['w1:running', 'w2:restarting', 'w3:restarting']);
+    await clock.advance(60); // w2's own first failure: its backoff, 50 ms, then 10 ms to be ready
+    assert.deepEqual(r.take(), ['call:w2', 'ready:w2', 'call:w3']);
+    await clock.advance(10); // w3, the last, fails: decided like its crash, it restarts alone
+    assert.deepEqual(r.take(), ['startfail:w3']);
+    await clock.advance(100);
+    assert.deepEqual(r.take(), ['call:w3', 'ready:w3']);
+    assert.deepEqual(states(sup), ['w1:running', 'w2:running', 'w3:running']);
+    sup.kill();
+    await sup.wait();
+  });
+});
+
 describe('start_link: failures', () => {
   test('a failure to become ready at start-up kills the supervisor with it, stopping the children already started in reverse order', async () => {
     const { clock, r, sup } = setup((r) => [r.spec('a', 10), r.spec('b', 10), r.spec('c', 10, () => true), r.spec('d', 10)]);

@@ -524,6 +524,83 @@ describe('Supervisor trees', () => {
     });
   });
 
+  test('a transient child supervisor that gave up is not restarted: children() and childExited show why, its siblings run on', async () => {
+    const { clock, probe, sup } = setup({ ids: ['sibling'] });
+    const leafError = new Error('leaf down');
+    await sup.startChild({
+      id: 'instance',
+      restart: 'transient',
+      start: () => new Supervisor({ clock, name: 'instance', intensity: 0, children: [probe.spec('leaf')] }),
+    });
+    const exited = record(sup, 'childExited');
+    const restarting = record(sup, 'childRestarting');
+    const removed = record(sup, 'childRemoved');
+    const failed = record(sup, 'childFailed');
+    probe.take();
+    probe.crash('leaf', leafError);
+    await clock.advance(1000);
+    assert.equal(exited.length, 1);
+    assert.ok(exited[0]!.error instanceof RestartIntensityError, 'childExited carries the give-up');
+    assert.equal(exited[0]!.error.cause, leafError);
+    assert.deepEqual(restarting, [], 'a gave-up transient child is not restarted (OTP: exit reason shutdown)');
+    assert.deepEqual(removed, [], 'it is kept, failed, so that it can be started again');
+    assert.deepEqual(failed, [{ supervisor: 'supervisor', id: 'instance', error: exited[0]!.error }]);
+    const info = sup.children().find((c) => c.id === 'instance')!;
+    assert.equal(info.state, 'failed');
+    assert.ok(info.lastError instanceof RestartIntensityError);
+    assert.deepEqual(probe.take(), ['crash:leaf']);
+    assert.equal(probe.current.has('sibling'), true);
+    await sup.restartChild('instance');
+    assert.deepEqual(probe.take(), ['start:leaf']);
+    await stop(sup);
+  });
+
+  test('a significant transient child supervisor that gave up triggers auto shutdown', async () => {
+    const { clock, probe, sup } = setup({ ids: ['sibling'], autoShutdown: 'any_significant' });
+    await sup.startChild({
+      id: 'inner',
+      restart: 'transient',
+      significant: true,
+      start: () => new Supervisor({ clock, name: 'inner', intensity: 0, children: [probe.spec('leaf')] }),
+    });
+    probe.take();
+    probe.crash('leaf');
+    await sup.wait();
+    assert.deepEqual(probe.take(), ['crash:leaf', 'kill:sibling', 'stop:sibling']);
+  });
+
+  test('startChild of a supervisor that cannot start its own children rejects with that error and changes nothing', async () => {
+    const { clock, probe, sup } = setup({ ids: ['healthy'] });
+    const cannot = new Error('no database');
+    const events = record(sup, 'childExited');
+    await assert.rejects(
+      sup.startChild({
+        id: 'inner',
+        start: () =>
+          new Supervisor({
+            clock,
+            name: 'inner',
+            children: [
+              probe.spec('leaf'),
+              {
+                id: 'db',
+                start: () => {
+                  throw cannot;
+                },
+              },
+            ],
+          }),
+      }),
+      (err) => err === cannot,
+    );
+    assert.deepEqual(sup.children().map((c) => [c.id, c.state]), [['healthy', 'running']]);
+    assert.deepEqual(events, []);
+    assert.deepEqual(probe.take(), ['start:healthy', 'start:leaf', 'kill:leaf', 'stop:leaf']);
+    await clock.advance(60_000);
+    assert.equal(probe.current.has('healthy'), true, 'the parent did not restart or give up');
+    await stop(sup);
+  });
+
   test('a fatal error stops everything and the supervisor dies with that error', async () => {
     const fatal = new Error('disk gone');
     const { probe, sup } = setup({ ids: ['a', 'b'], isFatal: (err) => err === fatal });

@@ -1,4 +1,7 @@
 // Shared helpers for the process tests: fixture paths and condition waits in real time.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { procInfo } from '../../src/process/tree.js';
 
@@ -12,4 +15,14 @@ export { until } from '../support.js';
 export function gone(pid: number): boolean {
   const info = procInfo(pid);
   return info === undefined || info.state === 'Z' || info.state === 'X';
+}
+
+/** Runs `fn` with a fresh temporary folder, removed afterwards whatever happens. */
+export async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), `bosun-${prefix}-`));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -226,8 +226,10 @@ test('a restartable task is restarted with backoff instead of failing the servic
   await until(() => runsAt.length === 4, 'fourth run');
   assert.deepEqual(runsAt, [0, 1000, 3000, 7000]);
   const task = service.getTask(Flaky);
-  assert.equal(task.counters.restarts, 3);
+  assert.equal(service.status().tasks.Flaky!.counters.restarts, 3, 'the service counts restarts in its record of the task');
+  assert.equal(task.counters.restarts, undefined, 'nothing outside the task writes into its counters');
   assert.equal(task.state, 'running');
+  assert.equal(task.lastError?.message, 'flake 3');
   service.kill();
   await service.wait();
 });

@@ -100,3 +100,27 @@ test('durations accept plain ms and units', async () => {
     await service.wait();
   }
 });
+
+test("an embedded Service reads only the argv it is given: the host program's own flags are not its business", async () => {
+  const saved = process.argv;
+  process.argv = [...saved.slice(0, 2), '--verbose', '--fetch-task-url', 'http://host-flag'];
+  try {
+    const embedded = new Service({ name: 'svc', tasks: [FetchTask], env: {} });
+    assert.equal(embedded.getTask(FetchTask).options.url, 'http://default', 'no argv given: no flags read');
+    assert.deepEqual(embedded.args, []);
+    embedded.kill();
+    await embedded.wait(); // resolves: the host's --verbose is no unknown flag of the service
+
+    const given = new Service({ name: 'svc', tasks: [FetchTask], argv: ['--fetch-task-url', 'http://given'], env: {} });
+    assert.equal(given.getTask(FetchTask).options.url, 'http://given');
+    given.kill();
+    await given.wait();
+
+    const fromEnv = new Service({ name: 'svc', tasks: [FetchTask], env: { SVC_FETCH_TASK_URL: 'http://env' } });
+    assert.equal(fromEnv.getTask(FetchTask).options.url, 'http://env', 'the environment is still read');
+    fromEnv.kill();
+    await fromEnv.wait();
+  } finally {
+    process.argv = saved;
+  }
+});

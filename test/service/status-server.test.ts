@@ -1,8 +1,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { NotFoundError } from '../../src/core/errors.js';
+import { DeadError, NotFoundError } from '../../src/core/errors.js';
 import { TestClock } from '../../src/testing/index.js';
-import { PeriodicTask, QueueTask, Service, Task, type ServiceStatus } from '../../src/service/index.js';
+import { OptionError, PeriodicTask, QueueTask, Service, Task, type ServiceStatus } from '../../src/service/index.js';
+import { freePort } from '../support.js';
 import { until } from './helpers.js';
 
 /** Stops the service when the test ends, even if an assertion failed first. */
@@ -159,4 +160,29 @@ test('statusAddress rejects when the status server is off, and the server closes
   on.kill();
   await on.wait();
   await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5000) }));
+});
+
+test('a status server that never listened rejects statusAddress with the error that stopped the service', async () => {
+  class Idle extends Task {
+    static override loopless = true;
+  }
+  const bad = new Service({ name: 'svc', tasks: [Idle], argv: ['--idle-nope', '1'], env: {}, status: {} });
+  const [waited, address] = await Promise.all([bad.wait().catch((e: unknown) => e), bad.statusAddress().catch((e: unknown) => e)]);
+  assert.ok(waited instanceof OptionError, `wait: ${String(waited)}`);
+  assert.equal(address, waited, 'statusAddress rejects with the same OptionError, not "closed before it listened"');
+  assert.match((address as Error).message, /--idle-nope/);
+
+  const help = new Service({ name: 'svc', tasks: [Idle], argv: ['--help'], env: {}, status: {} });
+  await help.wait();
+  await assert.rejects(help.statusAddress(), (e: unknown) => e instanceof DeadError && /--help/.test(e.message));
+
+  const port = await freePort();
+  const holder = new Service({ name: 'holder', tasks: [Idle], argv: [], env: {}, status: { port } });
+  await holder.statusAddress();
+  const clash = new Service({ name: 'clash', tasks: [Idle], argv: [], env: {}, status: { port } });
+  const bind = await clash.statusAddress().catch((e: unknown) => e);
+  assert.equal((bind as NodeJS.ErrnoException).code, 'EADDRINUSE');
+  await assert.rejects(clash.wait(), /EADDRINUSE/);
+  holder.kill();
+  await holder.wait();
 });
