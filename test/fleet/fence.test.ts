@@ -3,6 +3,8 @@
 // stop the whole tree (a member that escaped into its own session included) by the deadline,
 // SIGKILL what ignores SIGTERM, and exit once nothing is left to guard.
 //
+// The feeder renews every 200 ms until it is killed, so a tree that boots slowly on a loaded
+// machine is not fenced before the test saw it start.
 // Margins: the deadline is `goneBy`; the design keeps a margin (leaseTtl/10, here the 400 ms
 // below) between goneBy and the lease's expiry, and that margin is what the checks allow for a
 // late timer and for our own polling on a loaded machine. Nothing is asserted to happen early.
@@ -111,7 +113,7 @@ describe('fence: the singleton watchdog (real processes)', () => {
   });
 
   test('what ignores SIGTERM gets SIGKILL at the deadline, killTimeout after SIGTERM', async () => {
-    const f = await feed(1500, 0, 600, 'stubborn');
+    const f = await feed(1500, 200, 600, 'stubborn');
     const t = await f.tree();
     f.feeder.kill('SIGKILL');
     const deadline = f.lastGoneBy();
@@ -121,7 +123,7 @@ describe('fence: the singleton watchdog (real processes)', () => {
   });
 
   test('without the pid (the daemon froze right after the spawn) the marker alone finds the tree', async () => {
-    const f = await feed(1200, 0, 300, 'nopid');
+    const f = await feed(1200, 200, 300, 'nopid');
     const t = await f.tree();
     f.feeder.kill('SIGKILL');
     const deadline = f.lastGoneBy();
