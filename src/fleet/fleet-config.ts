@@ -120,7 +120,7 @@ export function placementOf(
     if (program.killTimeoutMs > t.maxKillTimeoutMs) {
       problems.push(
         `fleet.leaseTtl: ${fleet.leaseTtlMs}ms cannot fence ${path} (killTimeout ${program.killTimeoutMs}ms): a holder that cannot renew must have stopped it before the lease expires, ` +
-          `so leaseTtl must exceed the renew interval (leaseTtl/3 = ${Math.round(t.renewMs)}ms) + killTimeout + a margin (leaseTtl/10, at least 100ms = ${t.marginMs}ms); ` +
+          `so leaseTtl must exceed the renew interval (leaseTtl/3 = ${Math.round(t.renewMs)}ms) + killTimeout + a margin (leaseTtl/10, at least 100ms: ${t.marginMs}ms); ` +
           `lower ${path}.killTimeout to at most ${Math.max(0, t.maxKillTimeoutMs)}ms or raise fleet.leaseTtl to at least ${minTtlFor(program.killTimeoutMs)}ms`,
       );
     }
