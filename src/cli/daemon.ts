@@ -25,6 +25,8 @@ export interface DaemonView {
   /** Recent output (across restarts), CPU and memory history of each instance, keyed `name[instance]`. */
   details(): Record<string, { tail: string[]; cpu: number[]; memory: number[] }>;
   act(action: 'start' | 'stop' | 'restart', target: string): Promise<Reply>;
+  /** Every host of the fleet; undefined when the daemon is not in one. */
+  fleetStatus(): Promise<FleetStatusBody> | undefined;
   /** Subscribes to lifecycle events (and to state changes, as null); returns the unsubscribe. */
   subscribe(fn: (event: LifecycleEvent | null) => void): () => void;
 }

@@ -21,7 +21,10 @@
 //   (a false fence would only be one more takeover, never an overlap).
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { monotonicMs } from '../../src/fleet/fence-protocol.js';
@@ -30,6 +33,7 @@ import { cli, processesWith, startDaemon, tempProject, waitFor, type Daemon } fr
 
 const BEAT = fileURLToPath(new URL('./fixtures/beat.js', import.meta.url));
 const TTL = 2000;
+const CHROMIUM = '/usr/bin/chromium';
 const KILL_TIMEOUT = 200;
 
 interface FleetBody {
@@ -91,8 +95,9 @@ describe('a fleet across hosts (three daemons, PostgreSQL)', () => {
     return u.toString();
   }
 
+  /** Host b serves the dashboard, whose fleet section groups every host's instances. */
   function config(host: string): string {
-    return `dashboard: false
+    return `dashboard: ${host === 'b' ? '{ port: 0 }' : 'false'}
 fleet: { database: ${JSON.stringify(url(host))}, host: ${host}, leaseTtl: ${TTL}, schema: ${schema} }
 programs:
   beat:
@@ -166,6 +171,39 @@ programs:
     return { tenure, ms: tenure.from - t0 };
   }
 
+  /** GET /api/fleet needs the token; the page shows one group per host, the singleton running in one. */
+  async function dashboardGroupsHosts(d: Daemon, home: string, holderHost: string): Promise<void> {
+    const base = d.lines[await d.line(/^dashboard http:\/\/127\.0\.0\.1:\d+\/$/)]!.split(' ')[1]!;
+    const token = readFileSync(`${home}/token`, 'utf8').trim();
+    assert.equal((await fetch(`${base}api/fleet`)).status, 403, 'no token, no fleet');
+    const api = (await (await fetch(`${base}api/fleet`, { headers: { authorization: `Bearer ${token}` } })).json()) as FleetBody;
+    assert.deepEqual(api.hosts.map((h) => h.host), ['a', 'b', 'c']);
+    if (!existsSync(CHROMIUM)) {
+      assert.ok(!process.env.CI, 'under CI Chromium is installed');
+      return; // no browser here: the API above is what the page renders
+    }
+    const profile = mkdtempSync(join(tmpdir(), 'bosun-chromium-'));
+    const browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${base}#token=${token}`);
+      for (const h of names) {
+        const group = page.locator(`#fleet [data-host="${h}"]`);
+        await group.locator('[data-field="host-state"]').filter({ hasText: 'up' }).waitFor({ timeout: 15_000 });
+        const state = h === holderHost ? 'running' : 'standby';
+        await group.locator('tr[data-program="beat"] [data-field="state"]').filter({ hasText: state }).waitFor({ timeout: 15_000 });
+        assert.equal(await group.locator('tr[data-program]').count(), 3, `three programs under ${h}`);
+      }
+    } finally {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  }
+
   const others = (host: string) => names.filter((h) => h !== host && daemons.get(h)?.exitCode === undefined);
 
   test('bad fleet input exits 2 naming its path, before any program starts', async () => {
@@ -205,6 +243,7 @@ programs:
     assert.equal(table.code, 0, table.stderr);
     for (const h of names) assert.match(table.stdout, new RegExp(`^${h}( \\*)?\\s+up`, 'm'));
     assert.match(table.stdout, /^\S+\s+beat\s+0\s+-\s+standby/m);
+    await dashboardGroupsHosts(daemons.get('b')!, projects.get('b')!.home, first.host);
     // Same host name, another home: refused, both daemons named.
     const dup = tempProject(config('a'));
     const r = await cli(['run', '--config', dup.config], { timeoutMs: 30_000 });

@@ -6,6 +6,8 @@
 // moves it into localStorage for this origin and strips it from the address bar. Opened without
 // it, the page asks for the token (`cat <home>/token`) on the first click. No route serves it.
 
+import { FLEET_SCRIPT, FLEET_SECTION, FLEET_STYLE } from './fleet-view.js';
+
 export const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>bosun</title>
@@ -20,11 +22,11 @@ td.reason{white-space:normal;font-size:12px;color:#8a3b12}
 .ready,.running{background:#d3f5dd;color:#145c2b}.starting,.backoff,.stopping{background:#fff1c2;color:#7a5a00}.failed{background:#ffd9d6;color:#8f1d14}.stopped{background:#e4e7ec}
 button{font-size:12px;margin-right:4px;cursor:pointer} pre{background:#11151c;color:#d6dde8;padding:8px 10px;margin:0;max-height:160px;overflow:auto;font-size:12px}
 tr.logs td{padding:0 10px 8px} #msg{margin:8px 0;color:#8f1d14;min-height:1.4em}
-</style></head>
+${FLEET_STYLE}</style></head>
 <body><header><h1>bosun</h1><span id="conn">connecting…</span></header>
 <main><div id="msg"></div>
 <table><thead><tr><th>program</th><th>id</th><th>state</th><th>pid</th><th>uptime</th><th>restarts</th><th>memory</th><th>cpu</th><th></th><th>actions</th><th>reason / last exit</th></tr></thead>
-<tbody id="rows"></tbody></table></main>
+<tbody id="rows"></tbody></table>${FLEET_SECTION}</main>
 <script>
 (function(){
   'use strict';
@@ -77,5 +79,5 @@ tr.logs td{padding:0 10px 8px} #msg{margin:8px 0;color:#8f1d14;min-height:1.4em}
   es.addEventListener('status', function(e){ last = JSON.parse(e.data); render(last); conn.textContent = 'live · ' + new Date().toLocaleTimeString(); });
   es.onerror = function(){ conn.textContent = 'disconnected, retrying…'; };
 })();
-</script></body></html>
+</script><script>${FLEET_SCRIPT}</script></body></html>
 `;

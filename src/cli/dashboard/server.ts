@@ -1,4 +1,4 @@
-// The dashboard's HTTP server: the page, /api/status, /api/events (server-sent events),
+// The dashboard's HTTP server: the page, /api/status, /api/fleet (every host, with the token), /api/events (server-sent events),
 // /metrics, and the mutating POST /api/programs/:name/(restart|stop|start), which need
 // `Authorization: Bearer <token>` (else 403). Only loaded when the dashboard is on.
 //
@@ -66,6 +66,13 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
       return send(res, 200, 'text/html; charset=utf-8', PAGE, { 'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:", 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' });
     }
     if (req.method === 'GET' && url.pathname === '/api/status') return send(res, 200, 'application/json', JSON.stringify(daemon.freshStatus()));
+    if (req.method === 'GET' && url.pathname === '/api/fleet') {
+      // Other hosts' machines, homes and programs: for holders of the token only.
+      if (!authorized(req.headers.authorization, daemon.token)) return send(res, 403, 'application/json', JSON.stringify({ error: 'missing or wrong token: send Authorization: Bearer <contents of <home>/token>' }));
+      const fleet = daemon.fleetStatus();
+      if (fleet === undefined) return send(res, 404, 'application/json', JSON.stringify({ error: 'this daemon is not part of a fleet' }));
+      return send(res, 200, 'application/json', JSON.stringify(await fleet));
+    }
     if (req.method === 'GET' && url.pathname === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(daemon.freshStatus()));
     if (req.method === 'GET' && url.pathname === '/api/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
