@@ -21,6 +21,7 @@
 //   (a false fence would only be one more takeover, never an overlap).
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,9 +30,10 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { monotonicMs } from '../../src/fleet/fence-protocol.js';
 import { DATABASE_URL, sql, uniqueSchema } from '../queue/helpers.js';
-import { cli, processesWith, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
+import { CLI, cli, processesWith, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
 
 const BEAT = fileURLToPath(new URL('./fixtures/beat.js', import.meta.url));
+const TRACE = fileURLToPath(new URL('./fixtures/trace-loads.js', import.meta.url));
 const TTL = 2000;
 const CHROMIUM = '/usr/bin/chromium';
 const KILL_TIMEOUT = 200;
@@ -223,6 +225,33 @@ programs:
     p.cleanup();
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^fleet\.leaseTtl: 2000ms cannot fence programs\.beat \(killTimeout 5000ms\)/m);
+  });
+
+  test('a daemon without fleet never loads the PostgreSQL driver and says so to status --fleet; one with fleet loads it', async () => {
+    const loads = async (yaml: string, check: (home: string) => Promise<void>) => {
+      const p = tempProject(yaml);
+      const trace = join(p.dir, 'loads');
+      const child = spawn(process.execPath, ['--import', TRACE, CLI, 'run', p.config], { env: { ...process.env, BOSUN_TRACE_LOADS: trace }, stdio: 'ignore' });
+      try {
+        await waitFor('the daemon to answer', async () => (await cli(['status', '--home', p.home])).code === 0 || undefined);
+        await check(p.home);
+        assert.equal((await cli(['shutdown', '--home', p.home])).code, 0);
+        return readFileSync(trace, 'utf8').split('\n').filter((u) => u.includes('/node_modules/pg/'));
+      } finally {
+        child.kill('SIGKILL');
+        p.cleanup();
+      }
+    };
+    const idle = `command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(BEAT)}, idle, x, y]`;
+    const without = await loads(`dashboard: false\nprograms:\n  web: { ${idle} }\n`, async (home) => {
+      const r = await cli(['status', '--fleet', '--home', home]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /not part of a fleet: its config has no fleet\.database/);
+    });
+    assert.deepEqual(without, [], 'no pg module without fleet');
+    const withFleet = await loads(`dashboard: false\nfleet: { database: ${JSON.stringify(DATABASE_URL)}, host: loads, schema: ${schema}_loads }\nprograms:\n  web: { ${idle} }\n`, async () => {});
+    assert.ok(withFleet.length > 0, 'the trace sees pg when the config has fleet');
+    await sql(`DROP SCHEMA IF EXISTS "${schema}_loads" CASCADE`);
   });
 
   test('a singleton runs on one host, the others show standby; status --fleet lists every host and program; a second daemon claiming a host name exits 2 naming both', async () => {
