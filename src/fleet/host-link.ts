@@ -9,10 +9,13 @@ import type { Logger } from '../core/logger.js';
 import type { Worker } from '../core/worker.js';
 import type { DaemonConfig } from './config.js';
 import { Fence, type FenceLink } from './fence.js';
-import { leaseTiming, redact, type FleetSettings } from './fleet-config.js';
+import { leaseTiming, redact } from './fleet-config.js';
 import type { FleetStatusBody, HostRegistry } from './hosts.js';
 import { startSingleton, type LeaseSource, type SingletonInstance } from './singleton.js';
 import type { ProgramStatus, StatusBody } from './status.js';
+
+/** How long a shutdown waits to mark the host gone before it leaves that to the host's age. */
+const CLOSE_WAIT_MS = 3000;
 
 /** What the link follows of a Fleet. */
 export interface LinkedFleet {
@@ -95,7 +98,11 @@ export class HostLink {
     this.#timer?.clear();
     this.#unsubscribe?.();
     await this.#flushing;
-    await this.#registry?.close().catch((err: unknown) => this.#log?.warn({ err }, 'could not mark this host gone in the fleet database'));
+    // A database out of reach must not hold the shutdown: the host then shows unreachable, not gone.
+    const gone = this.#registry?.close().catch((err: unknown) => this.#log?.warn({ err }, 'could not mark this host gone in the fleet database'));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([gone, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
     const q = await this.#queue?.catch(() => undefined);
     await q?.close?.().catch(() => {});
     await this.#fence.close?.();
@@ -178,4 +185,3 @@ export async function connectHost(config: DaemonConfig, options: { logger?: Logg
   });
 }
 
-export type { FleetSettings };

@@ -113,6 +113,7 @@ class SingletonHolder implements Worker {
   #heldUntil = -Infinity;
   #tenure: TenureRun | undefined;
   #count = 0;
+  #round = 0;
 
   constructor(ctx: SingletonContext, inst: SingletonInstance) {
     this.#ctx = ctx;
@@ -147,12 +148,19 @@ class SingletonHolder implements Worker {
     try {
       while (!signal.aborted) {
         this.#heldUntil = -Infinity;
+        // Only this round's contender speaks for the lease: a let-go one's late renewal does not.
+        const round = ++this.#round;
         this.#inst.standby(`standby: waiting for the lease of ${this.#inst.program} (another host holds it, or the database is out of reach)`);
         let fenced!: () => void;
         const fence = new Promise<'fenced'>((resolve) => (fenced = () => resolve('fenced')));
         const lease = this.#ctx.queue.lease(
           leaseName(this.#inst.program),
-          { ttlMs: this.#ctx.leaseTtlMs, onHeld: (until) => this.#held(until) },
+          {
+            ttlMs: this.#ctx.leaseTtlMs,
+            onHeld: (until) => {
+              if (round === this.#round) this.#held(until);
+            },
+          },
           (leaseSignal) => this.#startTenure(leaseSignal, fenced),
         );
         const stop = () => lease.kill(signal.reason);
@@ -242,7 +250,8 @@ class TenureRun implements Worker {
     this.#ctx = ctx;
     this.#inst = inst;
     this.#id = `${inst.program}[${inst.index}]#${n}`;
-    this.#marker = `${process.pid}.${Date.now().toString(36)}.${n}`;
+    // Unique on the machine: this daemon, this instance, this tenure (two programs' tenures never share one).
+    this.#marker = `${process.pid}.${inst.program}.${inst.index}.${n}.${Date.now().toString(36)}`;
     // The deadline reaches the fence before the program exists (see fence.ts).
     this.#tell(null);
     const onLeaseAbort = () => {
