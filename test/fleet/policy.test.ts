@@ -182,7 +182,9 @@ describe('fleet policy (TestClock, fake children)', () => {
     });
     await r.flush();
     assert.equal(r.row('web').state, 'waiting');
-    assert.deepEqual(r.row('web').waitingFor, ['db']);
+    // cache comes after db in start order, and db holds it back until ready.
+    assert.deepEqual(r.row('web').waitingFor, ['db', 'cache']);
+    assert.equal(r.spawner.live('cache').length, 0);
     assert.equal(r.spawner.live('web').length, 0);
     r.spawner.one('db').print('ready now');
     await r.flush();
@@ -197,6 +199,22 @@ describe('fleet policy (TestClock, fake children)', () => {
     assert.match(r2.row('ghost').detail!, /spawn-error/);
     assert.equal(r2.row('dep').state, 'waiting');
     assert.deepEqual(r2.row('dep').waitingFor, ['ghost']);
+  });
+
+  test('a program with a ready check holds back the next program in start order until it is ready', async () => {
+    const r = rig(
+      { programs: { slow: { command: node('slow.js'), ready: { log: 'ready now' } }, next: { command: node('next.js') } } },
+      readyAfter(500, 'slow'),
+    );
+    await r.flush();
+    assert.equal(r.row('slow').state, 'starting');
+    assert.equal(r.spawner.live('next').length, 0, 'next waits for slow to be ready (start_link)');
+    assert.equal(r.row('next').state, 'waiting');
+    await r.clock.advance(500);
+    await r.flush();
+    assert.equal(r.row('slow').state, 'ready');
+    assert.equal(r.row('next').state, 'running');
+    assert.deepEqual(r.events.map((e) => e.split(' ').slice(0, 2).join(' ')), ['slow[0] started', 'slow[0] ready', 'next[0] started']);
   });
 
   test('restarts by command do not count; name:index acts on one instance; unknown targets are NotFoundError', async () => {
