@@ -12,16 +12,18 @@
 // Env: BENCH_FLEET_RUNS (20), BENCH_FLEET_TTL (ms, 3000), BENCH_FLEET_IDLE_S (window, 60).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../../src/cli/control.js';
 import { percentile } from '../harness.js';
+import { tenures } from '../../test/fleet/heartbeats.js';
 import { Cluster } from './cluster.js';
 
 const BOSUN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const PROGRAM = fileURLToPath(new URL('./program.js', import.meta.url));
+// The heartbeat program of the fleet tests (`beat <host> <file>`).
+const PROGRAM = fileURLToPath(new URL('../../test/cli/fixtures/beat.js', import.meta.url));
 const RUNS = Number(process.env.BENCH_FLEET_RUNS ?? 20);
 const TTL = Number(process.env.BENCH_FLEET_TTL ?? 3000);
 const IDLE_S = Number(process.env.BENCH_FLEET_IDLE_S ?? 60);
@@ -76,27 +78,6 @@ async function down(h: Host): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   await request(join(h.home, 'bosun.sock'), { cmd: 'shutdown' }).catch(() => child.kill('SIGKILL'));
   await exited;
-}
-
-interface Tenure {
-  host: string;
-  pid: string;
-  from: number;
-  to: number;
-}
-
-function tenures(file: string): Tenure[] {
-  if (!existsSync(file)) return [];
-  const runs = new Map<string, Tenure>();
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const [h, t, pid] = line.split(' ');
-    if (h === undefined || t === undefined || pid === undefined || h === '') continue;
-    const k = `${h} ${pid}`;
-    const r = runs.get(k);
-    if (r === undefined) runs.set(k, { host: h, pid, from: Number(t), to: Number(t) });
-    else r.to = Math.max(r.to, Number(t));
-  }
-  return [...runs.values()].sort((a, b) => a.from - b.from);
 }
 
 function memoryOf(pid: number): { rssMB: number; ussMB: number; pssMB: number } {

@@ -29,6 +29,7 @@ import { chromium } from 'playwright-core';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { monotonicMs } from '../../src/fleet/fence-protocol.js';
+import { tenures, type Tenure } from '../fleet/heartbeats.js';
 import { DATABASE_URL, sql, uniqueSchema } from '../queue/helpers.js';
 import { CLI, cli, processesWith, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
 
@@ -42,32 +43,6 @@ interface FleetBody {
   self: string;
   hosts: { host: string; state: string }[];
   programs: { host: string; name: string; instance: number; state: string; lastState?: string; pid: number | null }[];
-}
-
-/** A tenure: one program process on one host, from its first heartbeat to its last. */
-interface Tenure {
-  host: string;
-  pid: string;
-  from: number;
-  to: number;
-}
-
-function tenures(file: string): Tenure[] {
-  if (!existsSync(file)) return [];
-  const byRun = new Map<string, Tenure>();
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const [host, t, pid] = line.split(' ');
-    if (host === undefined || t === undefined || pid === undefined || host === '') continue;
-    const at = Number(t);
-    const key = `${host} ${pid}`;
-    const run = byRun.get(key);
-    if (run === undefined) byRun.set(key, { host, pid, from: at, to: at });
-    else {
-      run.from = Math.min(run.from, at);
-      run.to = Math.max(run.to, at);
-    }
-  }
-  return [...byRun.values()].sort((a, b) => a.from - b.from);
 }
 
 /** Every pair of tenures is disjoint in time (a host never runs two either). */
