@@ -14,8 +14,9 @@
 // - Takeover: after a holder stops renewing, its lease runs out at most TTL after its last
 //   renewal; a standby host tries every TTL/3 (667 ms); the program then starts (a node boot).
 //   With TTL = 2 s that is at most 2.67 s + the start, inside the issue's TTL + 2 s = 4 s.
-// - A SIGKILLed host shows as unreachable once its rows are older than TTL: at most TTL after
-//   its death by the database's clock, checked against TTL + 1.5 s for the status round trips.
+// - A SIGKILLed host shows as unreachable once its rows are older than TTL, so at most TTL after
+//   its death: no status call that began more than TTL (+ 200 ms) after the SIGKILL may still
+//   see it up. Judged by when each call began, a slow CLI round trip cannot fail the check.
 // - killTimeout 200 ms: the heartbeat program exits on SIGTERM at once. A renewal then has
 //   TTL - TTL/3 - margin - killTimeout = 933 ms to come back before the holder fences itself
 //   (a false fence would only be one more takeover, never an overlap).
@@ -265,19 +266,22 @@ programs:
     let t0 = monotonicMs();
     process.kill(daemons.get(old.host)!.pid, 'SIGKILL');
     const watcher = others(old.host)[0]!;
+    const seenUp: number[] = [];
     const [killed, unreachableMs] = await Promise.all([
       takeover(old, t0),
       waitFor(`${old.host} to show as unreachable`, async () => {
+        const began = monotonicMs() - t0;
         const b = await fleet(watcher);
         const h = b.hosts.find((x) => x.host === old.host);
+        if (h?.state === 'up') seenUp.push(began);
         if (h?.state !== 'unreachable') return undefined;
         assert.ok(b.programs.filter((p) => p.host === old.host).every((p) => p.state === 'unreachable'), 'its rows are not shown as running');
         return monotonicMs() - t0;
       }, 20_000),
     ]);
-    log.push(`SIGKILL of ${old.host}: ${killed.tenure.host} after ${killed.ms}ms; unreachable after ${unreachableMs}ms`);
+    log.push(`SIGKILL of ${old.host}: ${killed.tenure.host} after ${killed.ms}ms; unreachable seen after ${unreachableMs}ms (last seen up by a call begun at ${Math.max(0, ...seenUp)}ms)`);
     assert.ok(killed.ms <= bound, log.at(-1));
-    assert.ok(unreachableMs <= TTL + 1500, log.at(-1));
+    assert.ok(seenUp.every((began) => began <= TTL + 200), log.at(-1));
     // The host comes back on its home and takes its name again (its predecessor there is dead).
     await daemons.get(old.host)!.exited;
     await start(old.host);
