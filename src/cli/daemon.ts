@@ -91,7 +91,7 @@ export class Daemon implements DaemonView {
       const { host, port } = this.config.dashboard;
       let dash;
       try {
-        dash = await startDashboard(this, { host, port });
+        dash = await startDashboard(this, { host, port, ...(this.config.queue ? { queue: this.config.queue } : {}) });
       } catch (err) {
         rmSync(p.pid, { force: true });
         rmSync(p.token, { force: true });

@@ -11,6 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { CONFIG_NAMES, ConfigError, findConfig, readConfig, validateConfig, type DaemonConfig } from '../fleet/config.js';
 import { NoDaemonError, request, type Reply, type Request } from './control.js';
+import { jobsCommand } from './jobs.js';
 import type { LogFileRef, StatusBody } from './daemon.js';
 import type { FleetStatusBody } from '../fleet/hosts.js';
 import { paths } from './paths.js';
@@ -268,6 +269,7 @@ async function program(): Promise<Command> {
       await ask(o, { cmd: 'shutdown' });
       await waitGone(pid, 15_000);
     });
+  jobsCommand(cli, common, (n) => (code = n));
   cli.hook('postAction', () => {
     process.exitCode = code;
   });

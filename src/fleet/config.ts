@@ -57,11 +57,16 @@ export interface DaemonConfig {
   /** Absent means one_for_one. */
   strategy?: Strategy;
   dashboard: { host: string; port: number } | false;
+  /** The job queue that `bosun jobs` and the dashboard's queue page show, when configured. */
+  queue?: QueueConfig;
   /** In the order the file lists them. */
   programs: ProgramConfig[];
   /** Daemons sharing one PostgreSQL: a fleet across hosts. */
   fleet?: FleetSettings;
 }
+
+/** `queue:` in the config: a PostgreSQL database (and schema), or a PGlite directory (absolute). */
+export type QueueConfig = { database: string; schema?: string } | { pglite: string };
 
 /** The config is invalid; `problems` holds one line per problem, each starting with its path. */
 export class ConfigError extends BosunError {
@@ -136,7 +141,8 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
   const v = new Validator(problems);
   const base = dirname(file);
   if (!isObject(raw)) throw new ConfigError([`(root): expected an object with 'programs', got ${show(raw)}`], file);
-  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs', 'fleet']);
+  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs', 'queue', 'fleet']);
+  const queue = raw.queue === undefined ? undefined : queueConfig(raw.queue, base, v, problems);
 
   const home = raw.home === undefined ? resolve(base, '.bosun') : resolve(base, v.string(raw.home, 'home') ?? '.bosun');
 
@@ -246,7 +252,7 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
     for (const cycle of findCycles(programs)) problems.push(`programs.${cycle[0]}.after: dependency cycle ${[...cycle, cycle[0]].join(' -> ')}`);
   }
   if (problems.length > 0) throw new ConfigError(problems, file);
-  return { file, home, strategy, dashboard, programs, ...(fleet === undefined ? {} : { fleet }) };
+  return { file, home, strategy, dashboard, programs, ...(queue !== undefined ? { queue } : {}), ...(fleet === undefined ? {} : { fleet }) };
 }
 
 /** Every dependency cycle once, each starting at its first program in file order. */
@@ -268,4 +274,23 @@ function findCycles(programs: ProgramConfig[]): string[][] {
   };
   for (const p of programs) if (!state.has(p.name)) visit(p.name);
   return cycles;
+}
+
+function queueConfig(x: unknown, base: string, v: Validator, problems: string[]): QueueConfig | undefined {
+  if (!v.object(x, 'queue')) return undefined;
+  const q = x as Record<string, unknown>;
+  v.keys(q, 'queue', ['database', 'pglite', 'schema']);
+  if ((q.database === undefined) === (q.pglite === undefined)) {
+    problems.push(`queue: expected exactly one of database (a PostgreSQL URL) or pglite (a directory), got ${q.database === undefined ? 'neither' : 'both'}`);
+    return undefined;
+  }
+  if (q.pglite !== undefined) {
+    if (q.schema !== undefined) problems.push('queue.schema: only with queue.database (a PGlite queue has one schema)');
+    const dir = v.string(q.pglite, 'queue.pglite');
+    return dir === undefined ? undefined : { pglite: resolve(base, dir) };
+  }
+  const database = v.string(q.database, 'queue.database');
+  const schema = q.schema === undefined ? undefined : v.string(q.schema, 'queue.schema');
+  if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,50}$/.test(schema)) problems.push(`queue.schema: expected a plain identifier (letters, digits, _), got '${schema}'`);
+  return database === undefined ? undefined : { database, ...(schema !== undefined ? { schema } : {}) };
 }

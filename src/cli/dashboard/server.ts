@@ -22,6 +22,8 @@ import type { DaemonView } from '../daemon.js';
 import { DASHBOARD_BODY_BYTES, DASHBOARD_CONNECTIONS, DASHBOARD_REQUEST_MS, EVENT_STREAM_BUFFER_BYTES, EVENT_STREAM_CLIENTS, roomForClient } from '../limits.js';
 import { metricsText, type StreamCounts } from './metrics.js';
 import { PAGE } from './page.js';
+import { queuePage } from './queue.js';
+import type { QueueConfig } from '../../fleet/config.js';
 
 export interface Dashboard {
   host: string;
@@ -47,7 +49,7 @@ const PAGE_HEADERS = { 'content-security-policy': "default-src 'none'; script-sr
 const NEEDS_TOKEN = JSON.stringify({ error: 'missing or wrong token: send Authorization: Bearer <contents of <home>/token>' });
 
 /** Listens on host:port (port 0 picks a free one); resolves once listening. */
-export async function startDashboard(daemon: DaemonView, opts: { host: string; port: number }): Promise<Dashboard> {
+export async function startDashboard(daemon: DaemonView, opts: { host: string; port: number; queue?: QueueConfig }): Promise<Dashboard> {
   const streams = new Set<ServerResponse>();
   const counts: StreamCounts = { open: 0, dropped: 0, refused: 0 };
   let pushTimer: NodeJS.Timeout | undefined;
@@ -117,6 +119,8 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     if (!allowedHost(req)) return send(res, 403, 'text/plain', 'forbidden host\n');
     if (req.method === 'GET' && path === '/') return send(res, 200, 'text/html; charset=utf-8', PAGE, PAGE_HEADERS);
     if (req.method === 'GET' && path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(daemon.freshStatus(), counts));
+    // The queue page: its data and actions check the same token (see queue.ts).
+    if ((path === '/queue' || path.startsWith('/api/queue')) && (await queue.handle(req, res, new URL(req.url ?? '/', 'http://x')))) return;
     const m = /^\/api\/programs\/([^/]+)\/(restart|stop|start)$/.exec(path);
     if (path !== '/api/status' && path !== '/api/events' && path !== '/api/fleet' && m === null) return send(res, 404, 'text/plain', 'not found\n');
     if (req.method !== (m === null ? 'GET' : 'POST')) return send(res, 405, 'text/plain', `use ${m === null ? 'GET' : 'POST'}\n`, { allow: m === null ? 'GET' : 'POST' });
@@ -163,6 +167,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
       }
     });
   }
+  const queue = queuePage({ config: opts.queue, authorized: (req) => authorized(req.headers.authorization, daemon.token), send });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -181,6 +186,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
       for (const s of streams) s.end();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await queue.close();
     },
   };
 }
