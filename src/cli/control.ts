@@ -18,7 +18,8 @@ export type Request =
   | { cmd: 'status' }
   | { cmd: 'fleet' }
   | { cmd: 'logfiles' }
-  | { cmd: 'start' | 'stop' | 'restart'; target: string }
+  | { cmd: 'start' | 'stop'; target: string }
+  | { cmd: 'restart'; target: string; /** Absent: each program's `rolling` key decides. */ rolling?: boolean }
   | { cmd: 'reload' }
   | { cmd: 'shutdown' };
 

@@ -245,8 +245,9 @@ export class Daemon implements DaemonView {
         return { ok: true, result: this.freshStatus() };
       case 'start':
       case 'stop':
-      case 'restart':
         return this.act(req.cmd, req.target);
+      case 'restart':
+        return this.act(req.cmd, req.target, typeof req.rolling === 'boolean' ? { rolling: req.rolling } : {});
       case 'logfiles':
         return { ok: true, result: this.logFiles() };
       case 'fleet': {

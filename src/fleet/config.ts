@@ -8,7 +8,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
 import { BosunError } from '../core/errors.js';
 import { Validator, isObject, show } from './validator.js';
+import { OPS_KEYS, validateOps, type OpsConfig } from './config-ops.js';
 import { fleetSettings, placementOf, type FleetSettings, type Placement } from './fleet-config.js';
+
+export type { ListenSpec, WatchConfig } from './config-ops.js';
 
 export { defineConfig } from './define-config.js';
 export type { ReadyInput, BackoffInput, ProgramInput, ConfigInput } from './define-config.js';
@@ -22,7 +25,8 @@ export interface Backoff {
   resetAfterMs: number;
 }
 
-export interface ProgramConfig {
+/** A program's settings; `listen`, `rolling`, `envFile`, `watch` and `cronRestart` come from config-ops.ts. */
+export interface ProgramConfig extends OpsConfig {
   name: string;
   command: string[];
   shell: boolean;
@@ -131,7 +135,7 @@ function parseYamlElsewhere(file: string): Promise<unknown> {
   });
 }
 
-const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff', 'placement'];
+const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff', ...OPS_KEYS, 'placement'];
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'];
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -225,12 +229,12 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
         if (l.maxSize !== undefined) logs.maxSize = v.size(l.maxSize, `${path}.logs.maxSize`) ?? logs.maxSize;
         if (l.keep !== undefined) logs.keep = v.int(l.keep, `${path}.logs.keep`, 0) ?? logs.keep;
       }
+      const cwd = prog.cwd === undefined ? base : resolve(base, v.string(prog.cwd, `${path}.cwd`) ?? '.');
       const cfg: ProgramConfig = {
         name,
         command,
         shell,
-        cwd: prog.cwd === undefined ? base : resolve(base, v.string(prog.cwd, `${path}.cwd`) ?? '.'),
-        env,
+        cwd,
         instances: prog.instances === undefined ? 1 : v.int(prog.instances, `${path}.instances`, 1) ?? 1,
         restart: prog.restart === undefined ? 'always' : (v.oneOf(prog.restart, `${path}.restart`, ['always', 'on-failure', 'never']) as ProgramConfig['restart']) ?? 'always',
         after,
@@ -241,6 +245,7 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
         backoff: prog.backoff === undefined ? backoff : v.backoff(prog.backoff, `${path}.backoff`, backoff),
         intensity,
         periodMs,
+        ...validateOps(v, problems, prog, path, base, cwd, env),
       };
       if (prog.ready !== undefined) cfg.ready = v.ready(prog.ready, `${path}.ready`);
       if (prog.activityTimeout !== undefined) cfg.activityTimeoutMs = v.duration(prog.activityTimeout, `${path}.activityTimeout`, 1);

@@ -101,7 +101,7 @@ export function redact(url: string): string {
 export function placementOf(
   raw: unknown,
   path: string,
-  program: { instances: number; killTimeoutMs: number },
+  program: { instances: number; killTimeoutMs: number; rolling?: boolean },
   fleet: FleetSettings | undefined,
   fleetGiven: boolean,
   v: Validator,
@@ -115,6 +115,7 @@ export function placementOf(
     return placement;
   }
   if (program.instances !== 1) problems.push(`${path}.instances: a singleton runs one instance on one host of the fleet, got ${program.instances}`);
+  if (program.rolling === true) problems.push(`${path}.rolling: a singleton cannot roll: its replacement would run beside it (it is restarted instead)`);
   if (fleet !== undefined) {
     const t = leaseTiming(fleet.leaseTtlMs);
     if (program.killTimeoutMs > t.maxKillTimeoutMs) {

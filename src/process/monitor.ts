@@ -71,8 +71,11 @@ export interface MonitorOptions {
   tailLines?: number;
   /** A line without a newline (a prompt) reaches tail() and listeners after this long. Default 200. */
   partialLineMs?: number;
-  /** Append output here; `{ path, maxSize, keep }` rotates by size. */
-  logFile?: string | LogFileOptions;
+  /**
+   * Append output here; `{ path, maxSize, keep }` rotates by size. A LogFile is shared: several
+   * monitors (the runs of one program instance) may write it, and none of them closes it.
+   */
+  logFile?: string | LogFileOptions | LogFile;
   /** The log file could not be written; output is dropped (counted) until it recovers. */
   onLogError?: (err: LogWriteError) => void;
   /** The log file is written again after an error; `droppedBytes` were lost (a line in the log says so). */
@@ -105,6 +108,11 @@ export interface MonitorOptions {
   adopt?: AdoptOptions;
   /** Leave the tree running if this process exits (no exit hook). Default false: the exit hook SIGKILLs it. */
   outliveMonitor?: boolean;
+  /**
+   * Open file descriptors of this process that the child gets as its fds 3, 4, ... in this
+   * order (listening sockets handed down the sd_listen_fds(3) way). Default: none.
+   */
+  fds?: readonly number[];
 }
 
 /** What `child_process.spawn` is to monitorProcess. */
@@ -165,6 +173,8 @@ class ProcessMonitor implements MonitoredProcess {
   readonly #ring: TailRing;
   readonly #listeners = new Set<LineListener>();
   readonly #log: LogFile | undefined;
+  /** The log was handed in (logFile: a LogFile): written, never closed, by this monitor. */
+  #sharedLog = false;
   readonly #exitAbort = new AbortController();
   #child: ChildProcess | undefined;
   #readers: OutputPipeReader[] = [];
@@ -215,7 +225,10 @@ class ProcessMonitor implements MonitoredProcess {
     if (logger !== undefined) {
       this.#listeners.add((stream, line) => logger.info({ stream, pid: this.#pid, name: this.#name }, line));
     }
-    if (o.logFile !== undefined) {
+    if (o.logFile instanceof LogFile) {
+      this.#log = o.logFile;
+      this.#sharedLog = true;
+    } else if (o.logFile !== undefined) {
       const fileOptions = typeof o.logFile === 'string' ? { path: o.logFile } : o.logFile;
       this.#log = new LogFile({
         clock: this.#clock,
@@ -292,6 +305,7 @@ class ProcessMonitor implements MonitoredProcess {
       listeners: this.#listeners,
       clock: this.#clock,
       partialLineMs: this.#o.partialLineMs,
+      source: () => this.#pid,
       onActivity: () => {
         this.#lastActivity = this.#clock.now();
       },
@@ -334,6 +348,8 @@ class ProcessMonitor implements MonitoredProcess {
     } else {
       stdio = ['ignore', 'pipe', 'pipe'];
     }
+    // Handed-down fds come right after stderr (3, 4, ...); an IPC channel goes after them.
+    stdio.push(...(o.fds ?? []));
     if (wantsIpc) stdio.push('ipc');
     // The marker lets a later scan find descendants that left the group and session (tree.ts).
     this.#marker = newMarker();
@@ -542,8 +558,8 @@ class ProcessMonitor implements MonitoredProcess {
     this.#child?.stdout?.destroy();
     this.#child?.stderr?.destroy();
     this.#closeReaders();
-    void this.#log?.close().finally(() => this.#settle(this.#err ?? e));
-    if (this.#log === undefined) this.#settle(this.#err ?? e);
+    if (this.#log !== undefined && !this.#sharedLog) void this.#log.close().finally(() => this.#settle(this.#err ?? e));
+    else this.#settle(this.#err ?? e);
   }
 
   async #onExit(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
@@ -572,7 +588,7 @@ class ProcessMonitor implements MonitoredProcess {
     await this.#drainStreams();
     if (exitErr !== undefined) Object.assign(exitErr, { tail: this.tail() });
     await this.#heartbeats;
-    await this.#log?.close();
+    if (!this.#sharedLog) await this.#log?.close();
     this.#settle(this.#err);
   }
 

@@ -197,7 +197,7 @@ programs:
         const l = await cli(['logs', 'a', '-n', '1', '--home', d.home]);
         return /env=two/.test(l.stdout) ? l : undefined;
       });
-      assert.match(logs.stdout, /^a\[0\] \| pid=\d+ env=two\n$/);
+      assert.match(logs.stdout, /^\d{4}-\d\d-\d\dT\S+Z a\[0\] out \| pid=\d+ env=two\n$/);
       p.write('programs:\n  a: { command: [node], restart: sometimes }\n');
       const bad = await cli(['reload', '--home', d.home]);
       assert.equal(bad.code, 2);
