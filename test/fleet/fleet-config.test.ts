@@ -76,12 +76,15 @@ describe('fleet config', () => {
     assert.deepEqual(problems({ fleet: { database: URL, leaseTtl: '3s' }, programs: { web: { ...prog, killTimeout: '1m' } } }), []);
   });
 
-  test('a singleton needs a fleet and runs one instance', () => {
+  test('a singleton needs a fleet, runs one instance and never rolls', () => {
     assert.deepEqual(problems({ programs: { cron: { ...prog, placement: 'singleton' } } }), [
       'programs.cron.placement: singleton needs a fleet: set fleet.database to the PostgreSQL the hosts share',
     ]);
     assert.deepEqual(problems({ fleet: { database: URL }, programs: { cron: { ...prog, placement: 'singleton', instances: 2 } } }), [
       'programs.cron.instances: a singleton runs one instance on one host of the fleet, got 2',
+    ]);
+    assert.deepEqual(problems({ fleet: { database: URL }, programs: { cron: { ...prog, placement: 'singleton', rolling: true } } }), [
+      'programs.cron.rolling: a singleton cannot roll: its replacement would run beside it (it is restarted instead)',
     ]);
     assert.deepEqual(problems({ fleet: { database: URL }, programs: { cron: { ...prog, placement: 'everywhere' } } }), [
       "programs.cron.placement: expected singleton, got 'everywhere'",
