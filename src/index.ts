@@ -7,4 +7,4 @@ export { type Reporter, isReporter, reportOf } from './core/reporter.js';
 export { ReusedWorkerError } from './core/reused-worker.js';
 // Types a daemon config written in JavaScript: `export default defineConfig({ programs: {...} })`.
 export { defineConfig } from './fleet/define-config.js';
-export type { ConfigInput, ProgramInput, ReadyInput, BackoffInput } from './fleet/define-config.js';
+export type { ConfigInput, ProgramInput, ReadyInput, BackoffInput, FleetInput } from './fleet/define-config.js';

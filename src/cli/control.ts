@@ -16,6 +16,7 @@ import { CONTROL_CONNECTIONS, CONTROL_IDLE_MS, CONTROL_MESSAGE_BYTES, roomForCli
 export type Request =
   | { cmd: 'ping' }
   | { cmd: 'status' }
+  | { cmd: 'fleet' }
   | { cmd: 'logfiles' }
   | { cmd: 'start' | 'stop'; target: string }
   | { cmd: 'restart'; target: string; /** Absent: each program's `rolling` key decides. */ rolling?: boolean }

@@ -6,6 +6,8 @@ import { closeSync, openSync, readSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { ConfigError, loadConfig, type DaemonConfig } from '../fleet/config.js';
 import { Fleet } from '../fleet/fleet.js';
+import type { HostLink } from '../fleet/host-link.js';
+import type { FleetStatusBody } from '../fleet/hosts.js';
 import { programLogFiles } from '../fleet/log-files.js';
 import { formatEvent, type LifecycleEvent, type LogFileRef, type StatusBody } from '../fleet/status.js';
 import { failure, failureOf, request, serveControl, type Reply, type Request } from './control.js';
@@ -25,6 +27,8 @@ export interface DaemonView {
   /** Recent output (across restarts), CPU and memory history of each instance, keyed `name[instance]`. */
   details(): Record<string, { tail: string[]; cpu: number[]; memory: number[] }>;
   act(action: 'start' | 'stop' | 'restart', target: string): Promise<Reply>;
+  /** Every host of the fleet; undefined when the daemon is not in one. */
+  fleetStatus(): Promise<FleetStatusBody> | undefined;
   /** Subscribes to lifecycle events (and to state changes, as null); returns the unsubscribe. */
   subscribe(fn: (event: LifecycleEvent | null) => void): () => void;
 }
@@ -38,6 +42,8 @@ export class Daemon implements DaemonView {
   readonly #err: (line: string) => void;
   readonly #reopenOwnOutput: (() => void) | undefined;
   #fleet: Fleet | undefined;
+  /** With `fleet` in the config: this daemon's link to the fleet's database. */
+  #hosts: HostLink | undefined;
   #control: Server | undefined;
   #closeDashboard: (() => Promise<void>) | undefined;
   #shutdown: Promise<void> | undefined;
@@ -59,7 +65,8 @@ export class Daemon implements DaemonView {
 
   /**
    * Takes the home (refusing when another daemon holds it), opens the dashboard and the socket
-   * and starts the fleet. Returns an exit code: 0 once started, 1 when it cannot start.
+   * and starts the fleet. Returns an exit code: 0 once started, 1 when it cannot start, 2 when
+   * the config's fleet database cannot be used or its host name is taken.
    */
   open(): Promise<number> {
     const opening = this.#open();
@@ -91,6 +98,10 @@ export class Daemon implements DaemonView {
     }
     writePidFile(p.pid);
     writeHomeFile(p.token, `${this.token}\n`, 0o600);
+    if (this.config.fleet !== undefined) {
+      const code = await this.#joinFleet();
+      if (code !== 0) return code;
+    }
     if (this.config.dashboard !== false) {
       // Loaded only when enabled, so a daemon without a dashboard never pays for it.
       const { startDashboard } = await import('./dashboard/server.js');
@@ -101,6 +112,7 @@ export class Daemon implements DaemonView {
       } catch (err) {
         rmSync(p.pid, { force: true });
         rmSync(p.token, { force: true });
+        await this.#hosts?.close();
         this.#err(`bosun: the dashboard cannot listen on ${host}:${port} (${(err as Error).message}); set dashboard.port (0 picks a free port) or dashboard: false`);
         return 1;
       }
@@ -108,7 +120,7 @@ export class Daemon implements DaemonView {
       this.#out(`dashboard http://${dash.host}:${dash.port}/`);
       this.#out(`dashboard token in ${p.token}; open http://${dash.host}:${dash.port}/#token=${this.token} to use its buttons`);
     }
-    const fleet = new Fleet({ config: this.config });
+    const fleet = new Fleet({ config: this.config, ...(this.#hosts === undefined ? {} : { hosts: this.#hosts }) });
     this.#fleet = fleet;
     fleet.on('event', (e) => {
       this.#out(formatEvent(e));
@@ -132,6 +144,8 @@ export class Daemon implements DaemonView {
         fleet.kill();
         await fleet.wait().catch(() => {});
       }
+      // After the fleet: its singletons released their leases through this link.
+      await this.#hosts?.close();
       await this.#closeDashboard?.();
       // Not awaited: close() waits for open connections, and the shutdown request is one of them.
       this.#control?.close();
@@ -154,6 +168,34 @@ export class Daemon implements DaemonView {
 
   status(): StatusBody {
     return this.#fleet?.status() ?? { programs: [] };
+  }
+
+  /** Every host of the fleet (`bosun status --fleet`); undefined when this daemon is not in one. */
+  fleetStatus(): Promise<FleetStatusBody> | undefined {
+    return this.#hosts?.fleetStatus();
+  }
+
+  /**
+   * Connects to the fleet's database and claims the host name before any program starts. Loaded
+   * only with `fleet`, so a daemon without it never loads pg. A database that cannot be used is
+   * a config problem at fleet.database (exit 2): a daemon that cannot register is invisible to
+   * its fleet and its singletons could never run; a supervisor (systemd) retries the start.
+   */
+  async #joinFleet(): Promise<number> {
+    const { connectHost } = await import('../fleet/host-link.js');
+    try {
+      this.#hosts = await connectHost(this.config);
+      return 0;
+    } catch (err) {
+      rmSync(this.#paths.pid, { force: true });
+      rmSync(this.#paths.token, { force: true });
+      const code = (err as { code?: string }).code;
+      if (code === 'ERR_FLEET_DATABASE' || code === 'ERR_HOST_CLAIMED') {
+        this.#err((err as Error).message);
+        return 2;
+      }
+      throw err;
+    }
   }
 
   freshStatus(): StatusBody {
@@ -200,7 +242,10 @@ export class Daemon implements DaemonView {
       if (err instanceof ConfigError) return failure('ERR_CONFIG', err.problems.join('\n'));
       throw err;
     }
-    // Where the daemon lives and what it serves are fixed for its life; programs follow the file.
+    // Where the daemon lives, what it serves and which fleet it is in are fixed for its life; programs follow the file.
+    if (JSON.stringify(next.fleet) !== JSON.stringify(this.config.fleet)) {
+      return failure('ERR_CONFIG', 'fleet: the fleet settings (database, host, leaseTtl, schema) are fixed while the daemon runs; restart the daemon to change them');
+    }
     next = { ...next, home: this.config.home, dashboard: this.config.dashboard };
     try {
       checkLogFiles(programLogFiles(next));
@@ -232,6 +277,15 @@ export class Daemon implements DaemonView {
         return this.act(req.cmd, req.target, typeof req.rolling === 'boolean' ? { rolling: req.rolling } : {});
       case 'logfiles':
         return { ok: true, result: this.logFiles() };
+      case 'fleet': {
+        const body = this.fleetStatus();
+        if (body === undefined) return failure('ERR_NOT_FOUND', 'this daemon is not part of a fleet: its config has no fleet.database');
+        try {
+          return { ok: true, result: await body };
+        } catch (err) {
+          return failure('ERR_FAILED', `cannot read the fleet from its database: ${(err as Error).message}`);
+        }
+      }
       case 'reload':
         return this.#reload();
       case 'reopen':

@@ -14,6 +14,7 @@ import { EXIT, Exit, exitQuietlyOnClosedStdout, systemErrorLine, type Common } f
 import { NoDaemonError, request } from './control.js';
 import type { Daemon, StatusBody } from './daemon.js';
 import { DaemonOutput } from './daemon-output.js';
+import type { FleetStatusBody } from '../fleet/hosts.js';
 import { paths } from './paths.js';
 import { removeOwnFiles } from './pidfile.js';
 import { packageVersion } from './version.js';
@@ -251,8 +252,14 @@ async function program(): Promise<Command> {
       const { startupCommand } = await import('./startup.js');
       code = await startupCommand(await configOrExit(file ?? g.config, {}), o.install === true, g.home === undefined ? undefined : resolve(g.home), o.unitDir === undefined ? undefined : resolve(o.unitDir));
     });
-  common(cli.command('status').description('show every program instance').option('--json', 'print JSON for scripts'))
-    .action(async (o: { json?: boolean }, c: Command) => {
+  common(cli.command('status').description('show every program instance').option('--json', 'print JSON for scripts').option('--fleet', 'every host of the fleet, from its database'))
+    .action(async (o: { json?: boolean; fleet?: boolean }, c: Command) => {
+      if (o.fleet === true) {
+        const body = (await ask(opts(c), { cmd: 'fleet' })) as FleetStatusBody;
+        if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
+        else process.stdout.write(`${(await import('./status-table.js')).fleetTable(body)}\n`);
+        return;
+      }
       const body = (await ask(opts(c), { cmd: 'status' })) as StatusBody;
       if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
       else process.stdout.write(`${(await import('./status-table.js')).statusTable(body)}\n`);

@@ -14,6 +14,7 @@ import { preflight } from './preflight.js';
 import { joinShellWords, splitShellWords, ShellWordsError } from './shell-words.js';
 import { Validator, isObject, show } from './validator.js';
 import { OPS_KEYS, validateOps, type OpsConfig } from './config-ops.js';
+import { fleetSettings, placementOf, type FleetSettings, type Placement } from './fleet-config.js';
 
 export type { ListenSpec, WatchConfig } from './config-ops.js';
 
@@ -50,6 +51,8 @@ export interface ProgramConfig extends OpsConfig {
   backoff: Backoff;
   intensity: number;
   periodMs: number;
+  /** `singleton`: runs on one host of the fleet at a time (needs `fleet`). Absent: on every host. */
+  placement?: Placement;
 }
 
 /** What a crash that the policy restarts does to the other programs (OTP's meanings, in start order). */
@@ -67,6 +70,8 @@ export interface DaemonConfig {
   queue?: QueueConfig;
   /** In the order the file lists them. */
   programs: ProgramConfig[];
+  /** Daemons sharing one PostgreSQL: a fleet across hosts. */
+  fleet?: FleetSettings;
 }
 
 /** `queue:` in the config: a PostgreSQL database (and schema), or a PGlite directory (absolute). */
@@ -157,7 +162,7 @@ function parseYamlElsewhere(file: string): Promise<Parsed> {
   });
 }
 
-const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff', ...OPS_KEYS];
+const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff', ...OPS_KEYS, 'placement'];
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'];
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** More would not be a fleet but a fork bomb: each instance is a process, a log file and timers. */
@@ -187,7 +192,7 @@ export function validateConfig(raw: unknown, file?: string, options: ValidateOpt
   const base = file === undefined ? process.cwd() : dirname(file);
   const label = file ?? '(object)';
   if (!isObject(raw)) throw new ConfigError([`(root): expected an object with 'programs', got ${show(raw)}`], label);
-  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs', 'queue']);
+  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs', 'queue', 'fleet']);
   const queue = raw.queue === undefined ? undefined : queueConfig(raw.queue, base, v, problems);
 
   const configHome = raw.home === undefined ? resolve(base, '.bosun') : resolve(base, v.string(raw.home, 'home') ?? '.bosun');
@@ -218,6 +223,8 @@ export function validateConfig(raw: unknown, file?: string, options: ValidateOpt
     if (s.backoff !== undefined) backoff = v.backoff(s.backoff, 'supervisor.backoff', backoff);
   }
 
+  const fleet = fleetSettings(raw.fleet, v, problems);
+
   const programs: ProgramConfig[] = [];
   const rawPrograms = raw.programs;
   if (rawPrograms === undefined) problems.push('programs: required');
@@ -227,14 +234,17 @@ export function validateConfig(raw: unknown, file?: string, options: ValidateOpt
     const shared = { base, names: rawPrograms as object, backoff, intensity, periodMs };
     for (const [name, p] of entries) {
       const cfg = validateProgram(v, problems, name, p, shared);
-      if (cfg !== undefined) programs.push(cfg);
+      if (cfg === undefined) continue;
+      const placement = placementOf((p as Record<string, unknown>).placement, `programs.${name}`, cfg, fleet, raw.fleet !== undefined, v, problems);
+      if (placement !== undefined) cfg.placement = placement;
+      programs.push(cfg);
     }
     for (const cycle of programCycles(programs)) problems.push(`programs.${cycle[0]}.after: dependency cycle ${[...cycle, cycle[0]].join(' -> ')}`);
     sharedLogProblems(home, programs, problems);
     if (options.checkFiles !== false) preflight(home, programs, problems);
   }
   if (problems.length > 0) throw new ConfigError(problems, label);
-  return { file: file ?? '', home, strategy, dashboard, programs, ...(queue !== undefined ? { queue } : {}) };
+  return { file: file ?? '', home, strategy, dashboard, programs, ...(queue !== undefined ? { queue } : {}), ...(fleet === undefined ? {} : { fleet }) };
 }
 
 interface ProgramDefaults {

@@ -55,6 +55,19 @@ export interface ProgramInput {
   watch?: boolean | { paths?: string[]; ignore?: string[]; debounce?: Duration };
   /** Restart on a schedule (croner syntax; 6 fields put seconds first). */
   cronRestart?: string;
+  /** `singleton`: runs on exactly one host of the fleet at a time, standby on the others (needs `fleet`). */
+  placement?: 'singleton';
+}
+
+export interface FleetInput {
+  /** The PostgreSQL URL every daemon of the fleet shares (not PGlite: it cannot be shared). */
+  database: string;
+  /** This daemon's name in the fleet; default the machine's hostname. */
+  host?: string;
+  /** A singleton's lease; also how old a host's status may get before it shows as unreachable. Default 15s. */
+  leaseTtl?: Duration;
+  /** Schema holding the fleet's tables and leases. Default bosun. */
+  schema?: string;
 }
 
 export interface ConfigInput {
@@ -64,6 +77,8 @@ export interface ConfigInput {
   dashboard?: { host?: string; port?: number } | false;
   supervisor?: { strategy?: 'one_for_one' | 'one_for_all' | 'rest_for_one'; intensity?: number; period?: Duration; backoff?: BackoffInput };
   programs: Record<string, ProgramInput>;
+  /** Daemons on several hosts sharing one PostgreSQL: one view of every host, singleton programs. */
+  fleet?: FleetInput;
 }
 
 /** Types a config written in JavaScript: `export default defineConfig({ programs: {...} })`. */

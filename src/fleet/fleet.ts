@@ -37,6 +37,7 @@ import { rollingRestart, type RollHost } from './rolling.js';
 import { ListenError, Sockets } from './sockets.js';
 import { FileWatch, ignoreMatcher } from './watch.js';
 import { Sampler } from './sampler.js';
+import type { HostLink } from './host-link.js';
 import { FleetState, type InstanceEntry } from './state.js';
 import type { EventName, LifecycleEvent, LogFileRef, Reason, StatusBody } from './status.js';
 import { dependsOn, parseTarget, startOrder } from './targets.js';
@@ -57,6 +58,12 @@ export interface FleetOptions {
    * (fake children have no pipes to share).
    */
   durable?: boolean;
+  /**
+   * The link to the other hosts of the fleet (`await connectHost(config)`), required when the
+   * config has `fleet`: this host's status goes to the fleet's database and `placement:
+   * singleton` programs take their lease there. Its owner closes it after the fleet stopped.
+   */
+  hosts?: HostLink;
 }
 
 export interface FleetEvents {
@@ -95,6 +102,7 @@ export class Fleet implements Worker {
   readonly #random: () => number;
   readonly #spawn: SpawnFn | undefined;
   readonly #log: Logger | undefined;
+  readonly #hosts: HostLink | undefined;
   readonly #programs = new Map<string, Program>();
   readonly #events = new Emitter<FleetEvents>((err, event) => this.#log?.error({ err, event }, 'fleet event listener threw'));
   readonly #sampler: Sampler;
@@ -127,6 +135,8 @@ export class Fleet implements Worker {
     this.#random = options.random ?? Math.random;
     this.#spawn = options.spawn;
     this.#log = options.logger;
+    this.#hosts = options.hosts;
+    if (this.#config.fleet !== undefined && this.#hosts === undefined) throw new TypeError('a config with `fleet` needs its link to the fleet: new Fleet({ config, hosts: await connectHost(config) })');
     mkdirSync(join(this.#config.home, 'logs'), { recursive: true, mode: 0o700 });
     for (const cfg of this.#config.programs) this.#programs.set(cfg.name, this.#newProgram(cfg));
     this.#sampler = new Sampler(() => this.#records(), this.#clock, () => this.#watchers > 0);
@@ -138,6 +148,7 @@ export class Fleet implements Worker {
     );
     this.#tree = this.#newTree();
     for (const cfg of this.#config.programs) this.#armTriggers(cfg);
+    this.#hosts?.attach(this);
   }
 
   get config(): FleetConfig {
@@ -155,6 +166,7 @@ export class Fleet implements Worker {
     for (const p of this.#programs.values()) {
       for (const r of p.records) programs.push(r.status(now, () => this.#pendingDeps(p)));
     }
+    if (this.#hosts !== undefined) for (const row of programs) row.host = this.#hosts.host;
     return { programs };
   }
 
@@ -397,9 +409,10 @@ export class Fleet implements Worker {
         throw err;
       }
     }
-    const cfg = p.config;
     // A process an earlier daemon left that cannot be adopted is gone before its successor starts.
     await this.#stale.get(`${p.config.name}[${r.index}]`);
+    if (p.config.placement === 'singleton') return this.#runSingleton(p, r, signal);
+    const cfg = p.config;
     let w = this.#adopted(cfg, r);
     if (w === undefined) {
       try {
@@ -424,11 +437,78 @@ export class Fleet implements Worker {
   }
 
   /**
+   * A singleton instance: standby until it holds the program's lease; each tenure is a #tenure
+   * (see singleton.ts). A tenure is never adopted: its environment carries the tenure's fence
+   * marker, so its fingerprint is not the program's, and a daemon after this one stops it rather
+   * than adopt a process whose lease it cannot renew (the old daemon's fence would anyway).
+   */
+  async #runSingleton(p: Program, r: InstanceRecord, signal: AbortSignal): Promise<Worker> {
+    // The standby sentence shows only while standby; a tenure brings back the last reason's.
+    let detail = r.detail;
+    let lost = false;
+    try {
+      const cfg = p.config;
+      // Bound once, like any program's; every tenure on this host gets them.
+      const listen = cfg.listen.length === 0 ? undefined : await this.#sockets.forProgram(cfg.name, cfg.listen);
+      return await this.#hosts!.singleton(
+        {
+          program: p.config.name,
+          index: r.index,
+          killSignal: p.config.killSignal,
+          killTimeoutMs: p.config.killTimeoutMs,
+          launch: (tenure, env) => {
+            r.detail = detail;
+            return this.#tenure(p, r, tenure, env, listen);
+          },
+          standby: (why) => {
+            if (!lost && r.state !== 'standby') detail = r.detail;
+            lost = false;
+            r.detail = why;
+            this.#set(r, 'standby');
+          },
+          leaseLost: (why) => {
+            // Before the stop when it can be, so the exit is recorded as the lease's doing.
+            r.stopReason = 'lease';
+            r.reason = 'lease';
+            detail = why;
+            lost = true;
+          },
+        },
+        signal,
+      );
+    } catch (err) {
+      if (signal.aborted) this.#set(r, 'stopped');
+      throw err;
+    }
+  }
+
+  /**
+   * One tenure of a singleton: always a fresh process (never adopted), its environment carrying
+   * the fence's marker, wired like any run. `signal` aborting means the holder stopped it.
+   */
+  #tenure(p: Program, r: InstanceRecord, signal: AbortSignal, env: Record<string, string>, listen: { fds: number[]; env: Record<string, string> } | undefined): ProgramInstance {
+    const cfg = { ...p.config, env: { ...p.config.env, ...env } };
+    const w = this.#fresh(cfg, r, r.slot, listen);
+    if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid}`);
+    this.#wire(cfg, r, w, signal, false);
+    return w;
+  }
+
+  /**
    * Makes `w` the current run of `r` and resolves once it is ready or has ended (start_link).
    * `ready`: a rolling restart's replacement, which was started and found ready already.
    */
   async #attach(p: Program, r: InstanceRecord, w: ProgramInstance, signal: AbortSignal, ready: boolean): Promise<Worker> {
-    const cfg = p.config;
+    this.#wire(p.config, r, w, signal, ready);
+    const onAbort = () => w.kill();
+    signal.addEventListener('abort', onAbort, { once: true });
+    await w.readyOrDone();
+    signal.removeEventListener('abort', onAbort);
+    return w;
+  }
+
+  /** Wires run `w` into record `r` (state, events, exit); `signal` aborting means we stopped it. */
+  #wire(cfg: ProgramConfig, r: InstanceRecord, w: ProgramInstance, signal: AbortSignal, ready: boolean): void {
     r.worker = w;
     r.pid = w.pid;
     r.startedAt = w.startedAt;
@@ -456,11 +536,6 @@ export class Fleet implements Worker {
       (err: unknown) => this.#ended(r, w, toError(err), signal),
     );
     this.#sampler.wake();
-    const onAbort = () => w.kill();
-    signal.addEventListener('abort', onAbort, { once: true });
-    await w.readyOrDone();
-    signal.removeEventListener('abort', onAbort);
-    return w;
   }
 
   /** A run ended: record how; the Supervisor's decision (restart, fail, remove) comes next as an event. */
@@ -714,7 +789,8 @@ export class Fleet implements Worker {
 
   async #rollInstances(name: string, indexes: number[], why: Reason): Promise<void> {
     const p = this.#programs.get(name)!;
-    if (p.sup === undefined || this.#treeState(name) !== 'running') return this.#restartProgram(name, why);
+    // A singleton's replacement would run beside it: it is restarted, never rolled.
+    if (p.sup === undefined || this.#treeState(name) !== 'running' || p.config.placement === 'singleton') return this.#restartProgram(name, why);
     if (this.#socketsHeldElsewhere(p)) {
       this.#log?.warn({ program: name }, 'its sockets are held by processes adopted from an earlier daemon; restarting the whole program to bind them anew');
       return this.#restartProgram(name, why);
@@ -997,7 +1073,7 @@ export class Fleet implements Worker {
   /** A program run has settled once each instance is ready, has ended, or waits for `after`. */
   #settled(p: Program): boolean {
     const members = p.records.filter((r) => !r.held);
-    if (members.some((r) => r.attempted && r.state === 'waiting')) return true;
+    if (members.some((r) => r.attempted && (r.state === 'waiting' || r.state === 'standby'))) return true;
     return members.every((r) => r.attempted && r.state !== 'starting');
   }
 

@@ -16,7 +16,8 @@ export type State =
 
 /**
  * Why an instance last stopped or failed, as a word: the kind of its error, never its message.
- * `exit` and `signal` are its own doing; `command`, `watch` and `cron` are ours; the rest are
+ * `exit` and `signal` are its own doing; `command`, `watch` and `cron` are ours; `lease` is a
+ * singleton stopped because its lease could not be renewed in time (fenced); the rest are
  * limits that killed it.
  */
 export type Reason =
@@ -29,7 +30,8 @@ export type Reason =
   | 'watch'
   | 'cron'
   | 'spawn-error'
-  | 'intensity';
+  | 'intensity'
+  | 'lease';
 
 export interface LastExit {
   code: number | null;

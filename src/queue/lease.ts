@@ -45,7 +45,10 @@ export function startLease(
         let held: boolean;
         try {
           held = await store.tryLease(name, holder, ttlMs);
-          if (held) heldSince = askedAt;
+          if (held) {
+            heldSince = askedAt;
+            options.onHeld?.(askedAt + ttlMs);
+          }
         } catch (err) {
           // Unknown: keep the child only while the last confirmed renewal still covers us.
           held = clock.now() - heldSince < ttlMs - renewMs;

@@ -86,6 +86,13 @@ export interface WorkerOptions {
 export interface LeaseOptions {
   /** A holder that stops renewing loses the lease after this long. */
   ttlMs: number;
+  /**
+   * Called after each successful take or renewal with the time, on the lease's clock, until
+   * which the lease is surely held: the time just before the query plus ttlMs (the store set
+   * the expiry from its own later now()). For fences that must stop the lease's work before it
+   * could expire even when this process cannot act (bosun/fleet's singleton watchdog).
+   */
+  onHeld?: (untilMs: number) => void;
 }
 
 /** What consumers report, for metrics and status pages (see `JobQueue.onEvent`). */

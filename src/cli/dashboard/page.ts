@@ -9,6 +9,8 @@
 // it (or with a token of an earlier daemon), the page asks for the token (`cat <home>/token`)
 // and shows nothing until it has one. No route serves it.
 
+import { FLEET_SCRIPT, FLEET_SECTION, FLEET_STYLE } from './fleet-view.js';
+
 export const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>bosun</title>
@@ -24,12 +26,12 @@ td.reason{white-space:normal;font-size:12px;color:#8a3b12}
 button{font-size:12px;margin-right:4px;cursor:pointer} pre{background:#11151c;color:#d6dde8;padding:8px 10px;margin:0;max-height:160px;overflow:auto;font-size:12px}
 tr.logs td{padding:0 10px 8px} #msg{margin:8px 0;color:#8f1d14;min-height:1.4em}
 #login{margin:8px 0} #login[hidden]{display:none} #login input{font:inherit;width:34em}
-</style></head>
+${FLEET_STYLE}</style></head>
 <body><header><h1>bosun</h1><span id="conn">connecting…</span></header>
 <main><div id="msg"></div>
 <form id="login" hidden><label>Dashboard token (the contents of <code>&lt;home&gt;/token</code>): <input id="token" type="password" autocomplete="off" spellcheck="false"></label> <button type="submit">open</button></form>
 <table><thead><tr><th>program</th><th>id</th><th>state</th><th>pid</th><th>uptime</th><th>restarts</th><th>memory</th><th>cpu</th><th></th><th>actions</th><th>reason / last exit</th></tr></thead>
-<tbody id="rows"></tbody></table></main>
+<tbody id="rows"></tbody></table>${FLEET_SECTION}</main>
 <script>
 (function(){
   'use strict';
@@ -106,5 +108,5 @@ tr.logs td{padding:0 10px 8px} #msg{margin:8px 0;color:#8f1d14;min-height:1.4em}
   }
   connect();
 })();
-</script></body></html>
+</script><script>${FLEET_SCRIPT}</script></body></html>
 `;

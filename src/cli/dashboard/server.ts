@@ -1,6 +1,7 @@
 // The dashboard's HTTP server: the page and /metrics for anyone who reaches the port; everything
-// else needs `Authorization: Bearer <token>` (else 403): /api/status, /api/events (server-sent
-// events carrying recent program output) and POST /api/programs/:name/(restart|stop|start).
+// else needs `Authorization: Bearer <token>` (else 403): /api/status, /api/fleet (every host of
+// the fleet, 404 when not in one), /api/events (server-sent events carrying recent program
+// output) and POST /api/programs/:name/(restart|stop|start).
 // Only loaded when the dashboard is on.
 //
 // Why a header and not a cookie: a browser attaches cookies to cross-site requests but never an
@@ -121,12 +122,17 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     // The queue page: its data and actions check the same token (see queue.ts).
     if ((path === '/queue' || path.startsWith('/api/queue')) && (await queue.handle(req, res, new URL(req.url ?? '/', 'http://x')))) return;
     const m = /^\/api\/programs\/([^/]+)\/(restart|stop|start)$/.exec(path);
-    if (path !== '/api/status' && path !== '/api/events' && m === null) return send(res, 404, 'text/plain', 'not found\n');
+    if (path !== '/api/status' && path !== '/api/events' && path !== '/api/fleet' && m === null) return send(res, 404, 'text/plain', 'not found\n');
     if (req.method !== (m === null ? 'GET' : 'POST')) return send(res, 405, 'text/plain', `use ${m === null ? 'GET' : 'POST'}\n`, { allow: m === null ? 'GET' : 'POST' });
     // Everything below carries program output, state or the power to act: token first.
     if (!authorized(req.headers.authorization, daemon.token)) return send(res, 403, 'application/json', NEEDS_TOKEN);
     if (path === '/api/status') return send(res, 200, 'application/json', JSON.stringify(daemon.freshStatus()));
     if (path === '/api/events') return openStream(res);
+    if (path === '/api/fleet') {
+      const fleet = daemon.fleetStatus();
+      if (fleet === undefined) return send(res, 404, 'application/json', JSON.stringify({ error: 'this daemon is not part of a fleet' }));
+      return send(res, 200, 'application/json', JSON.stringify(await fleet));
+    }
     let name: string;
     try {
       name = decodeURIComponent(m![1]!);
