@@ -195,13 +195,13 @@ programs:
       [new URL(`/bosun_missing_${process.pid}`, DATABASE_URL).toString(), /^fleet\.database: cannot use .*does not exist/m],
     ];
     for (const [database, pattern] of cases) {
-      const p = tempProject(`dashboard: false\nfleet: { database: ${JSON.stringify(database)}, host: x, schema: ${schema} }\nprograms:\n  web: { command: [node, x.js] }\n`);
+      const p = tempProject(`dashboard: false\nfleet: { database: ${JSON.stringify(database)}, host: x, schema: ${schema} }\nprograms:\n  web: { command: [node, -e, "setInterval(() => {}, 1000)"] }\n`);
       const r = await cli(['run', '--config', p.config], { timeoutMs: 30_000 });
       p.cleanup();
       assert.equal(r.code, 2, `${database}: ${r.stderr}`);
       assert.match(r.stderr, pattern);
     }
-    const p = tempProject(`dashboard: false\nfleet: { database: ${JSON.stringify(DATABASE_URL)}, host: x, leaseTtl: 2s, schema: ${schema} }\nprograms:\n  beat: { command: [node, x.js], placement: singleton, killTimeout: 5s }\n`);
+    const p = tempProject(`dashboard: false\nfleet: { database: ${JSON.stringify(DATABASE_URL)}, host: x, leaseTtl: 2s, schema: ${schema} }\nprograms:\n  beat: { command: [node, -e, "setInterval(() => {}, 1000)"], placement: singleton, killTimeout: 5s }\n`);
     const r = await cli(['run', '--config', p.config]);
     p.cleanup();
     assert.equal(r.code, 2, r.stderr);

@@ -112,6 +112,7 @@ async function rig(programs: Record<string, object>, names = ['a', 'b']): Promis
     const config = validateConfig(
       { home: join(dir, name), dashboard: false, fleet: { database: 'postgres://x@127.0.0.1/fleet', host: name, leaseTtl: TTL }, programs },
       join(dir, 'bosun.config.yaml'),
+      { checkFiles: false },
     );
     const link = new HostLink({ host: name, leaseTtlMs: TTL, queue, fence, clock });
     const spawner = new FakeSpawner();
