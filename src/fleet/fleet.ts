@@ -432,7 +432,7 @@ export class Fleet implements Worker {
         throw signal.reason;
       }
     }
-    if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid}${w.adopted ? ' adopted' : ''}`);
+    if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid}${w.adopted ? ' adopted' : ''}`, w.startedAt);
     return this.#attach(p, r, w, signal, false);
   }
 
@@ -489,7 +489,7 @@ export class Fleet implements Worker {
   #tenure(p: Program, r: InstanceRecord, signal: AbortSignal, env: Record<string, string>, listen: { fds: number[]; env: Record<string, string> } | undefined): ProgramInstance {
     const cfg = { ...p.config, env: { ...p.config.env, ...env } };
     const w = this.#fresh(cfg, r, r.slot, listen);
-    if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid}`);
+    if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid}`, w.startedAt);
     this.#wire(cfg, r, w, signal, false);
     return w;
   }
@@ -829,7 +829,7 @@ export class Fleet implements Worker {
           () => this.#replacements.has(w) && this.#recordReplacement(cfg, r, w, true),
           () => {},
         );
-        if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid} replacing=${r.pid}`);
+        if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid} replacing=${r.pid}`, w.startedAt);
         // As for a first start: a program without a ready check has no `ready` line.
         if (p.config.ready !== undefined) {
           w.ready().then(
@@ -1109,8 +1109,9 @@ export class Fleet implements Worker {
     if (this.#events.has('change')) this.#events.emit('change', null);
   }
 
-  #emit(r: InstanceRecord, event: EventName, details = ''): void {
-    const e: LifecycleEvent = { at: this.#clock.now(), program: r.program, instance: r.index, event, details };
+  /** `at` defaults to now; a start is dated at its spawn, which a busy loop may have delayed the event behind. */
+  #emit(r: InstanceRecord, event: EventName, details = '', at = this.#clock.now()): void {
+    const e: LifecycleEvent = { at, program: r.program, instance: r.index, event, details };
     this.#log?.info({ program: r.program, instance: r.index, event }, details);
     if (this.#events.has('event')) this.#events.emit('event', e);
   }

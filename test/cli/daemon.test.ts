@@ -72,7 +72,7 @@ programs:
         const ready = d.lines.findIndex((l) => l.endsWith(` ${name}[0] ready`));
         assert.ok(ready >= 0 && ready < lastStarted, `${name} ready before last started:\n${d.lines.join('\n')}`);
         const started = d.lines.findIndex((l) => l.includes(` ${name}[0] started`));
-        assert.ok(at(d.lines[ready]!) - at(d.lines[started]!) >= 250, `${name} was not ready at once`);
+        assert.ok(at(d.lines[ready]!) - at(d.lines[started]!) >= 250, `${name} was not ready at once:\n${d.lines.join('\n')}`);
       }
       const s = await d.status();
       assert.deepEqual(s.programs.map((x) => x.state), ['running', 'ready', 'ready', 'ready']);
