@@ -2,13 +2,14 @@
 // socket), serves the dashboard when enabled, prints one line per lifecycle event, and turns
 // control-socket requests into Fleet commands. Supervision itself is the Fleet's, on core.
 
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { BosunError } from '../core/errors.js';
 import { ConfigError, loadConfig, type DaemonConfig } from '../fleet/config.js';
 import { Fleet } from '../fleet/fleet.js';
+import { programLogFiles } from '../fleet/log-files.js';
 import { formatEvent, type LifecycleEvent, type LogFileRef, type StatusBody } from '../fleet/status.js';
-import { request, serveControl, type Reply, type Request } from './control.js';
+import { failure, failureOf, request, serveControl, type Reply, type Request } from './control.js';
+import { checkLogFiles, HomeError, openHome, readHomeFile, writeHomeFile } from './home.js';
 import { paths } from './paths.js';
 
 export { paths, formatEvent };
@@ -31,7 +32,7 @@ export class Daemon implements DaemonView {
   config: DaemonConfig;
   readonly token = newToken();
   readonly #listeners = new Set<(event: LifecycleEvent | null) => void>();
-  readonly #paths: ReturnType<typeof paths>;
+  #paths: ReturnType<typeof paths>;
   readonly #out: (line: string) => void;
   readonly #err: (line: string) => void;
   #fleet: Fleet | undefined;
@@ -54,15 +55,25 @@ export class Daemon implements DaemonView {
    * and starts the fleet. Returns an exit code: 0 once started, 1 when it cannot start.
    */
   async open(): Promise<number> {
+    try {
+      // From here on the daemon and its fleet use the checked real path, never the configured one.
+      const home = openHome(this.config.home);
+      this.config = { ...this.config, home };
+      this.#paths = paths(home);
+      checkLogFiles(programLogFiles(this.config));
+    } catch (err) {
+      if (!(err instanceof HomeError)) throw err;
+      this.#err(err.message);
+      return 1;
+    }
     const p = this.#paths;
-    mkdirSync(p.logs, { recursive: true, mode: 0o700 });
     const other = await runningDaemon(p);
     if (other !== undefined) {
       this.#err(`bosun: a daemon is already running on ${this.config.home} (pid ${other}); use \`bosun shutdown --home ${this.config.home}\` to stop it`);
       return 1;
     }
-    writeFileSync(p.pid, `${process.pid}\n`, { mode: 0o644 });
-    writeFileSync(p.token, `${this.token}\n`, { mode: 0o600 });
+    writeHomeFile(p.pid, `${process.pid}\n`, 0o644);
+    writeHomeFile(p.token, `${this.token}\n`, 0o600);
     if (this.config.dashboard !== false) {
       // Loaded only when enabled, so a daemon without a dashboard never pays for it.
       const { startDashboard } = await import('./dashboard/server.js');
@@ -72,6 +83,7 @@ export class Daemon implements DaemonView {
         dash = await startDashboard(this, { host, port });
       } catch (err) {
         rmSync(p.pid, { force: true });
+        rmSync(p.token, { force: true });
         this.#err(`bosun: the dashboard cannot listen on ${host}:${port} (${(err as Error).message}); set dashboard.port (0 picks a free port) or dashboard: false`);
         return 1;
       }
@@ -107,6 +119,7 @@ export class Daemon implements DaemonView {
       this.#control?.close();
       rmSync(this.#paths.socket, { force: true });
       rmSync(this.#paths.pid, { force: true });
+      rmSync(this.#paths.token, { force: true });
       this.#exited();
     })();
     return this.#shutdown;
@@ -141,12 +154,12 @@ export class Daemon implements DaemonView {
 
   async act(action: 'start' | 'stop' | 'restart', target: string, options: { rolling?: boolean } = {}): Promise<Reply> {
     const fleet = this.#fleet;
-    if (this.#shutdown !== undefined || fleet === undefined) return { ok: false, error: 'the daemon is shutting down', exit: 1, code: 'ERR_SHUTTING_DOWN' };
+    if (this.#shutdown !== undefined || fleet === undefined) return failure('ERR_SHUTTING_DOWN', 'the daemon is shutting down');
     try {
       if (action === 'restart') await fleet.restart(target, options);
       else await fleet[action](target);
     } catch (err) {
-      return failure(err);
+      return failureOf(err);
     }
     return { ok: true, result: this.status() };
   }
@@ -157,19 +170,25 @@ export class Daemon implements DaemonView {
     try {
       next = await loadConfig(this.config.file);
     } catch (err) {
-      if (err instanceof ConfigError) return { ok: false, error: err.problems.join('\n'), exit: 2, code: err.code };
+      if (err instanceof ConfigError) return failure('ERR_CONFIG', err.problems.join('\n'));
       throw err;
     }
     // Where the daemon lives and what it serves are fixed for its life; programs follow the file.
     next = { ...next, home: this.config.home, dashboard: this.config.dashboard };
+    try {
+      checkLogFiles(programLogFiles(next));
+    } catch (err) {
+      if (err instanceof HomeError) return failure('ERR_CONFIG', err.message);
+      throw err;
+    }
     const fleet = this.#fleet;
-    if (fleet === undefined) return { ok: false, error: 'the daemon is shutting down', exit: 1, code: 'ERR_SHUTTING_DOWN' };
+    if (this.#shutdown !== undefined || fleet === undefined) return failure('ERR_SHUTTING_DOWN', 'the daemon is shutting down');
     try {
       const result = await fleet.reload(next);
       this.config = next;
       return { ok: true, result };
     } catch (err) {
-      return failure(err);
+      return failureOf(err);
     }
   }
 
@@ -191,22 +210,16 @@ export class Daemon implements DaemonView {
         await this.shutdown();
         return { ok: true };
       default:
-        return { ok: false, error: `unknown request '${(req as { cmd: string }).cmd}'`, exit: 2, code: 'ERR_BAD_REQUEST' };
+        return failure('ERR_BAD_REQUEST', `unknown request '${(req as { cmd: string }).cmd}'`);
     }
   }
-}
-
-/** A command's error as a reply: its stable code decides the exit status and the dashboard's HTTP status. */
-function failure(err: unknown): Reply {
-  const code = err instanceof BosunError ? err.code : 'ERR_FAILED';
-  return { ok: false, error: (err as Error).message ?? String(err), exit: 1, code };
 }
 
 /** The pid of a live daemon on this home, if any: one whose socket answers, or whose pid file names a live bosun. */
 async function runningDaemon(p: ReturnType<typeof paths>): Promise<number | undefined> {
   let pid: number | undefined;
   try {
-    pid = Number(readFileSync(p.pid, 'utf8').trim()) || undefined;
+    pid = Number(readHomeFile(p.pid)?.trim()) || undefined;
   } catch {
     pid = undefined;
   }

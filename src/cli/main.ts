@@ -4,7 +4,7 @@
 // done. Exit codes: 0 done, 1 failed, 2 bad usage or config, 3 no daemon running.
 
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, closeSync, fstatSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -121,11 +121,19 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
   } catch (err) {
     if (!(err instanceof NoDaemonError)) throw err;
   }
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(home, { recursive: true, mode: 0o700 });
-  const log = openSync(p.daemonLog, 'a', 0o600);
-  const offset = statSync(p.daemonLog).size;
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'run', config.file, '--home', home], {
+  // The daemon checks its home again; daemon.log is written before it runs, so here too.
+  const { HomeError, appendHomeFile, openHome } = await import('./home.js');
+  let log: number;
+  let realHome: string;
+  try {
+    realHome = openHome(home);
+    log = appendHomeFile(paths(realHome).daemonLog);
+  } catch (err) {
+    if (err instanceof HomeError) throw new Exit(EXIT.failed, err.message);
+    throw err;
+  }
+  const offset = fstatSync(log).size;
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'run', config.file, '--home', realHome], {
     detached: true,
     stdio: ['ignore', log, log],
     cwd: process.cwd(),

@@ -29,6 +29,7 @@ import { makeFifos } from '../process/output-pipes.js';
 import { isAlive } from '../process/tree.js';
 import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
 import { MemoryLimitError, ProgramInstance, argvOf, reasonOf } from './instance.js';
+import { programLogFile, type ProgramLogFile } from './log-files.js';
 import { InstanceRecord } from './record.js';
 import { Sampler } from './sampler.js';
 import { FleetState, type InstanceEntry } from './state.js';
@@ -754,14 +755,8 @@ export class Fleet implements Worker {
     if (this.#events.has('event')) this.#events.emit('event', e);
   }
 
-  #logFile(c: ProgramConfig, i: number): { path: string; maxSize: number; keep: number } {
-    const path =
-      c.logs.file === undefined
-        ? join(this.#config.home, 'logs', `${c.name}-${i}.log`)
-        : c.instances > 1
-          ? c.logs.file.replace(/(\.log)?$/, `-${i}$1`)
-          : c.logs.file;
-    return { path, maxSize: c.logs.maxSize, keep: c.logs.keep };
+  #logFile(c: ProgramConfig, i: number): ProgramLogFile {
+    return programLogFile(this.#config.home, c, i);
   }
 }
 

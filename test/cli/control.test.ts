@@ -59,13 +59,14 @@ programs:
     assert.notEqual(after.programs[2]!.pid, before.programs[2]!.pid);
     assert.equal(after.programs[2]!.restarts, 0, 'a restart by command does not count');
     assert.equal((await fetch(`${base}api/programs/nope/stop`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status, 404);
-    assert.equal(await statusWithHost(`${base}api/status`, 'evil.example'), 403, 'DNS-rebinding hosts are refused');
-    assert.equal(await statusWithHost(`${base}api/status`, 'localhost'), 200);
+    assert.equal(await statusWithHost(`${base}metrics`, 'evil.example'), 403, 'DNS-rebinding hosts are refused');
+    assert.equal(await statusWithHost(`${base}metrics`, 'localhost'), 200);
   });
 
-  test('GET /api/status gives the status --json body; /metrics is Prometheus text; / is the page', async () => {
+  test('GET /api/status gives the status --json body (with the token); /metrics is Prometheus text; / is the page', async () => {
     const s = await d.until('all running', (s) => s.programs.every((x) => x.pid !== null));
-    const api = (await (await fetch(`${base}api/status`)).json()) as typeof s;
+    assert.equal((await fetch(`${base}api/status`)).status, 403);
+    const api = (await (await fetch(`${base}api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as typeof s;
     assert.deepEqual(api.programs.map((x) => [x.name, x.instance, x.pid]), s.programs.map((x) => [x.name, x.instance, x.pid]));
     assert.deepEqual(Object.keys(api.programs[0]!).slice(0, 8), ['name', 'instance', 'pid', 'state', 'restarts', 'uptimeMs', 'memoryBytes', 'cpuPercent']);
     assert.deepEqual(s.programs.map((x) => `${x.name}[${x.instance}]`), ['api[0]', 'api[1]', 'other[0]']);
@@ -75,7 +76,7 @@ programs:
     assert.match(metrics, /^bosun_program_state\{program="other",instance="0",state="running"\} 1$/m);
     const page = await fetch(base);
     assert.equal(page.status, 200);
-    assert.match(await page.text(), /EventSource\('\/api\/events'\)/);
+    assert.match(await page.text(), /fetch\('\/api\/events'/);
   });
 
   test('a second daemon on the same home exits 1 naming the running pid', async () => {

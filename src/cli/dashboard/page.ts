@@ -1,10 +1,13 @@
 // The dashboard page: one self-contained HTML document (inline CSS and JS, no build step, no
-// CDN). It renders the status pushed over /api/events and sends button clicks with the token.
+// CDN). It renders the status pushed over /api/events and sends button clicks, both with the
+// token. The stream is read with fetch, not EventSource, because EventSource cannot send an
+// Authorization header, and a token in the query string would end up in logs and history.
 //
 // How the page gets the token without exposing it cross-origin: the daemon prints
 // `http://HOST:PORT/#token=<hex>`; a URL fragment never reaches any server or Referer, the page
 // moves it into localStorage for this origin and strips it from the address bar. Opened without
-// it, the page asks for the token (`cat <home>/token`) on the first click. No route serves it.
+// it (or with a token of an earlier daemon), the page asks for the token (`cat <home>/token`)
+// and shows nothing until it has one. No route serves it.
 
 export const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -20,9 +23,11 @@ td.reason{white-space:normal;font-size:12px;color:#8a3b12}
 .ready,.running{background:#d3f5dd;color:#145c2b}.starting,.backoff,.stopping{background:#fff1c2;color:#7a5a00}.failed{background:#ffd9d6;color:#8f1d14}.stopped{background:#e4e7ec}
 button{font-size:12px;margin-right:4px;cursor:pointer} pre{background:#11151c;color:#d6dde8;padding:8px 10px;margin:0;max-height:160px;overflow:auto;font-size:12px}
 tr.logs td{padding:0 10px 8px} #msg{margin:8px 0;color:#8f1d14;min-height:1.4em}
+#login{margin:8px 0} #login[hidden]{display:none} #login input{font:inherit;width:34em}
 </style></head>
 <body><header><h1>bosun</h1><span id="conn">connecting…</span></header>
 <main><div id="msg"></div>
+<form id="login" hidden><label>Dashboard token (the contents of <code>&lt;home&gt;/token</code>): <input id="token" type="password" autocomplete="off" spellcheck="false"></label> <button type="submit">open</button></form>
 <table><thead><tr><th>program</th><th>id</th><th>state</th><th>pid</th><th>uptime</th><th>restarts</th><th>memory</th><th>cpu</th><th></th><th>actions</th><th>reason / last exit</th></tr></thead>
 <tbody id="rows"></tbody></table></main>
 <script>
@@ -41,12 +46,15 @@ tr.logs td{padding:0 10px 8px} #msg{margin:8px 0;color:#8f1d14;min-height:1.4em}
       var pl = document.createElementNS(ns, 'polyline'); pl.setAttribute('points', pts); pl.setAttribute('fill', 'none'); pl.setAttribute('stroke', '#3867d6'); svg.appendChild(pl); }
     return svg;
   }
-  function token(){ var t = localStorage.getItem('bosun-token'); if (!t) { t = (prompt('Dashboard token (the contents of <home>/token):') || '').trim(); if (t) localStorage.setItem('bosun-token', t); } return t; }
+  var login = document.getElementById('login'), tokenInput = document.getElementById('token');
+  function token(){ return localStorage.getItem('bosun-token'); }
+  function askToken(why){ localStorage.removeItem('bosun-token'); msg.textContent = why || ''; conn.textContent = 'needs the token'; login.hidden = false; tokenInput.focus(); }
+  login.addEventListener('submit', function(e){ e.preventDefault(); var t = tokenInput.value.trim(); if (!/^[0-9a-fA-F]+$/.test(t)) { msg.textContent = 'a token is hex digits'; return; } localStorage.setItem('bosun-token', t); tokenInput.value = ''; login.hidden = true; msg.textContent = ''; connect(); });
   function act(name, action){
-    var t = token(); if (!t) return;
+    var t = token(); if (!t) return askToken();
     msg.textContent = action + ' ' + name + '…';
     fetch('/api/programs/' + encodeURIComponent(name) + '/' + action, { method: 'POST', headers: { authorization: 'Bearer ' + t } }).then(function(r){
-      if (r.status === 403) { localStorage.removeItem('bosun-token'); msg.textContent = 'token refused: reopen the URL the daemon printed, or enter the token again'; return; }
+      if (r.status === 403) return askToken('token refused: reopen the URL the daemon printed, or enter the token again');
       return r.json().then(function(b){ msg.textContent = r.ok ? '' : (b.error || ('HTTP ' + r.status)); });
     }, function(e){ msg.textContent = String(e); });
   }
@@ -72,10 +80,31 @@ tr.logs td{padding:0 10px 8px} #msg{margin:8px 0;color:#8f1d14;min-height:1.4em}
       if (openLogs[key]) { var lr = el('tr', { 'class': 'logs' }), td = el('td', { colspan: '11' }); td.appendChild(el('pre', {}, d.tail.join('\\n') || '(no output yet)')); lr.appendChild(td); rows.appendChild(lr); }
     });
   }
-  var last = null;
-  var es = new EventSource('/api/events');
-  es.addEventListener('status', function(e){ last = JSON.parse(e.data); render(last); conn.textContent = 'live · ' + new Date().toLocaleTimeString(); });
-  es.onerror = function(){ conn.textContent = 'disconnected, retrying…'; };
+  var last = null, retryMs = 1000;
+  function onEvent(block){
+    var type = 'message', data = [];
+    block.split('\\n').forEach(function(line){ var i = line.indexOf(':'); if (i <= 0) return; var k = line.slice(0, i), v = line.slice(i + 1).replace(/^ /, ''); if (k === 'event') type = v; else if (k === 'data') data.push(v); else if (k === 'retry' && /^\\d+$/.test(v)) retryMs = Number(v); });
+    if (type === 'status' && data.length > 0) { last = JSON.parse(data.join('\\n')); render(last); conn.textContent = 'live · ' + new Date().toLocaleTimeString(); }
+  }
+  // Server-sent events over fetch, so the token goes in the Authorization header.
+  function connect(){
+    var t = token(); if (!t) return askToken();
+    fetch('/api/events', { headers: { authorization: 'Bearer ' + t }, cache: 'no-store' }).then(function(r){
+      if (r.status === 403) return askToken('token refused: reopen the URL the daemon printed, or enter the token again');
+      if (!r.ok || !r.body) throw new Error('HTTP ' + r.status);
+      var reader = r.body.getReader(), dec = new TextDecoder(), buf = '';
+      function pump(){
+        return reader.read().then(function(x){
+          if (x.done) throw new Error('stream ended');
+          buf += dec.decode(x.value, { stream: true });
+          for (var i; (i = buf.indexOf('\\n\\n')) >= 0; ) { onEvent(buf.slice(0, i)); buf = buf.slice(i + 2); }
+          return pump();
+        });
+      }
+      return pump();
+    }).catch(function(){ conn.textContent = 'disconnected, retrying…'; setTimeout(connect, retryMs); });
+  }
+  connect();
 })();
 </script></body></html>
 `;

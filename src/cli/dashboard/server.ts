@@ -1,16 +1,25 @@
-// The dashboard's HTTP server: the page, /api/status, /api/events (server-sent events),
-// /metrics, and the mutating POST /api/programs/:name/(restart|stop|start), which need
-// `Authorization: Bearer <token>` (else 403). Only loaded when the dashboard is on.
+// The dashboard's HTTP server: the page and /metrics for anyone who reaches the port; everything
+// else needs `Authorization: Bearer <token>` (else 403): /api/status, /api/events (server-sent
+// events carrying recent program output) and POST /api/programs/:name/(restart|stop|start).
+// Only loaded when the dashboard is on.
 //
 // Why a header and not a cookie: a browser attaches cookies to cross-site requests but never an
 // Authorization header, and a cross-origin script cannot read the page or the token. The Host
-// check turns away DNS-rebinding pages that would otherwise be "same origin" with us.
+// check turns away DNS-rebinding pages that would otherwise be "same origin" with us. Why reads
+// need the token too: another local user reaches the port as easily as the owner does.
+//
+// Bounded (limits.ts): an event-stream client whose unsent backlog passes
+// EVENT_STREAM_BUFFER_BYTES is dropped, at most EVENT_STREAM_CLIENTS streams and
+// DASHBOARD_CONNECTIONS connections are open at once, a request must arrive within
+// DASHBOARD_REQUEST_MS and carry at most DASHBOARD_BODY_BYTES of body.
 
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ReplyCode } from '../control.js';
 import type { DaemonView } from '../daemon.js';
-import { metricsText } from './metrics.js';
+import { DASHBOARD_BODY_BYTES, DASHBOARD_CONNECTIONS, DASHBOARD_REQUEST_MS, EVENT_STREAM_BUFFER_BYTES, EVENT_STREAM_CLIENTS, roomForClient } from '../limits.js';
+import { metricsText, type StreamCounts } from './metrics.js';
 import { PAGE } from './page.js';
 
 export interface Dashboard {
@@ -21,36 +30,73 @@ export interface Dashboard {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
+/** The HTTP status for a failed control reply, by its code. */
+const STATUS_OF: Record<ReplyCode, number> = {
+  ERR_BAD_REQUEST: 400,
+  ERR_TOO_LARGE: 413,
+  ERR_NOT_FOUND: 404,
+  ERR_CONFIG: 409,
+  ERR_SHUTTING_DOWN: 503,
+  ERR_BUSY: 503,
+  ERR_FAILED: 409,
+  ERR_INTERNAL: 500,
+};
+
+const PAGE_HEADERS = { 'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'none'", 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' };
+const NEEDS_TOKEN = JSON.stringify({ error: 'missing or wrong token: send Authorization: Bearer <contents of <home>/token>' });
+
 /** Listens on host:port (port 0 picks a free one); resolves once listening. */
 export async function startDashboard(daemon: DaemonView, opts: { host: string; port: number }): Promise<Dashboard> {
   const streams = new Set<ServerResponse>();
+  const counts: StreamCounts = { open: 0, dropped: 0, refused: 0 };
   let pushTimer: NodeJS.Timeout | undefined;
   let pending = false;
+  // The last status event sent, which a new client gets too if it is less than a push old.
+  let latest: { at: number; data: Buffer } | undefined;
 
-  const snapshot = () => JSON.stringify({ status: daemon.status(), details: daemon.details() });
+  // One Buffer for every client: a socket that cannot take it at once keeps a reference, not a
+  // copy (a string would be copied per socket). A client still holding more than the bound
+  // unsent when the next event comes is dropped rather than buffered; it may reconnect.
+  const broadcast = (data: Buffer) => {
+    for (const s of streams) {
+      if (s.writableLength > EVENT_STREAM_BUFFER_BYTES) {
+        counts.dropped++;
+        streams.delete(s);
+        s.destroy();
+      } else {
+        s.write(data);
+      }
+    }
+    counts.open = streams.size;
+  };
+  const statusEvent = (): Buffer => {
+    const data = Buffer.from(`event: status\ndata: ${JSON.stringify({ status: daemon.status(), details: daemon.details() })}\n\n`);
+    latest = { at: Date.now(), data };
+    return data;
+  };
   const pushAll = () => {
     pending = false;
-    if (streams.size === 0) return;
-    const data = `event: status\ndata: ${snapshot()}\n\n`;
-    for (const s of streams) s.write(data);
+    if (streams.size > 0) broadcast(statusEvent());
   };
   // Many state changes in a burst become one push; uptime, memory and CPU move every second.
   const unsubscribe = daemon.subscribe((event) => {
-    if (event !== null && streams.size > 0) {
-      const data = `event: lifecycle\ndata: ${JSON.stringify(event)}\n\n`;
-      for (const s of streams) s.write(data);
-    }
+    if (event !== null && streams.size > 0) broadcast(Buffer.from(`event: lifecycle\ndata: ${JSON.stringify(event)}\n\n`));
     if (!pending) {
       pending = true;
       setTimeout(pushAll, 50).unref();
     }
   });
 
-  const server = createServer((req, res) => {
+  const server = createServer({ requestTimeout: DASHBOARD_REQUEST_MS, headersTimeout: DASHBOARD_REQUEST_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`error: ${(err as Error).message}\n`);
     });
+  });
+  server.maxConnections = DASHBOARD_CONNECTIONS;
+  // Descriptors are kept for respawns before they are given to browsers.
+  server.on('connection', (sock) => {
+    if (!roomForClient()) sock.destroy();
   });
 
   const allowedHost = (req: IncomingMessage): boolean => {
@@ -60,38 +106,56 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://x');
+    if (!(await bodyWithin(req, DASHBOARD_BODY_BYTES))) return send(res, 413, 'text/plain', `request body over ${DASHBOARD_BODY_BYTES} bytes; no route takes one\n`, { connection: 'close' });
+    let path: string;
+    try {
+      path = new URL(req.url ?? '/', 'http://x').pathname;
+    } catch {
+      return send(res, 400, 'text/plain', 'bad request URL\n');
+    }
     if (!allowedHost(req)) return send(res, 403, 'text/plain', 'forbidden host\n');
-    if (req.method === 'GET' && url.pathname === '/') {
-      return send(res, 200, 'text/html; charset=utf-8', PAGE, { 'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:", 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' });
+    if (req.method === 'GET' && path === '/') return send(res, 200, 'text/html; charset=utf-8', PAGE, PAGE_HEADERS);
+    if (req.method === 'GET' && path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(daemon.freshStatus(), counts));
+    const m = /^\/api\/programs\/([^/]+)\/(restart|stop|start)$/.exec(path);
+    if (path !== '/api/status' && path !== '/api/events' && m === null) return send(res, 404, 'text/plain', 'not found\n');
+    if (req.method !== (m === null ? 'GET' : 'POST')) return send(res, 405, 'text/plain', `use ${m === null ? 'GET' : 'POST'}\n`, { allow: m === null ? 'GET' : 'POST' });
+    // Everything below carries program output, state or the power to act: token first.
+    if (!authorized(req.headers.authorization, daemon.token)) return send(res, 403, 'application/json', NEEDS_TOKEN);
+    if (path === '/api/status') return send(res, 200, 'application/json', JSON.stringify(daemon.freshStatus()));
+    if (path === '/api/events') return openStream(req, res);
+    let name: string;
+    try {
+      name = decodeURIComponent(m![1]!);
+    } catch {
+      return send(res, 400, 'application/json', JSON.stringify({ error: `malformed %-escape in program name '${m![1]}'` }));
     }
-    if (req.method === 'GET' && url.pathname === '/api/status') return send(res, 200, 'application/json', JSON.stringify(daemon.freshStatus()));
-    if (req.method === 'GET' && url.pathname === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(daemon.freshStatus()));
-    if (req.method === 'GET' && url.pathname === '/api/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      res.write(`retry: 1000\nevent: status\ndata: ${snapshot()}\n\n`);
-      streams.add(res);
-      daemon.watch(1);
-      pushTimer ??= setInterval(pushAll, 1000);
-      req.on('close', () => {
-        daemon.watch(-1);
-        streams.delete(res);
-        if (streams.size === 0 && pushTimer !== undefined) {
-          clearInterval(pushTimer);
-          pushTimer = undefined;
-        }
-      });
-      return;
+    const reply = await daemon.act(m![2] as 'restart' | 'stop' | 'start', name);
+    if (reply.ok) return send(res, 200, 'application/json', JSON.stringify(reply.result));
+    return send(res, STATUS_OF[reply.code] ?? 409, 'application/json', JSON.stringify({ error: reply.error, code: reply.code }));
+  }
+
+  function openStream(req: IncomingMessage, res: ServerResponse): void {
+    if (streams.size >= EVENT_STREAM_CLIENTS) {
+      counts.refused++;
+      return send(res, 503, 'application/json', JSON.stringify({ error: `too many event streams open (${EVENT_STREAM_CLIENTS}); close a dashboard tab` }), { 'retry-after': '5', connection: 'close' });
     }
-    const m = /^\/api\/programs\/([^/]+)\/(restart|stop|start)$/.exec(url.pathname);
-    if (m !== null) {
-      if (req.method !== 'POST') return send(res, 405, 'text/plain', 'use POST\n', { allow: 'POST' });
-      if (!authorized(req.headers.authorization, daemon.token)) return send(res, 403, 'application/json', JSON.stringify({ error: 'missing or wrong token: send Authorization: Bearer <contents of <home>/token>' }));
-      const reply = await daemon.act(m[2] as 'restart' | 'stop' | 'start', decodeURIComponent(m[1]!));
-      if (reply.ok) return send(res, 200, 'application/json', JSON.stringify(reply.result));
-      return send(res, reply.code === 'ERR_NOT_FOUND' ? 404 : 409, 'application/json', JSON.stringify({ error: reply.error }));
-    }
-    return send(res, 404, 'text/plain', 'not found\n');
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write('retry: 1000\n');
+    // Clients that connect together share one snapshot (and its memory) instead of one each.
+    res.write(latest !== undefined && Date.now() - latest.at < 1000 ? latest.data : statusEvent());
+    streams.add(res);
+    counts.open = streams.size;
+    daemon.watch(1);
+    pushTimer ??= setInterval(pushAll, 1000);
+    res.on('close', () => {
+      daemon.watch(-1);
+      streams.delete(res);
+      counts.open = streams.size;
+      if (streams.size === 0 && pushTimer !== undefined) {
+        clearInterval(pushTimer);
+        pushTimer = undefined;
+      }
+    });
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -113,6 +177,26 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Reads and drops the request body; false (and the connection closed after the reply) once it passes `limit`. */
+function bodyWithin(req: IncomingMessage, limit: number): Promise<boolean> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.resolve(false);
+  if (req.complete) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        resolve(false);
+      }
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(true));
+    req.once('error', () => resolve(false));
+  });
 }
 
 function authorized(header: string | undefined, token: string): boolean {
