@@ -30,7 +30,7 @@ import { isAlive } from '../process/tree.js';
 import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
 import { MemoryLimitError, ProgramInstance, argvOf, reasonOf } from './instance.js';
 import { programLogFile, type ProgramLogFile } from './log-files.js';
-import { InstanceRecord } from './record.js';
+import { InstanceRecord, type InstanceDetails } from './record.js';
 import { Sampler } from './sampler.js';
 import { FleetState, type InstanceEntry } from './state.js';
 import type { EventName, LifecycleEvent, LogFileRef, Reason, StatusBody } from './status.js';
@@ -148,10 +148,10 @@ export class Fleet implements Worker {
     return this.status();
   }
 
-  /** Recent output (across restarts) and resource history of each instance, keyed `name[index]`. */
-  details(): Record<string, { tail: string[]; cpu: number[]; memory: number[] }> {
-    const out: Record<string, { tail: string[]; cpu: number[]; memory: number[] }> = {};
-    for (const r of this.#records()) out[`${r.program}[${r.index}]`] = { tail: r.tail(), cpu: [...r.cpuHistory], memory: [...r.memoryHistory] };
+  /** Recent output and events (across restarts) and resource history of each instance, keyed `name[index]`. */
+  details(): Record<string, InstanceDetails> {
+    const out: Record<string, InstanceDetails> = {};
+    for (const r of this.#records()) out[`${r.program}[${r.index}]`] = { journal: r.journal, samples: { at: r.sampledAt, cpu: r.cpuHistory, memory: r.memoryHistory } };
     return out;
   }
 
@@ -408,7 +408,6 @@ export class Fleet implements Worker {
     r.pid = null;
     r.memoryBytes = 0;
     r.cpuPercent = 0;
-    r.lastTail = w.tail();
     r.lastExit = { code: exit.code, signal: exit.signal, at: new Date(this.#clock.now()).toISOString() };
     const killed = signal.aborted;
     if (killed) {
@@ -445,7 +444,8 @@ export class Fleet implements Worker {
 
   /** The run for record `r`: the process an earlier daemon left, when there is one to adopt, else a new one. */
   #instance(cfg: ProgramConfig, r: InstanceRecord): ProgramInstance {
-    const base = { config: cfg, index: r.index, logFile: this.#logFile(cfg, r.index), clock: this.#clock, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
+    const onLine = (stream: 'stdout' | 'stderr', line: string) => r.journal.line(stream, line, this.#clock.now());
+    const base = { config: cfg, index: r.index, logFile: this.#logFile(cfg, r.index), clock: this.#clock, onLine, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
     const state = this.#state;
     if (state === undefined) return new ProgramInstance(base);
     const adoption = r.adoption;
@@ -644,7 +644,7 @@ export class Fleet implements Worker {
     this.#programs.clear();
     for (const c of next.programs) {
       const prev = old.get(c.name);
-      this.#programs.set(c.name, prev !== undefined && !changed.includes(c.name) ? prev : this.#newProgram(c));
+      this.#programs.set(c.name, prev !== undefined && !changed.includes(c.name) ? prev : this.#newProgram(c, prev));
     }
     this.#config = next;
     if (strategyChanged) {
@@ -681,11 +681,12 @@ export class Fleet implements Worker {
 
   // ---- bookkeeping ------------------------------------------------------------------
 
-  #newProgram(cfg: ProgramConfig): Program {
+  /** `prev`: the program this one replaces (a reload changed it), whose instances' journals go on. */
+  #newProgram(cfg: ProgramConfig, prev?: Program): Program {
     const records = Array.from({ length: cfg.instances }, (_, i) => {
       const r: InstanceRecord = new InstanceRecord(cfg.name, i, cfg.memoryLimitBytes, (rss) => {
         r.worker?.fail(new MemoryLimitError(`${cfg.name}[${i}]`, rss, cfg.memoryLimitBytes!));
-      });
+      }, prev?.records[i]?.journal);
       return r;
     });
     for (const r of records) r.state = 'waiting';
@@ -752,6 +753,7 @@ export class Fleet implements Worker {
   #emit(r: InstanceRecord, event: EventName, details = ''): void {
     const e: LifecycleEvent = { at: this.#clock.now(), program: r.program, instance: r.index, event, details };
     this.#log?.info({ program: r.program, instance: r.index, event }, details);
+    r.journal.event(e, r.reason, r.detail);
     if (this.#events.has('event')) this.#events.emit('event', e);
   }
 

@@ -9,5 +9,7 @@ export { defineConfig } from './define-config.js';
 export type { ConfigInput, ProgramInput, ReadyInput, BackoffInput } from './define-config.js';
 export { Fleet, type FleetOptions, type FleetEvents, type ReloadResult } from './fleet.js';
 export { MemoryLimitError } from './instance.js';
+export type { InstanceDetails } from './record.js';
+export type { InstanceJournal, JournalEvent, JournalLine } from './journal.js';
 export type { State, Reason, LastExit, ProgramStatus, StatusBody, LifecycleEvent, EventName, LogFileRef } from './status.js';
 export { formatEvent } from './status.js';

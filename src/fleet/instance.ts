@@ -14,6 +14,7 @@ import {
 } from '../process/errors.js';
 import type { LogFileOptions } from '../process/log-file.js';
 import { monitorProcess, type AdoptOptions, type MonitoredProcess, type SpawnFn } from '../process/monitor.js';
+import type { LineListener } from '../process/output.js';
 import type { OutputPipePaths } from '../process/output-pipes.js';
 import type { ReadyCheck } from '../process/ready.js';
 import type { ProgramConfig, Ready } from './config.js';
@@ -40,6 +41,8 @@ export interface InstanceOptions {
   outputPipes?: OutputPipePaths;
   /** Watch this running process (left by an earlier daemon) instead of spawning. */
   adopt?: AdoptOptions;
+  /** Called for every line of output. */
+  onLine?: LineListener;
 }
 
 /** A running (or finished) instance process; `wait()` rejects with the error kind that ended it. */
@@ -71,6 +74,7 @@ export class ProgramInstance implements Worker {
       ...(o.spawn === undefined ? {} : { spawn: o.spawn }),
       ...(o.outputPipes === undefined ? {} : { outputPipes: o.outputPipes, outliveMonitor: true }),
       ...(o.adopt === undefined ? {} : { adopt: o.adopt }),
+      ...(o.onLine === undefined ? {} : { onLine: o.onLine }),
     });
     this.#done = quiet(
       this.#monitor.wait().then(
