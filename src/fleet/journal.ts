@@ -23,8 +23,9 @@ export interface JournalLine {
   at: number;
   stream: StreamName | 'event';
   text: string;
-  /** Markers only: which event. */
+  /** Markers only: which event, and on events that end a run, why it ended. */
   event?: EventName;
+  reason?: Reason;
 }
 
 export interface JournalEvent extends LifecycleEvent {
@@ -59,7 +60,9 @@ export class InstanceJournal {
     let text = e.details === '' ? e.event : `${e.event} ${e.details}`;
     // `failed` says its reason and detail in its details already.
     if (e.event === 'exited' && reason !== undefined) text += ` (${reason}${detail === undefined ? '' : `: ${detail}`})`;
-    this.#add({ seq: this.#lines.nextSeq, at: e.at, stream: 'event', text: cut(text), event: e.event });
+    const marker: JournalLine = { seq: this.#lines.nextSeq, at: e.at, stream: 'event', text: cut(text), event: e.event };
+    if (entry.reason !== undefined) marker.reason = entry.reason;
+    this.#add(marker);
   }
 
   /** Lines (and markers) after `seq`, oldest first; all that are kept for -1. */

@@ -14,10 +14,11 @@ export const SCRIPT = String.raw`
 (function(){
   'use strict';
   var TOKEN_KEY = 'bosun-token', OPEN_KEY = 'bosun-open';
-  var WINDOW_MS = 600000;   // charts and timeline: the last 10 minutes
+  var WINDOW_MS = 600000;   // charts and timeline: at most the last 10 minutes...
   var GAP_MS = 5000;        // samples further apart than this were not taken (nobody watched): a gap
   var MAX_LINES = 1000;     // lines kept per log view
   var MAX_EVENTS = 200;
+  var MIN_SPAN_MS = 60000;  // ...but never less than a minute, however little there is to show
 
   var msg = byId('msg'), conn = byId('conn'), login = byId('login'), tokenInput = byId('token'), section = byId('programs');
   var programs = {}, instances = {}, epoch = null, now = Date.now(), stream = null, retryMs = 1000, retryTimer = null;
@@ -173,7 +174,7 @@ export const SCRIPT = String.raw`
     iv.mem = chartView('memory'); iv.cpu = chartView('cpu'); charts.appendChild(iv.mem.el); charts.appendChild(iv.cpu.el);
     iv.panel.appendChild(charts);
     var tl = el('div', 'timeline');
-    var tt = el('div', 'ctitle'); tt.appendChild(el('span', '', 'restarts and exits, last 10 min')); iv.tsum = el('span'); tt.appendChild(iv.tsum); tl.appendChild(tt);
+    var tt = el('div', 'ctitle'); iv.ttitle = el('span', '', 'restarts and exits'); tt.appendChild(iv.ttitle); iv.tsum = el('span'); tt.appendChild(iv.tsum); tl.appendChild(tt);
     iv.strip = svg('svg', { 'class': 'tstrip', viewBox: '0 0 600 26', preserveAspectRatio: 'none' }); tl.appendChild(iv.strip);
     iv.tlist = el('ol', 'tlist'); iv.tlist.setAttribute('aria-label', 'lifecycle events of ' + target); tl.appendChild(iv.tlist);
     iv.panel.appendChild(tl);
@@ -207,6 +208,13 @@ export const SCRIPT = String.raw`
   }
 
   // ---- log view --------------------------------------------------------------------------
+  /** An end the program did not ask for: failed, or exited other than cleanly or by our command. */
+  function crashed(event, reason, text){
+    if (event === 'failed') return true;
+    if (event !== 'exited') return false;
+    if (reason === 'command' || reason === 'watch' || reason === 'cron') return false;
+    return !/code=0 signal=null/.test(text);
+  }
   function atEnd(box){ return box.scrollHeight - box.clientHeight - box.scrollTop <= 2; }
 
   function addLines(iv, lines){
@@ -219,7 +227,7 @@ export const SCRIPT = String.raw`
     if (box.firstChild && box.firstChild.className === 'empty') box.removeChild(box.firstChild);
     if (iv.lastSeq >= 0 && fresh[0].seq > iv.lastSeq + 1) frag.appendChild(el('div', 'gap', '… ' + (fresh[0].seq - iv.lastSeq - 1) + ' lines not shown (the log file has them: bosun logs ' + iv.name + ')'));
     fresh.forEach(function(l){
-      var d = el('div', l.stream === 'event' ? 'event ' + (l.event || '') : l.stream, l.stream === 'event' ? '── ' + clock(l.at) + ' ' + l.text : l.text);
+      var d = el('div', l.stream === 'event' ? 'event ' + (l.event || '') + (crashed(l.event, l.reason, l.text) ? ' crash' : '') : l.stream, l.stream === 'event' ? '── ' + clock(l.at) + ' ' + l.text : l.text);
       d.title = new Date(l.at).toLocaleString();
       frag.appendChild(d);
     });
@@ -244,7 +252,7 @@ export const SCRIPT = String.raw`
     var t = el('figcaption', 'ctitle'); c.title = el('span', '', kind); c.stat = el('span'); t.appendChild(c.title); t.appendChild(c.stat); c.el.appendChild(t);
     c.svg = svg('svg', { viewBox: '0 0 600 60', preserveAspectRatio: 'none', role: 'img', 'aria-label': kind + ', last 10 minutes' });
     c.el.appendChild(c.svg);
-    var ax = el('div', 'axis'); ax.appendChild(el('span', '', '10 min ago')); ax.appendChild(el('span', '', 'now')); c.el.appendChild(ax);
+    var ax = el('div', 'axis'); c.left = el('span', '', ''); ax.appendChild(c.left); ax.appendChild(el('span', '', 'now')); c.el.appendChild(ax);
     return c;
   }
 
@@ -259,14 +267,19 @@ export const SCRIPT = String.raw`
     if (drop > 0) { have.at.splice(0, drop); have.cpu.splice(0, drop); have.memory.splice(0, drop); }
   }
 
-  /** Polylines of (at, value) in the window, broken where samples were not taken. */
+  /** How far back a view goes: what there is to show, between a minute and WINDOW_MS. */
+  function spanFor(oldest){ return Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, now - oldest)); }
+  function ago(ms){ return ms >= 60000 ? Math.round(ms / 60000) + ' min ago' : Math.round(ms / 1000) + ' s ago'; }
+
+  /** Polylines of (at, value) over the span, broken where samples were not taken. */
   function plot(c, at, vals, max, fmt, limit){
-    var from = now - WINDOW_MS, pts = [], lines = [], seen = 0, top = 0;
+    var span = spanFor(at.length ? at[0] : now), from = now - span, pts = [], lines = [], seen = 0, top = 0;
     c.svg.textContent = '';
+    setText(c.left, ago(span));
     for (var i = 0; i < at.length; i++) {
       if (at[i] < from) continue;
       if (pts.length && at[i] - at[i - 1] > GAP_MS) { lines.push(pts); pts = []; }
-      pts.push(((at[i] - from) * 600 / WINDOW_MS).toFixed(1) + ',' + (58 - vals[i] * 54 / max).toFixed(1));
+      pts.push(((at[i] - from) * 600 / span).toFixed(1) + ',' + (58 - vals[i] * 54 / max).toFixed(1));
       seen++; top = Math.max(top, vals[i]);
     }
     if (pts.length) lines.push(pts);
@@ -305,7 +318,7 @@ export const SCRIPT = String.raw`
     fresh.forEach(function(e){
       var li = el('li'); li.setAttribute('data-event', e.event); if (e.reason) li.setAttribute('data-reason', e.reason);
       var t = el('time', '', clock(e.at)); t.setAttribute('datetime', new Date(e.at).toISOString()); li.appendChild(t);
-      li.appendChild(el('span', 'ev ' + e.event, e.event));
+      li.appendChild(el('span', 'ev ' + e.event + (crashed(e.event, e.reason, e.details) ? ' crash' : ''), e.event));
       if (e.details) li.appendChild(document.createTextNode(' ' + e.details));
       if (e.reason) li.appendChild(el('span', 'why', ' · ' + e.reason + (e.detail && e.event !== 'failed' ? ': ' + e.detail : '')));
       iv.tlist.insertBefore(li, iv.tlist.firstChild);
@@ -316,8 +329,9 @@ export const SCRIPT = String.raw`
   var MARK = { started: '#1d9a6c', ready: '#1d9a6c', exited: '#d0453a', restarting: '#d99a00', failed: '#8f1d14', stopped: '#8a93a3' };
   function drawStrip(iv){
     if (iv.panel.hidden) return;
-    var from = now - WINDOW_MS, x = function(at){ return Math.max(0, (at - from) * 600 / WINDOW_MS); };
+    var span = spanFor(iv.events.length ? iv.events[0].at : now), from = now - span, x = function(at){ return Math.max(0, (at - from) * 600 / span); };
     iv.strip.textContent = '';
+    setText(iv.ttitle, 'restarts and exits, last ' + ago(span).replace(' ago', ''));
     // Runs as bars (started until it ended), events as marks on them.
     var runStart = null, exits = 0, restarts = 0;
     iv.events.forEach(function(e){
@@ -330,13 +344,15 @@ export const SCRIPT = String.raw`
     if (runStart !== null) iv.strip.appendChild(svg('rect', { x: x(runStart).toFixed(1), y: 9, width: Math.max(0.5, 600 - x(runStart)).toFixed(1), height: 8, fill: '#d3f5dd' }));
     iv.events.forEach(function(e){
       if (e.at < from || !MARK[e.event] || e.event === 'ready') return;
-      if (e.event === 'exited') exits++;
+      var crash = crashed(e.event, e.reason, e.details);
+      if (crash) exits++;
       if (e.event === 'restarting') restarts++;
       var h = e.event === 'started' ? 8 : 22, mark = svg('rect', { x: x(e.at).toFixed(1), y: (26 - h) / 2, width: 2, height: h, fill: MARK[e.event], 'vector-effect': 'non-scaling-stroke', 'data-event': e.event });
+      mark.setAttribute('fill', e.event === 'exited' && !crash ? MARK.stopped : MARK[e.event]);
       var t = svg('title', {}); t.textContent = clock(e.at) + ' ' + e.event + (e.details ? ' ' + e.details : '') + (e.reason ? ' (' + e.reason + ')' : ''); mark.appendChild(t);
       iv.strip.appendChild(mark);
     });
-    setText(iv.tsum, exits + ' exits, ' + restarts + ' restarts by policy');
+    setText(iv.tsum, exits + (exits === 1 ? ' crash, ' : ' crashes, ') + restarts + (restarts === 1 ? ' restart' : ' restarts') + ' by policy');
   }
 
   // ---- applying what the stream says -----------------------------------------------------

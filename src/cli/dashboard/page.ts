@@ -41,12 +41,12 @@ dl.pinfo dt{color:#5b6475} dl.pinfo dd{margin:0;font-family:ui-monospace,monospa
 .inst{border-bottom:1px solid #eef0f3} .inst:last-child{border-bottom:0}
 .c{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;font-variant-numeric:tabular-nums} .iname{font-weight:600}
 .state{padding:1px 8px;border-radius:10px;font-size:12px;background:#e4e7ec}
-.ready,.running{background:#d3f5dd;color:#145c2b}.starting,.backoff,.stopping,.waiting{background:#fff1c2;color:#7a5a00}.failed{background:#ffd9d6;color:#8f1d14}.stopped,.standby{background:#e4e7ec}
+.state.ready,.state.running{background:#d3f5dd;color:#145c2b}.state.starting,.state.backoff,.state.stopping,.state.waiting{background:#fff1c2;color:#7a5a00}.state.failed{background:#ffd9d6;color:#8f1d14}
 .reason{font-size:12px;color:#8a3b12;padding:0 12px 5px;overflow-wrap:anywhere}
 .panel{padding:4px 12px 12px;display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:10px}
 .logwrap{position:relative;grid-row:span 2;min-width:0}
 .log{background:#11151c;color:#d6dde8;margin:0;height:320px;overflow-y:auto;overflow-anchor:none;font:12px/1.45 ui-monospace,monospace;padding:6px 8px;border-radius:3px;white-space:pre-wrap;overflow-wrap:anywhere}
-.log .stderr{color:#ffb4a8} .log .event{color:#8fb3ff;border-top:1px solid #2c3546;margin-top:2px} .log .event.exited,.log .event.failed{color:#ff8f80;background:#3a1d1d;border-top-color:#703030}
+.log .stderr{color:#ffb4a8} .log .event{color:#8fb3ff;border-top:1px solid #2c3546;margin-top:2px} .log .event.crash{color:#ff8f80;background:#3a1d1d;border-top-color:#703030}
 .log .gap,.log .empty{color:#7d8799;font-style:italic}
 .jump{position:absolute;right:14px;bottom:8px;background:#3867d6;color:#fff;border-color:#3867d6}
 figure.chart{margin:0;min-width:0} .ctitle{font-size:12px;color:#5b6475;display:flex;justify-content:space-between;gap:8px;flex-wrap:wrap}
@@ -56,7 +56,7 @@ figure.chart svg{width:100%;height:64px;background:#fafbfc;border:1px solid #e4e
 svg.tstrip{width:100%;height:26px;background:#fafbfc;border:1px solid #e4e7ec;border-radius:3px;display:block}
 ol.tlist{list-style:none;margin:4px 0 0;padding:0;font-size:12px;max-height:150px;overflow-y:auto}
 ol.tlist li{padding:1px 0;overflow-wrap:anywhere} ol.tlist time{color:#5b6475;font-variant-numeric:tabular-nums;margin-right:6px}
-.ev{font-weight:600} .ev.exited,.ev.failed{color:#b3261e} .ev.restarting{color:#8a5a00} .ev.started,.ev.ready{color:#1d7a3a} .ev.stopped{color:#5b6475}
+.ev{font-weight:600} .ev.exited{color:#5b6475} .ev.crash{color:#b3261e} .ev.restarting{color:#8a5a00} .ev.started,.ev.ready{color:#1d7a3a} .ev.stopped{color:#5b6475}
 .why{color:#8a3b12}
 @media (max-width:760px){
   main{padding:10px}
