@@ -96,7 +96,7 @@ function cut(text: string): string {
 
 /** Entries numbered 0, 1, 2, … in push order; the oldest leave first, so `since` is a slice. */
 class SeqRing<T extends { seq: number }> {
-  #items: T[] = [];
+  #items: (T | undefined)[] = [];
   #head = 0;
   nextSeq = 0;
 
@@ -112,6 +112,8 @@ class SeqRing<T extends { seq: number }> {
   shift(): T | undefined {
     if (this.size === 0) return undefined;
     const item = this.#items[this.#head]!;
+    // Let go of it now: a left slot that still held it would keep its text (and the chunk it was cut from) alive.
+    this.#items[this.#head] = undefined;
     this.#head++;
     // Compacted now and then rather than shifted each time: a shift moves every element.
     if (this.#head >= 256 && this.#head * 2 >= this.#items.length) {
@@ -124,6 +126,6 @@ class SeqRing<T extends { seq: number }> {
   since(seq: number): T[] {
     if (this.size === 0) return [];
     const first = this.#items[this.#head]!.seq;
-    return this.#items.slice(this.#head + Math.max(0, seq + 1 - first));
+    return this.#items.slice(this.#head + Math.max(0, seq + 1 - first)) as T[];
   }
 }
