@@ -1,8 +1,12 @@
 // bench/daemon: bosun's daemon side by side with PM2 (private PM2_HOME, killed afterwards), on
 // the same program script: start 20 programs until all are online; crash to the restarted
 // program's first line against a bare spawn; the daemon's RSS with 20 idle programs against a
-// bare node; lines per second a program can print through the daemon into its log file.
+// bare node; lines per second a program can print through the daemon into its log file; and
+// for a web program of 2 instances (issue 14): failed requests during rolling restarts under
+// load (bosun `restart --rolling` on one shared listen socket against `pm2 reload` in cluster
+// mode), and requests/s through bosun's shared socket against PM2's cluster master.
 // Run: node build/bench/daemon/index.js   (prints; asserts nothing)
+// BENCH_DAEMON_ONLY=web runs only the web measurements.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -13,9 +17,16 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { request } from '../../src/cli/control.js';
 import { percentile } from '../harness.js';
+import { freePort } from '../../test/support.js';
+import { startLoad, type LoadResult } from './load.js';
 
-const BOSUN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+// The daemon as users run it: the package's dist/ (built without comments), not the test build.
+const BOSUN = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
 const PROGRAM = fileURLToPath(new URL('./program.js', import.meta.url));
+const WEB = fileURLToPath(new URL('./web-server.js', import.meta.url));
+const WEB_SECONDS = Number(process.env.BENCH_DAEMON_WEB_SECONDS ?? 8);
+const WEB_CLIENTS = Number(process.env.BENCH_DAEMON_WEB_CLIENTS ?? 8);
+const ROLLS = Number(process.env.BENCH_DAEMON_ROLLS ?? 3);
 const PM2_BIN = createRequire(import.meta.url).resolve('pm2/bin/pm2');
 const N = 20;
 const CRASHES = Number(process.env.BENCH_DAEMON_CRASHES ?? 15);
@@ -235,11 +246,126 @@ async function logThroughput(): Promise<void> {
   console.log(`log lines/s through the daemon into its log file (${LOG_LINES} lines of ${LINE_BYTES} B): bosun ${Math.round(bosun).toLocaleString('en-US')}, pm2 ${Math.round(pm2).toLocaleString('en-US')} -> ${(bosun / pm2).toFixed(2)}x pm2`);
 }
 
+// ---- a web program of 2 instances (issue 14) ----
+
+/** Both daemons run web-server.js as 2 instances on one port: bosun on its shared listen socket, PM2 in cluster mode. */
+interface WebDaemon {
+  name: string;
+  up(port: number): Promise<void>;
+  roll(): Promise<void>;
+  pids(): Promise<string[]>;
+  down(): Promise<void>;
+}
+
+const bosunWeb: WebDaemon = {
+  name: 'bosun',
+  async up(port) {
+    const file = join(work, `bosun-web-${port}.json`);
+    const web = { command: [process.execPath, WEB], env: process.env.BENCH_SINGLE_ACCEPT ? { UV_TCP_SINGLE_ACCEPT: '1' } : {}, instances: 2, listen: [`127.0.0.1:${port}`], ready: { log: 'listening' }, rolling: true, logs: { maxSize: '1GB' } };
+    writeFileSync(file, JSON.stringify({ home: join(work, 'bosun-home'), dashboard: false, programs: { web } }));
+    await run(process.execPath, [BOSUN, 'start', file]);
+    await waitFor(async () => ((await bosunStatus()).programs.filter((p) => p.state === 'ready').length === 2 ? true : undefined));
+  },
+  async roll() {
+    await run(process.execPath, [BOSUN, 'restart', 'web', '--rolling', '--home', join(work, 'bosun-home')]);
+  },
+  async pids() {
+    return (await bosunStatus()).programs.map((p) => String(p.pid));
+  },
+  down: bosunDown,
+};
+
+const pm2Web: WebDaemon = {
+  name: 'pm2',
+  async up(port) {
+    const file = join(work, `ecosystem-web-${port}.config.cjs`);
+    const app = { name: 'web', script: WEB, exec_mode: 'cluster', instances: 2, env: { PORT: String(port) }, out_file: join(work, 'pm2-logs', 'web.log'), error_file: join(work, 'pm2-logs', 'web-err.log') };
+    writeFileSync(file, `module.exports = ${JSON.stringify({ apps: [app] })};\n`);
+    await run(process.execPath, [PM2_BIN, 'start', file], { env });
+    await waitFor(async () => ((await pm2List()).filter((p) => p.pm2_env.status === 'online').length === 2 ? true : undefined), 60_000, 50);
+  },
+  async roll() {
+    await run(process.execPath, [PM2_BIN, 'reload', 'web'], { env });
+  },
+  async pids() {
+    return (await pm2List()).map((p) => String(p.pid));
+  },
+  down: pm2Down,
+};
+
+/** Requests/s of both daemons in alternating slices (the order swapped every round), so a machine whose load drifts weighs on both alike. */
+async function throughput(ports: [number, number], keepAlive: boolean): Promise<{ rps: [number, number]; busiest: [number, number] }> {
+  const ok = [0, 0];
+  const ms = [0, 0];
+  const byPid = [new Map<string, number>(), new Map<string, number>()];
+  const slices = Math.max(1, Math.round(WEB_SECONDS));
+  for (let round = 0; round < slices; round++) {
+    for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) {
+      const load = startLoad(ports[i]!, WEB_CLIENTS, keepAlive);
+      await sleep(1000);
+      const r = await load.stop();
+      ok[i]! += r.ok;
+      ms[i]! += r.ms;
+      for (const [pid, n] of r.pids) byPid[i]!.set(pid, (byPid[i]!.get(pid) ?? 0) + n);
+    }
+  }
+  const share = (m: Map<string, number>, total: number) => Math.round((100 * Math.max(...m.values())) / total);
+  return { rps: [(ok[0]! / ms[0]!) * 1000, (ok[1]! / ms[1]!) * 1000], busiest: [share(byPid[0]!, ok[0]!), share(byPid[1]!, ok[1]!)] };
+}
+
+/** Rolling restarts under load: `ROLLS` of them while the clients run; every pid should change. */
+async function rollUnderLoad(d: WebDaemon, port: number, keepAlive: boolean): Promise<LoadResult & { changed: boolean }> {
+  const before = await d.pids();
+  const load = startLoad(port, WEB_CLIENTS, keepAlive);
+  await sleep(500);
+  for (let i = 0; i < ROLLS; i++) {
+    await d.roll();
+    await sleep(500);
+  }
+  const r = await load.stop();
+  const after = await d.pids();
+  return { ...r, changed: after.every((p) => !before.includes(p)) };
+}
+
+async function webBench(): Promise<void> {
+  const ports: [number, number] = [await freePort(), await freePort()];
+  await bosunWeb.up(ports[0]);
+  try {
+    await pm2Web.up(ports[1]);
+    try {
+      // Warm both up, then throughput: a new connection per request, then kept-alive connections.
+      const warm = ports.map((port) => startLoad(port, WEB_CLIENTS, false));
+      await sleep(500);
+      await Promise.all(warm.map((w) => w.stop()));
+      const fresh = await throughput(ports, false);
+      const keep = await throughput(ports, true);
+      const rolls = {
+        bosun: { fresh: await rollUnderLoad(bosunWeb, ports[0], false), keep: await rollUnderLoad(bosunWeb, ports[0], true) },
+        pm2: { fresh: await rollUnderLoad(pm2Web, ports[1], false), keep: await rollUnderLoad(pm2Web, ports[1], true) },
+      };
+      const fails = (r: LoadResult) => `${r.failed} of ${(r.ok + r.failed).toLocaleString('en-US')}${r.errors.length > 0 ? ` (${[...new Set(r.errors)].join('; ')})` : ''}`;
+      const n = (x: number) => Math.round(x).toLocaleString('en-US');
+      console.log(`web program, 2 instances, ${WEB_CLIENTS} clients without pause on 127.0.0.1 (bosun: one shared listen socket; pm2: cluster mode):`);
+      console.log(`  failed requests over ${ROLLS} rolling restarts, a new connection per request: bosun ${fails(rolls.bosun.fresh)}, pm2 ${fails(rolls.pm2.fresh)} (goal: bosun 0)`);
+      console.log(`  the same with kept-alive connections: bosun ${fails(rolls.bosun.keep)}, pm2 ${fails(rolls.pm2.keep)}; every pid changed: bosun ${rolls.bosun.fresh.changed && rolls.bosun.keep.changed}, pm2 ${rolls.pm2.fresh.changed && rolls.pm2.keep.changed}`);
+      console.log(`  requests/s, a new connection per request (${WEB_SECONDS} alternating 1 s slices each): bosun ${n(fresh.rps[0])}, pm2 ${n(fresh.rps[1])} -> ${(fresh.rps[0] / fresh.rps[1]).toFixed(2)}x pm2 (goal >= 1.2x); busiest instance's share: bosun ${fresh.busiest[0]}%, pm2 ${fresh.busiest[1]}%`);
+      console.log(`  requests/s, kept-alive connections: bosun ${n(keep.rps[0])}, pm2 ${n(keep.rps[1])} -> ${(keep.rps[0] / keep.rps[1]).toFixed(2)}x pm2; busiest instance's share: bosun ${keep.busiest[0]}%, pm2 ${keep.busiest[1]}%`);
+    } finally {
+      await pm2Web.down();
+    }
+  } finally {
+    await bosunWeb.down();
+  }
+}
+
 try {
   console.log(`\n## bench/daemon: bosun vs PM2 ${JSON.parse(readFileSync(createRequire(import.meta.url).resolve('pm2/package.json'), 'utf8')).version} (node ${process.version})`);
-  await startAndRss();
-  await crashRestart();
-  await logThroughput();
+  if (process.env.BENCH_DAEMON_ONLY !== 'web') {
+    await startAndRss();
+    await crashRestart();
+    await logThroughput();
+  }
+  await webBench();
 } finally {
   await bosunDown().catch(() => undefined);
   await pm2Down();

@@ -17,7 +17,8 @@ export type Request =
   | { cmd: 'ping' }
   | { cmd: 'status' }
   | { cmd: 'logfiles' }
-  | { cmd: 'start' | 'stop' | 'restart'; target: string }
+  | { cmd: 'start' | 'stop'; target: string }
+  | { cmd: 'restart'; target: string; /** Absent: each program's `rolling` key decides. */ rolling?: boolean }
   | { cmd: 'reload' }
   | { cmd: 'shutdown' };
 
@@ -166,7 +167,10 @@ function readRequest(sock: Socket, got: (line: string) => void): void {
     const upTo = nl < 0 ? chunk.length : nl;
     if (size + upTo > CONTROL_MESSAGE_BYTES) {
       stop();
-      refuse(sock, failure('ERR_TOO_LARGE', `request too large: over ${CONTROL_MESSAGE_BYTES} bytes (a request is one line of JSON)`));
+      // Not closed at once: a client still writing would see its write fail and could lose the
+      // reply. Its writes now block on the full kernel buffer, it reads the reply, and the idle
+      // timer (or an eviction) closes the connection.
+      sock.end(`${JSON.stringify(failure('ERR_TOO_LARGE', `request too large: over ${CONTROL_MESSAGE_BYTES} bytes (a request is one line of JSON)`))}\n`);
       return;
     }
     chunks.push(nl < 0 ? chunk : chunk.subarray(0, nl));
@@ -183,10 +187,7 @@ function readRequest(sock: Socket, got: (line: string) => void): void {
   sock.on('data', onData);
 }
 
-/**
- * Answers `reply` and closes once it is written, whatever the client still sends: on a unix
- * socket the client reads what was queued for it before it sees the connection reset.
- */
+/** Answers `reply` and closes once it is written, so a refused connection holds no descriptor. */
 function refuse(sock: Socket, reply: Failure): void {
   sock.pause();
   sock.end(`${JSON.stringify(reply)}\n`, () => sock.destroy());
@@ -204,13 +205,20 @@ export function request(path: string, req: Request): Promise<Reply> {
       sock.write(JSON.stringify(req) + '\n');
     });
     sock.on('data', (chunk: string) => (buf += chunk));
-    sock.on('error', (err) => reject(connected ? err : new NoDaemonError(path, { cause: err })));
+    let failed: Error | undefined;
+    sock.on('error', (err) => {
+      if (!connected) reject(new NoDaemonError(path, { cause: err }));
+      else failed = err;
+    });
     sock.on('close', () => {
       if (!connected) return;
       try {
         resolve(JSON.parse(buf) as Reply);
       } catch {
-        reject(new BosunError('ERR_CONTROL', `the daemon closed the connection without a reply to '${req.cmd}'`));
+        // A daemon that refuses a connection (too many, or too few descriptors) may close it
+        // before the request is written: the write fails and its reply is lost with it.
+        const why = failed === undefined ? '' : ` (${failed.message}; it may be busy: too many connections or too few file descriptors, try again)`;
+        reject(new BosunError('ERR_CONTROL', `the daemon closed the connection without a reply to '${req.cmd}'${why}`, { cause: failed }));
       }
     });
   });

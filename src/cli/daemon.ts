@@ -83,7 +83,7 @@ export class Daemon implements DaemonView {
       const { host, port } = this.config.dashboard;
       let dash;
       try {
-        dash = await startDashboard(this, { host, port });
+        dash = await startDashboard(this, { host, port, ...(this.config.queue ? { queue: this.config.queue } : {}) });
       } catch (err) {
         rmSync(p.pid, { force: true });
         rmSync(p.token, { force: true });
@@ -203,8 +203,9 @@ export class Daemon implements DaemonView {
         return { ok: true, result: this.freshStatus() };
       case 'start':
       case 'stop':
-      case 'restart':
         return this.act(req.cmd, req.target);
+      case 'restart':
+        return this.act(req.cmd, req.target, typeof req.rolling === 'boolean' ? { rolling: req.rolling } : {});
       case 'logfiles':
         return { ok: true, result: this.logFiles() };
       case 'reload':

@@ -51,10 +51,18 @@ function octal(mode: number): string {
 }
 
 /**
- * Creates `home` (0700) if missing, checks it and the folders above it, and creates `logs/`
- * inside. Returns the real path, which the daemon uses from then on. Throws HomeError.
+ * The folders the daemon keeps inside its home: program logs, and the fleet's state and output
+ * pipes (`run/`, named in src/fleet/state.ts). Each must be a real directory of the daemon's
+ * user, or files created in it with O_NOFOLLOW would still land wherever a link points.
  */
-export function openHome(home: string, subdirs: readonly string[] = ['logs']): string {
+const SUBDIRS = ['logs', 'run'];
+
+/**
+ * Creates `home` (0700) if missing, checks it and the folders above it, and creates and checks
+ * `logs/` and `run/` inside. Returns the real path, which the daemon uses from then on. Throws
+ * HomeError.
+ */
+export function openHome(home: string, subdirs: readonly string[] = SUBDIRS): string {
   const wanted = resolve(home);
   let created = false;
   try {

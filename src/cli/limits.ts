@@ -24,7 +24,8 @@ export const CONTROL_CONNECTIONS = 32;
 /**
  * Descriptors the daemon keeps free for its programs: a respawn takes about eight for a moment
  * (three stdio pipes, the exec-error pipe, the log file), and a group restart respawns several
- * instances at once. Clients are refused before the free count falls below this.
+ * instances at once. Clients are refused before the free count falls below this, or below a
+ * quarter of the limit when that is smaller (under a tiny `ulimit -n` a client must still get in).
  */
 export const DESCRIPTOR_RESERVE = 64;
 
@@ -54,7 +55,12 @@ export function descriptorsFree(): number {
   }
 }
 
-/** True while accepting one more client connection keeps DESCRIPTOR_RESERVE free. */
+/** Descriptors kept free: DESCRIPTOR_RESERVE, or a quarter of the limit if that is less. */
+export function descriptorReserve(): number {
+  return Math.min(DESCRIPTOR_RESERVE, Math.floor(descriptorLimit() / 4));
+}
+
+/** True while accepting one more client connection keeps descriptorReserve() free. */
 export function roomForClient(): boolean {
-  return descriptorsFree() > DESCRIPTOR_RESERVE;
+  return descriptorsFree() > descriptorReserve();
 }

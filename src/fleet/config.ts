@@ -8,6 +8,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
 import { BosunError } from '../core/errors.js';
 import { Validator, isObject, show } from './validator.js';
+import { OPS_KEYS, validateOps, type OpsConfig } from './config-ops.js';
+
+export type { ListenSpec, WatchConfig } from './config-ops.js';
 
 export { defineConfig } from './define-config.js';
 export type { ReadyInput, BackoffInput, ProgramInput, ConfigInput } from './define-config.js';
@@ -21,7 +24,8 @@ export interface Backoff {
   resetAfterMs: number;
 }
 
-export interface ProgramConfig {
+/** A program's settings; `listen`, `rolling`, `envFile`, `watch` and `cronRestart` come from config-ops.ts. */
+export interface ProgramConfig extends OpsConfig {
   name: string;
   command: string[];
   shell: boolean;
@@ -54,9 +58,14 @@ export interface DaemonConfig {
   /** Absent means one_for_one. */
   strategy?: Strategy;
   dashboard: { host: string; port: number } | false;
+  /** The job queue that `bosun jobs` and the dashboard's queue page show, when configured. */
+  queue?: QueueConfig;
   /** In the order the file lists them. */
   programs: ProgramConfig[];
 }
+
+/** `queue:` in the config: a PostgreSQL database (and schema), or a PGlite directory (absolute). */
+export type QueueConfig = { database: string; schema?: string } | { pglite: string };
 
 /** The config is invalid; `problems` holds one line per problem, each starting with its path. */
 export class ConfigError extends BosunError {
@@ -121,7 +130,7 @@ function parseYamlElsewhere(file: string): Promise<unknown> {
   });
 }
 
-const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff'];
+const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff', ...OPS_KEYS];
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'];
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -131,7 +140,8 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
   const v = new Validator(problems);
   const base = dirname(file);
   if (!isObject(raw)) throw new ConfigError([`(root): expected an object with 'programs', got ${show(raw)}`], file);
-  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs']);
+  v.keys(raw, '', ['home', 'dashboard', 'supervisor', 'programs', 'queue']);
+  const queue = raw.queue === undefined ? undefined : queueConfig(raw.queue, base, v, problems);
 
   const home = raw.home === undefined ? resolve(base, '.bosun') : resolve(base, v.string(raw.home, 'home') ?? '.bosun');
 
@@ -212,12 +222,12 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
         if (l.maxSize !== undefined) logs.maxSize = v.size(l.maxSize, `${path}.logs.maxSize`) ?? logs.maxSize;
         if (l.keep !== undefined) logs.keep = v.int(l.keep, `${path}.logs.keep`, 0) ?? logs.keep;
       }
+      const cwd = prog.cwd === undefined ? base : resolve(base, v.string(prog.cwd, `${path}.cwd`) ?? '.');
       const cfg: ProgramConfig = {
         name,
         command,
         shell,
-        cwd: prog.cwd === undefined ? base : resolve(base, v.string(prog.cwd, `${path}.cwd`) ?? '.'),
-        env,
+        cwd,
         instances: prog.instances === undefined ? 1 : v.int(prog.instances, `${path}.instances`, 1) ?? 1,
         restart: prog.restart === undefined ? 'always' : (v.oneOf(prog.restart, `${path}.restart`, ['always', 'on-failure', 'never']) as ProgramConfig['restart']) ?? 'always',
         after,
@@ -228,6 +238,7 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
         backoff: prog.backoff === undefined ? backoff : v.backoff(prog.backoff, `${path}.backoff`, backoff),
         intensity,
         periodMs,
+        ...validateOps(v, problems, prog, path, base, cwd, env),
       };
       if (prog.ready !== undefined) cfg.ready = v.ready(prog.ready, `${path}.ready`);
       if (prog.activityTimeout !== undefined) cfg.activityTimeoutMs = v.duration(prog.activityTimeout, `${path}.activityTimeout`, 1);
@@ -237,7 +248,7 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
     for (const cycle of findCycles(programs)) problems.push(`programs.${cycle[0]}.after: dependency cycle ${[...cycle, cycle[0]].join(' -> ')}`);
   }
   if (problems.length > 0) throw new ConfigError(problems, file);
-  return { file, home, strategy, dashboard, programs };
+  return { file, home, strategy, dashboard, programs, ...(queue !== undefined ? { queue } : {}) };
 }
 
 /** Every dependency cycle once, each starting at its first program in file order. */
@@ -259,4 +270,23 @@ function findCycles(programs: ProgramConfig[]): string[][] {
   };
   for (const p of programs) if (!state.has(p.name)) visit(p.name);
   return cycles;
+}
+
+function queueConfig(x: unknown, base: string, v: Validator, problems: string[]): QueueConfig | undefined {
+  if (!v.object(x, 'queue')) return undefined;
+  const q = x as Record<string, unknown>;
+  v.keys(q, 'queue', ['database', 'pglite', 'schema']);
+  if ((q.database === undefined) === (q.pglite === undefined)) {
+    problems.push(`queue: expected exactly one of database (a PostgreSQL URL) or pglite (a directory), got ${q.database === undefined ? 'neither' : 'both'}`);
+    return undefined;
+  }
+  if (q.pglite !== undefined) {
+    if (q.schema !== undefined) problems.push('queue.schema: only with queue.database (a PGlite queue has one schema)');
+    const dir = v.string(q.pglite, 'queue.pglite');
+    return dir === undefined ? undefined : { pglite: resolve(base, dir) };
+  }
+  const database = v.string(q.database, 'queue.database');
+  const schema = q.schema === undefined ? undefined : v.string(q.schema, 'queue.schema');
+  if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,50}$/.test(schema)) problems.push(`queue.schema: expected a plain identifier (letters, digits, _), got '${schema}'`);
+  return database === undefined ? undefined : { database, ...(schema !== undefined ? { schema } : {}) };
 }

@@ -41,6 +41,20 @@ export interface ProgramInput {
   logs?: { file?: string; maxSize?: Size; keep?: number };
   /** Overrides the supervisor's backoff for this program. */
   backoff?: BackoffInput;
+  /**
+   * Sockets bound once by the daemon and handed to every instance as fds 3, 4, ... with
+   * LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID (sd_listen_fds): `3000`, `"127.0.0.1:3000"`,
+   * `"[::1]:3000"` or `"unix:run/web.sock"`.
+   */
+  listen?: (string | number)[];
+  /** Restarts, reloads, watch and cron restarts replace one instance at a time, each once its replacement is ready. */
+  rolling?: boolean;
+  /** A dotenv file read into the environment; `env` wins over it. A missing file is a config error. */
+  envFile?: string;
+  /** Restart on file changes: `true` watches `cwd`; node_modules, .git and the home are never watched. Default debounce 500ms. */
+  watch?: boolean | { paths?: string[]; ignore?: string[]; debounce?: Duration };
+  /** Restart on a schedule (croner syntax; 6 fields put seconds first). */
+  cronRestart?: string;
 }
 
 export interface ConfigInput {

@@ -24,13 +24,19 @@ import { Emitter, type Listener } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { Supervisor } from '../core/supervisor.js';
 import { quiet, type Worker } from '../core/worker.js';
+import { LogFile } from '../process/log-file.js';
 import { monitorProcess, type SpawnFn } from '../process/monitor.js';
 import { makeFifos } from '../process/output-pipes.js';
 import { isAlive } from '../process/tree.js';
 import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
+import { CronRestart } from './cron-restart.js';
 import { MemoryLimitError, ProgramInstance, argvOf, reasonOf } from './instance.js';
 import { programLogFile, type ProgramLogFile } from './log-files.js';
+import type { InstanceJournal } from './journal.js';
 import { InstanceRecord, type InstanceDetails } from './record.js';
+import { rollingRestart, type RollHost } from './rolling.js';
+import { ListenError, Sockets } from './sockets.js';
+import { FileWatch, ignoreMatcher } from './watch.js';
 import { Sampler } from './sampler.js';
 import { FleetState, type InstanceEntry } from './state.js';
 import type { EventName, LifecycleEvent, LogFileRef, Reason, StatusBody } from './status.js';
@@ -99,6 +105,16 @@ export class Fleet implements Worker {
   readonly #stale = new Map<string, Promise<void>>();
   #tree: Supervisor;
   #watchers = 0;
+  /** Listening sockets, bound once and kept across restarts and reloads (sockets.ts). */
+  readonly #sockets = new Sockets();
+  /** Replacements started by a rolling restart and not yet handed to their Supervisor. */
+  readonly #replacements = new Set<ProgramInstance>();
+  /** The log writer of each instance, by path (see #logWriter). */
+  readonly #logs = new Map<string, { key: string; file: LogFile }>();
+  /** Which pair of named pipes each run writes to (a replacement takes the other pair). */
+  readonly #slots = new WeakMap<ProgramInstance, 'a' | 'b'>();
+  /** Each program's watch and cronRestart, which restart it with reason `watch` or `cron`. */
+  readonly #triggers = new Map<string, { stop(): void }[]>();
   #commands: Promise<unknown> = Promise.resolve();
   /** Conditions re-checked on every change (instances waiting for `after`, programs settling). */
   readonly #waiters = new Set<() => void>();
@@ -122,6 +138,7 @@ export class Fleet implements Worker {
       }),
     );
     this.#tree = this.#newTree();
+    for (const cfg of this.#config.programs) this.#armTriggers(cfg);
   }
 
   get config(): FleetConfig {
@@ -192,14 +209,25 @@ export class Fleet implements Worker {
     });
   }
 
-  /** Stops and starts `target` again; not counted in `restarts`. Settles once the new processes started. */
-  restart(target: string, _options: { rolling?: boolean } = {}): Promise<void> {
+  /**
+   * Stops and starts `target` again; not counted in `restarts`. Settles once the new processes
+   * started. Rolling (`rolling`, default each program's `rolling` key): one instance at a time,
+   * each replacement started and ready before its old process stops; a replacement that is
+   * not ready stops the roll and rejects with RollingRestartError (the old process runs on).
+   */
+  restart(target: string, options: { rolling?: boolean } = {}): Promise<void> {
     return this.#command(async () => {
       const t = this.#target(target);
+      const rolls = (name: string) => options.rolling ?? this.#programs.get(name)!.config.rolling;
       if (t.all) {
-        for (const name of [...this.#order()].reverse()) await this.#stopProgram(name, 'command');
-        for (const name of this.#order()) await this.#startProgram(name);
-      } else if (t.index === undefined) await this.#restartProgram(t.program, 'command');
+        const order = this.#order();
+        for (const name of [...order].reverse()) if (!rolls(name)) await this.#stopProgram(name, 'command');
+        for (const name of order) if (!rolls(name)) await this.#startProgram(name);
+        for (const name of order) if (rolls(name)) await this.#rollProgram(name, 'command');
+      } else if (t.index === undefined) {
+        if (rolls(t.program)) await this.#rollProgram(t.program, 'command');
+        else await this.#restartProgram(t.program, 'command');
+      } else if (rolls(t.program)) await this.#rollInstances(t.program, [t.index], 'command');
       else await this.#restartInstance(t.program, t.index, 'command');
     });
   }
@@ -214,6 +242,7 @@ export class Fleet implements Worker {
 
   kill(_reason?: unknown): void {
     this.#dying = true;
+    for (const w of this.#replacements) w.kill();
     this.#tree.kill();
   }
 
@@ -354,6 +383,12 @@ export class Fleet implements Worker {
   /** One run of an instance: wait for `after`, spawn, and resolve once ready or ended (start_link). */
   async #runInstance(p: Program, r: InstanceRecord, signal: AbortSignal): Promise<Worker> {
     r.attempted = true;
+    const replacement = r.replacement;
+    if (replacement !== undefined) {
+      // A rolling restart's handOver: the ready replacement is this run; nothing is spawned.
+      r.replacement = undefined;
+      return this.#attach(p, r, replacement, signal, true);
+    }
     if (this.#pendingDeps(p).length > 0) {
       this.#set(r, 'waiting');
       try {
@@ -366,17 +401,46 @@ export class Fleet implements Worker {
     const cfg = p.config;
     // A process an earlier daemon left that cannot be adopted is gone before its successor starts.
     await this.#stale.get(`${p.config.name}[${r.index}]`);
-    const w = this.#instance(cfg, r);
+    let w = this.#adopted(cfg, r);
+    if (w === undefined) {
+      try {
+        w = this.#fresh(cfg, r, r.slot, cfg.listen.length === 0 ? undefined : await this.#sockets.forProgram(cfg.name, cfg.listen));
+      } catch (err) {
+        if (err instanceof ListenError) {
+          r.reason = 'spawn-error';
+          r.detail = err.message;
+          this.#set(r, 'stopping');
+        }
+        throw err;
+      }
+      if (signal.aborted) {
+        // Stopped while its sockets were being bound.
+        w.kill();
+        await w.wait().catch(() => {});
+        throw signal.reason;
+      }
+    }
+    if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid}${w.adopted ? ' adopted' : ''}`);
+    return this.#attach(p, r, w, signal, false);
+  }
+
+  /**
+   * Makes `w` the current run of `r` and resolves once it is ready or has ended (start_link).
+   * `ready`: a rolling restart's replacement, which was started and found ready already.
+   */
+  async #attach(p: Program, r: InstanceRecord, w: ProgramInstance, signal: AbortSignal, ready: boolean): Promise<Worker> {
+    const cfg = p.config;
     r.worker = w;
     r.pid = w.pid;
     r.startedAt = w.startedAt;
     r.memoryBytes = 0;
     r.cpuPercent = 0;
     r.stopReason = undefined;
-    if (r.pid !== null) this.#emit(r, 'started', `pid=${r.pid}${w.adopted ? ' adopted' : ''}`);
-    this.#remember(cfg, r, w, false);
+    r.slot = this.#slots.get(w) ?? r.slot;
+    this.#remember(cfg, r, w, ready);
+    if (ready) this.#set(r, cfg.ready === undefined ? 'running' : 'ready');
     // A command that could not be spawned is not running, so nothing waiting on it may start.
-    this.#set(r, cfg.ready === undefined && r.pid !== null ? 'running' : 'starting');
+    else this.#set(r, cfg.ready === undefined && r.pid !== null ? 'running' : 'starting');
     w.ready().then(
       () => {
         if (r.worker !== w) return;
@@ -417,6 +481,8 @@ export class Fleet implements Worker {
         r.detail = `stopped by ${r.stopReason}`;
       }
       this.#emit(r, 'exited', `code=${exit.code} signal=${exit.signal}`);
+      // A rolling restart's handOver: the ready replacement becomes this run at once.
+      if (r.replacement !== undefined) return;
       this.#set(r, 'stopped');
       this.#emit(r, 'stopped');
       return;
@@ -442,26 +508,46 @@ export class Fleet implements Worker {
     this.#emit(r, 'failed', `reason=${r.reason ?? 'exit'} detail=${JSON.stringify(r.detail)}`);
   }
 
-  /** The run for record `r`: the process an earlier daemon left, when there is one to adopt, else a new one. */
-  #instance(cfg: ProgramConfig, r: InstanceRecord): ProgramInstance {
-    const onLine = (stream: 'stdout' | 'stderr', line: string) => r.journal.line(stream, line, this.#clock.now());
-    const base = { config: cfg, index: r.index, logFile: this.#logFile(cfg, r.index), clock: this.#clock, onLine, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
+  /** The process an earlier daemon left for record `r`, adopted, when there is one (its first run only). */
+  #adopted(cfg: ProgramConfig, r: InstanceRecord): ProgramInstance | undefined {
     const state = this.#state;
-    if (state === undefined) return new ProgramInstance(base);
     const adoption = r.adoption;
     r.adoption = undefined;
-    if (adoption !== undefined) {
-      try {
-        const w = new ProgramInstance({ ...base, outputPipes: state.pipes(cfg.name, r.index, adoption.slot), adopt: { pid: adoption.pid, startTime: adoption.startTime, ready: adoption.ready } });
-        r.slot = adoption.slot;
-        r.restarts = adoption.restarts;
-        return w;
-      } catch (err) {
-        // It ended (or its pid was reused) between the check and now: start it anew.
-        this.#log?.warn({ err, program: cfg.name, instance: r.index }, 'could not adopt; starting anew');
-      }
+    if (state === undefined || adoption === undefined) return undefined;
+    try {
+      const w = new ProgramInstance({ ...this.#instanceBase(cfg, r), outputPipes: state.pipes(cfg.name, r.index, adoption.slot), adopt: { pid: adoption.pid, startTime: adoption.startTime, ready: adoption.ready } });
+      r.slot = adoption.slot;
+      r.restarts = adoption.restarts;
+      return w;
+    } catch (err) {
+      // It ended (or its pid was reused) between the check and now: start it anew.
+      this.#log?.warn({ err, program: cfg.name, instance: r.index }, 'could not adopt; starting anew');
+      return undefined;
     }
-    return new ProgramInstance({ ...base, outputPipes: state.pipes(cfg.name, r.index, r.slot) });
+  }
+
+  /** A new process for record `r`, its output through the pipes of `slot` (when durable), with the program's sockets. */
+  #fresh(cfg: ProgramConfig, r: InstanceRecord, slot: 'a' | 'b', listen: { fds: number[]; env: Record<string, string> } | undefined): ProgramInstance {
+    const state = this.#state;
+    const w = new ProgramInstance({
+      ...this.#instanceBase(cfg, r),
+      ...(state === undefined ? {} : { outputPipes: state.pipes(cfg.name, r.index, slot) }),
+      ...(listen === undefined ? {} : { listen }),
+    });
+    this.#slots.set(w, slot);
+    return w;
+  }
+
+  #instanceBase(cfg: ProgramConfig, r: InstanceRecord) {
+    const onLine = (stream: 'stdout' | 'stderr', line: string) => r.journal.line(stream, line, this.#clock.now());
+    return { config: cfg, index: r.index, logFile: this.#logWriter(cfg, r.index), clock: this.#clock, onLine, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
+  }
+
+  /** A replacement not yet handed over, in the home's state beside the run it replaces (its own slot). */
+  #recordReplacement(cfg: ProgramConfig, r: InstanceRecord, w: ProgramInstance, ready: boolean): void {
+    const slot = this.#slots.get(w);
+    if (this.#state === undefined || w.pid === null || w.startTime === undefined || slot === undefined) return;
+    this.#state.set({ program: cfg.name, index: r.index, pid: w.pid, startTime: w.startTime, slot, ready, fingerprint: fingerprint(cfg), restarts: r.restarts });
   }
 
   /** Writes the run into the home's state, so a daemon after this one can adopt it. */
@@ -516,7 +602,7 @@ export class Fleet implements Worker {
         clock: this.#clock,
         name: `${e.program}[${e.index}]`,
         outliveMonitor: true,
-        ...(cfg === undefined ? {} : { logFile: this.#logFile(cfg, e.index) }),
+        ...(cfg === undefined ? {} : { logFile: this.#logWriter(cfg, e.index) }),
       });
     } catch {
       return; // it ended meanwhile
@@ -618,6 +704,146 @@ export class Fleet implements Worker {
     else await p.sup.restartChild(String(index));
   }
 
+  // ---- rolling restarts (rolling.ts) -------------------------------------------------
+
+  /** Replaces every instance of `name` one at a time; a program that is not running is simply restarted. */
+  async #rollProgram(name: string, why: Reason): Promise<void> {
+    const p = this.#programs.get(name)!;
+    if (p.sup === undefined || this.#treeState(name) !== 'running') return this.#restartProgram(name, why);
+    return this.#rollInstances(name, p.records.map((r) => r.index), why);
+  }
+
+  async #rollInstances(name: string, indexes: number[], why: Reason): Promise<void> {
+    const p = this.#programs.get(name)!;
+    if (p.sup === undefined || this.#treeState(name) !== 'running') return this.#restartProgram(name, why);
+    if (this.#socketsHeldElsewhere(p)) {
+      this.#log?.warn({ program: name }, 'its sockets are held by processes adopted from an earlier daemon; restarting the whole program to bind them anew');
+      return this.#restartProgram(name, why);
+    }
+    p.held = false;
+    await rollingRestart(this.#rollHost(p, why), indexes);
+  }
+
+  /**
+   * After a daemon restart a program's sockets are the earlier daemon's, held only by its
+   * adopted instances: no process can hand them to this daemon, so a replacement cannot get
+   * them, and binding anew fails while any adopted instance still listens (docs/cli.md).
+   */
+  #socketsHeldElsewhere(p: Program): boolean {
+    return p.config.listen.length > 0 && !this.#sockets.isBound(p.config.listen) && p.records.some((r) => r.pid !== null && r.worker?.adopted === true);
+  }
+
+  #rollHost(p: Program, why: Reason): RollHost {
+    const rec = (i: number) => p.records[i]!;
+    return {
+      program: p.config.name,
+      running: (i) => rec(i).pid !== null && (rec(i).state === 'running' || rec(i).state === 'ready') && p.sup?.children().some((c) => c.id === String(i)) === true,
+      pid: (i) => rec(i).pid,
+      spawnReplacement: async (i) => {
+        const r = rec(i);
+        if (this.#dying) throw new DeadError('the fleet is stopping; commands are refused');
+        const cfg = p.config;
+        const listen = cfg.listen.length === 0 ? undefined : await this.#sockets.forProgram(cfg.name, cfg.listen);
+        if (this.#dying) throw new DeadError('the fleet is stopping; commands are refused');
+        // Its output goes through the instance's other pair of pipes while the old run still uses its own.
+        const w = this.#fresh(cfg, r, r.slot === 'a' ? 'b' : 'a', listen);
+        this.#replacements.add(w);
+        // Recorded at once, so a daemon that dies during the roll leaves no process unaccounted for.
+        this.#recordReplacement(cfg, r, w, false);
+        w.ready().then(
+          () => this.#replacements.has(w) && this.#recordReplacement(cfg, r, w, true),
+          () => {},
+        );
+        if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid} replacing=${r.pid}`);
+        // As for a first start: a program without a ready check has no `ready` line.
+        if (p.config.ready !== undefined) {
+          w.ready().then(
+            () => this.#emit(r, 'ready', `pid=${w.pid}`),
+            () => {},
+          );
+        }
+        return w;
+      },
+      handOver: (i, w) => this.#handOver(p, rec(i), w, why),
+      restart: (i) => this.#restartInstance(p.config.name, i, why),
+      failed: (i, w, err, message) => {
+        this.#replacements.delete(w);
+        const r = rec(i);
+        if (w.pid !== null) this.#state?.delete(r.program, r.index, w.pid);
+        const exit = w.exitInfo ?? { code: null, signal: null };
+        r.reason = reasonOf(err);
+        r.detail = message;
+        this.#emit(r, 'exited', `pid=${w.pid} code=${exit.code} signal=${exit.signal} reason=${r.reason} (replacement not ready: the roll stopped, pid ${r.pid} runs on)`);
+        this.#changed();
+      },
+    };
+  }
+
+  /**
+   * The old run of `r` stops and the ready replacement `w` becomes its run, through the
+   * Supervisor's restartChild (not counted): the child's start finds `r.replacement` and takes it.
+   */
+  async #handOver(p: Program, r: InstanceRecord, w: ProgramInstance, why: Reason): Promise<void> {
+    this.#replacements.delete(w);
+    r.replacement = w;
+    r.stopReason = why;
+    r.held = false;
+    try {
+      if (p.sup === undefined) throw new DeadError(`${p.config.name} stopped during its rolling restart`);
+      await p.sup.restartChild(String(r.index));
+    } finally {
+      // Not taken (the Supervisor stopped, or the restart failed before the start): not left running.
+      if (r.replacement === w) {
+        r.replacement = undefined;
+        w.kill();
+        await w.wait().catch(() => {});
+        if (w.pid !== null) this.#state?.delete(r.program, r.index, w.pid);
+      }
+    }
+  }
+
+  // ---- watch and cronRestart ---------------------------------------------------------
+
+  /** Starts the program's watch and cronRestart (stopping any it had). */
+  #armTriggers(cfg: ProgramConfig): void {
+    this.#disarmTriggers(cfg.name);
+    const triggers: { stop(): void }[] = [];
+    if (cfg.watch !== undefined) {
+      // The daemon's own files and every program's log change all the time: never a reason to restart.
+      const always = [this.#config.home, ...this.#config.programs.flatMap((c) => Array.from({ length: c.instances }, (_, i) => this.#logFile(c, i).path))];
+      triggers.push(
+        new FileWatch({
+          paths: cfg.watch.paths,
+          ignored: ignoreMatcher(cfg.watch.ignore, cfg.cwd, always),
+          debounceMs: cfg.watch.debounceMs,
+          clock: this.#clock,
+          onChange: (path) => this.#triggered(cfg.name, 'watch', path),
+        }),
+      );
+    }
+    if (cfg.cronRestart !== undefined) triggers.push(new CronRestart(cfg.cronRestart, this.#clock, () => this.#triggered(cfg.name, 'cron', cfg.cronRestart!)));
+    if (triggers.length > 0) this.#triggers.set(cfg.name, triggers);
+  }
+
+  #disarmTriggers(name: string): void {
+    for (const t of this.#triggers.get(name) ?? []) t.stop();
+    this.#triggers.delete(name);
+  }
+
+  /** A watch or cron restart: a command like any other (one at a time), rolling when the program is. */
+  #triggered(name: string, why: 'watch' | 'cron', what: string): void {
+    this.#log?.info({ program: name, reason: why, what }, `${why} restart`);
+    this.#command(async () => {
+      const p = this.#programs.get(name);
+      // Stopped by command: stays stopped until started by command.
+      if (p === undefined || p.held) return;
+      if (p.config.rolling) await this.#rollProgram(name, why);
+      else await this.#restartProgram(name, why);
+    }).catch((err: unknown) => {
+      if (!this.#dying) this.#log?.warn({ program: name, reason: why, err }, `${why} restart failed`);
+    });
+  }
+
   /** Where an instance child goes back among its siblings: before the next higher index present. */
   #placement(p: Program, index: number): { before?: string } {
     const ids = new Set(p.sup!.children().map((c) => c.id));
@@ -634,9 +860,12 @@ export class Fleet implements Worker {
       .filter((c) => this.#programs.has(c.name) && (strategyChanged || key(this.#programs.get(c.name)!.config) !== key(c)))
       .map((c) => c.name);
     const added = next.programs.filter((c) => !this.#programs.has(c.name)).map((c) => c.name);
+    // Changed programs with `rolling` stay in the tree and are replaced instance by instance.
+    const rolled = changed.filter((name) => !strategyChanged && this.#rollsOnReload(this.#programs.get(name)!, nextByName.get(name)!));
     // Out, in reverse start order: removed and changed programs leave the tree.
     for (const name of [...this.#order()].reverse()) {
       if (!removed.includes(name) && !changed.includes(name)) continue;
+      if (rolled.includes(name)) continue;
       for (const r of this.#programs.get(name)!.records) if (r.pid !== null) r.stopReason = 'command';
       await this.#tree.deleteChild(name);
     }
@@ -644,9 +873,11 @@ export class Fleet implements Worker {
     this.#programs.clear();
     for (const c of next.programs) {
       const prev = old.get(c.name);
-      this.#programs.set(c.name, prev !== undefined && !changed.includes(c.name) ? prev : this.#newProgram(c, prev));
+      this.#programs.set(c.name, prev !== undefined && (!changed.includes(c.name) || rolled.includes(c.name)) ? prev : this.#newProgram(c, prev));
     }
     this.#config = next;
+    for (const name of removed) this.#disarmTriggers(name);
+    for (const name of [...changed, ...added]) this.#armTriggers(nextByName.get(name)!);
     if (strategyChanged) {
       // A Supervisor's strategy is fixed: the tree is made anew (every program was changed, so it is empty).
       await this.#replaceTree();
@@ -660,16 +891,68 @@ export class Fleet implements Worker {
         await this.#tree.startChild(this.#programSpec(name), before === undefined ? {} : { before });
       }
     }
+    // Rolled last, in start order, so what they come after has been started again already.
+    let rollError: Error | undefined;
+    for (const name of this.#order()) {
+      if (!rolled.includes(name)) continue;
+      try {
+        await this.#rollReload(this.#programs.get(name)!, nextByName.get(name)!);
+      } catch (err) {
+        rollError ??= toError(err);
+      }
+    }
+    this.#sockets.retain(next.programs.map((c) => c.listen));
+    this.#closeLogs(next);
     this.#changed();
+    if (rollError !== undefined) throw rollError;
     return { added, removed, changed };
+  }
+
+  /**
+   * A changed program is rolled by a reload when its new config has `rolling` and the change
+   * leaves its Supervisor's shape alone: `restart`, `after`, `backoff`, intensity and period
+   * are baked into the child specs, so changing them restarts the program as a whole.
+   */
+  #rollsOnReload(p: Program, next: ProgramConfig): boolean {
+    if (!next.rolling || p.sup === undefined || this.#treeState(next.name) !== 'running') return false;
+    const shape = (c: ProgramConfig) => JSON.stringify([c.restart, c.after, c.backoff, c.intensity, c.periodMs]);
+    return shape(p.config) === shape(next);
+  }
+
+  /** A rolling reload of one program: the new settings, one instance at a time; instances added or removed at the end. */
+  async #rollReload(p: Program, next: ProgramConfig): Promise<void> {
+    const sup = p.sup;
+    p.config = next;
+    for (const r of p.records) r.memoryLimitBytes = next.memoryLimitBytes;
+    if (sup === undefined) return;
+    // Fewer instances: the ones beyond the new count go first, the others still serve.
+    while (p.records.length > next.instances) {
+      const r = p.records[p.records.length - 1]!;
+      if (r.pid !== null) r.stopReason = 'command';
+      if (sup.children().some((c) => c.id === String(r.index))) await sup.deleteChild(String(r.index));
+      p.records.pop();
+    }
+    await rollingRestart(this.#rollHost(p, 'command'), p.records.map((r) => r.index));
+    while (p.records.length < next.instances) {
+      const r = this.#newRecord(next, p.records.length);
+      p.records.push(r);
+      await sup.startChild(this.#instanceSpec(p, r));
+    }
   }
 
   #treeEnded(tree: Supervisor, err: Error | undefined): void {
     if (tree !== this.#tree) return;
     this.#dying = true;
     this.#sampler.stop();
+    for (const name of [...this.#triggers.keys()]) this.#disarmTriggers(name);
     this.#changed();
-    this.#settle(err);
+    // A roll's replacement is not in the tree: the fleet has stopped once it has, too.
+    const replacements = [...this.#replacements].map((w) => (w.kill(), w.wait().catch(() => {})));
+    void Promise.all(replacements).then(() => {
+      this.#sockets.close();
+      this.#closeLogs(undefined);
+      this.#settle(err);
+    });
   }
 
   async #replaceTree(): Promise<void> {
@@ -683,14 +966,16 @@ export class Fleet implements Worker {
 
   /** `prev`: the program this one replaces (a reload changed it), whose instances' journals go on. */
   #newProgram(cfg: ProgramConfig, prev?: Program): Program {
-    const records = Array.from({ length: cfg.instances }, (_, i) => {
-      const r: InstanceRecord = new InstanceRecord(cfg.name, i, cfg.memoryLimitBytes, (rss) => {
-        r.worker?.fail(new MemoryLimitError(`${cfg.name}[${i}]`, rss, cfg.memoryLimitBytes!));
-      }, prev?.records[i]?.journal);
-      return r;
-    });
-    for (const r of records) r.state = 'waiting';
+    const records = Array.from({ length: cfg.instances }, (_, i) => this.#newRecord(cfg, i, prev?.records[i]?.journal));
     return { config: cfg, records, sup: undefined, culprit: undefined, held: false };
+  }
+
+  #newRecord(cfg: ProgramConfig, i: number, journal?: InstanceJournal): InstanceRecord {
+    const r: InstanceRecord = new InstanceRecord(cfg.name, i, cfg.memoryLimitBytes, (rss) => {
+      r.worker?.fail(new MemoryLimitError(`${cfg.name}[${i}]`, rss, r.memoryLimitBytes!));
+    }, journal);
+    r.state = 'waiting';
+    return r;
   }
 
   #order(): string[] {
@@ -714,7 +999,7 @@ export class Fleet implements Worker {
   /** A program run has settled once each instance is ready, has ended, or waits for `after`. */
   #settled(p: Program): boolean {
     const members = p.records.filter((r) => !r.held);
-    if (members.some((r) => r.state === 'waiting')) return true;
+    if (members.some((r) => r.attempted && r.state === 'waiting')) return true;
     return members.every((r) => r.attempted && r.state !== 'starting');
   }
 
@@ -755,6 +1040,38 @@ export class Fleet implements Worker {
     this.#log?.info({ program: r.program, instance: r.index, event }, details);
     r.journal.event(e, r.reason, r.detail);
     if (this.#events.has('event')) this.#events.emit('event', e);
+  }
+
+  /**
+   * The one writer of an instance's log, shared by all its runs (a rolling restart's old and
+   * new process, an adopted one): one writer keeps the size for rotation and the index's
+   * offsets right. Raw bytes in the file, time and stream in its index (docs/cli.md, Logs).
+   */
+  #logWriter(c: ProgramConfig, i: number): LogFile {
+    const o = this.#logFile(c, i);
+    const key = JSON.stringify(o);
+    const have = this.#logs.get(o.path);
+    if (have !== undefined && have.key === key) return have.file;
+    have?.file.close().catch(() => {});
+    const file = new LogFile({
+      ...o,
+      index: true,
+      clock: this.#clock,
+      onError: (err) => this.#log?.warn({ err, program: c.name, instance: i }, 'log file write failed; output is dropped until it works again'),
+      onRecover: (droppedBytes) => this.#log?.info({ program: c.name, instance: i, droppedBytes }, 'log file written again'),
+    });
+    this.#logs.set(o.path, { key, file });
+    return file;
+  }
+
+  /** Closes the writers of logs no program of the config writes any more. */
+  #closeLogs(keep: FleetConfig | undefined): void {
+    const paths = new Set((keep?.programs ?? []).flatMap((c) => Array.from({ length: c.instances }, (_, i) => this.#logFile(c, i).path)));
+    for (const [path, { file }] of this.#logs) {
+      if (paths.has(path)) continue;
+      this.#logs.delete(path);
+      void file.close();
+    }
   }
 
   #logFile(c: ProgramConfig, i: number): ProgramLogFile {

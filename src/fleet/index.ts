@@ -4,11 +4,13 @@
 // around it: commands, control socket, dashboard, detached-daemon plumbing.
 
 export { ConfigError, loadConfig, validateConfig, findConfig, CONFIG_NAMES } from './config.js';
-export type { DaemonConfig as FleetConfig, ProgramConfig, Ready, Backoff, Strategy } from './config.js';
+export type { DaemonConfig as FleetConfig, ProgramConfig, Ready, Backoff, Strategy, ListenSpec, WatchConfig } from './config.js';
 export { defineConfig } from './define-config.js';
 export type { ConfigInput, ProgramInput, ReadyInput, BackoffInput } from './define-config.js';
 export { Fleet, type FleetOptions, type FleetEvents, type ReloadResult } from './fleet.js';
 export { MemoryLimitError } from './instance.js';
+export { RollingRestartError } from './rolling.js';
+export { ListenError } from './sockets.js';
 export type { InstanceDetails } from './record.js';
 export type { InstanceJournal, JournalEvent, JournalLine } from './journal.js';
 export type { State, Reason, LastExit, ProgramStatus, StatusBody, LifecycleEvent, EventName, LogFileRef } from './status.js';

@@ -12,12 +12,13 @@ import {
   ProcessSpawnError,
   ReadyTimeoutError,
 } from '../process/errors.js';
-import type { LogFileOptions } from '../process/log-file.js';
+import type { LogFile, LogFileOptions } from '../process/log-file.js';
 import { monitorProcess, type AdoptOptions, type MonitoredProcess, type SpawnFn } from '../process/monitor.js';
 import type { LineListener } from '../process/output.js';
 import type { OutputPipePaths } from '../process/output-pipes.js';
 import type { ReadyCheck } from '../process/ready.js';
 import type { ProgramConfig, Ready } from './config.js';
+import { portOf, readyUrl } from './config-ops.js';
 import type { Reason } from './status.js';
 
 /** The instance's process tree used more resident memory than the program's memoryLimit. */
@@ -34,13 +35,16 @@ export class MemoryLimitError extends BosunError {
 export interface InstanceOptions {
   config: ProgramConfig;
   index: number;
-  logFile: LogFileOptions;
+  /** The instance's log writer, shared by all its runs (one writer keeps rotation and the index right). */
+  logFile: LogFileOptions | LogFile;
   clock: Clock;
   spawn?: SpawnFn;
   /** Output through these named pipes, and the process outlives this one (the daemon's death). */
   outputPipes?: OutputPipePaths;
   /** Watch this running process (left by an earlier daemon) instead of spawning. */
   adopt?: AdoptOptions;
+  /** The program's listening sockets (sockets.ts): fds for 3, 4, ... and LISTEN_FDS / LISTEN_FDNAMES. */
+  listen?: { fds: number[]; env: Record<string, string> };
   /** Called for every line of output. */
   onLine?: LineListener;
 }
@@ -56,13 +60,15 @@ export class ProgramInstance implements Worker {
   constructor(o: InstanceOptions) {
     const cfg = o.config;
     this.name = `${cfg.name}[${o.index}]`;
-    const [command, ...args] = argvOf(cfg);
-    const ready = readyCheck(cfg.ready, cfg.readyTimeoutMs);
+    const fds = o.listen?.fds ?? [];
+    const [command, ...args] = fds.length > 0 ? withListenPid(argvOf(cfg)) : argvOf(cfg);
+    const ready = readyCheck(cfg.ready, cfg.readyTimeoutMs, o.index, portOf(cfg.listen, cfg.env));
     this.#monitor = monitorProcess({
       command: command!,
       args,
       cwd: cfg.cwd,
-      env: { ...process.env, ...cfg.env, BOSUN_PROGRAM: cfg.name, BOSUN_INSTANCE: String(o.index) },
+      env: { ...inheritedEnv(), ...cfg.env, ...o.listen?.env, BOSUN_PROGRAM: cfg.name, BOSUN_INSTANCE: String(o.index) },
+      ...(fds.length === 0 ? {} : { fds }),
       ...(cfg.activityTimeoutMs === undefined ? {} : { activityTimeoutMs: cfg.activityTimeoutMs }),
       ...(ready === undefined ? {} : { ready }),
       logFile: o.logFile,
@@ -161,7 +167,26 @@ export function argvOf(cfg: ProgramConfig): string[] {
   return cfg.shell ? ['/bin/sh', '-c', cfg.command.join(' ')] : cfg.command;
 }
 
-function readyCheck(ready: Ready | undefined, timeoutMs: number | undefined): ReadyCheck | undefined {
+/**
+ * sd_listen_fds(3) wants LISTEN_PID to be the program's own pid, which exists only once it is
+ * spawned: a shell sets it to its own pid and execs the program in its place, keeping that pid
+ * (and its fds). A command that cannot be executed then ends with the shell's exit 127 (not
+ * found) or 126 (not executable) rather than a spawn error.
+ */
+function withListenPid(argv: string[]): string[] {
+  return ['/bin/sh', '-c', 'export LISTEN_PID=$$; exec "$@"', 'bosun-listen', ...argv];
+}
+
+/** The daemon's environment without socket-activation variables meant for the daemon itself (a systemd socket unit). */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  delete env.LISTEN_PID;
+  return env;
+}
+
+function readyCheck(ready: Ready | undefined, timeoutMs: number | undefined, index: number, port: number | string | undefined): ReadyCheck | undefined {
   const timeout = timeoutMs === undefined ? {} : { timeoutMs };
   switch (ready?.kind) {
     case undefined:
@@ -169,7 +194,7 @@ function readyCheck(ready: Ready | undefined, timeoutMs: number | undefined): Re
     case 'log':
       return { log: ready.pattern, ...timeout };
     case 'http':
-      return { http: ready.url, ...timeout };
+      return { http: readyUrl(ready.url, index, port), ...timeout };
     case 'message':
       return { message: true, ...timeout };
     case 'delay':

@@ -26,6 +26,8 @@ export class InstanceRecord implements Sampled {
   lastExit: LastExit | undefined;
   reason: Reason | undefined;
   detail: string | undefined;
+  /** A ready process the next start of this instance takes instead of spawning (a rolling restart's replacement). */
+  replacement: ProgramInstance | undefined;
   /** Set by a command (stop/restart/watch/cron) before it stops the run: the reason that stop gets. */
   stopReason: Reason | undefined;
   /** Stopped by a command: a group restart leaves it alone, `after` does not wait for it. */
@@ -45,7 +47,8 @@ export class InstanceRecord implements Sampled {
   constructor(
     readonly program: string,
     readonly index: number,
-    readonly memoryLimitBytes: number | undefined,
+    /** Changed by a rolling reload, which keeps the record. */
+    public memoryLimitBytes: number | undefined,
     readonly overLimit: (rssBytes: number) => void,
     /** Output and lifecycle events across runs; a program changed by reload keeps its instances'. */
     readonly journal = new InstanceJournal(),

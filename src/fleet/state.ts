@@ -60,17 +60,21 @@ export class FleetState {
     return { stdout: `${base}.out`, stderr: `${base}.err` };
   }
 
+  /** One entry per instance and slot: a rolling restart's replacement (the other slot) is kept beside the run it replaces. */
   set(entry: InstanceEntry): void {
-    this.#entries.set(`${entry.program}[${entry.index}]`, entry);
+    this.#entries.set(`${entry.program}[${entry.index}].${entry.slot}`, entry);
     this.#write();
   }
 
-  /** Forgets `program[index]`, but only the run with this pid (a newer run may have taken its place). */
+  /** Forgets the run of `program[index]` with this pid (a newer run may have taken its place). */
   delete(program: string, index: number, pid: number): void {
-    const key = `${program}[${index}]`;
-    if (this.#entries.get(key)?.pid !== pid) return;
-    this.#entries.delete(key);
-    this.#write();
+    let found = false;
+    for (const [key, e] of this.#entries) {
+      if (e.program !== program || e.index !== index || e.pid !== pid) continue;
+      this.#entries.delete(key);
+      found = true;
+    }
+    if (found) this.#write();
   }
 
   #write(): void {

@@ -1,8 +1,9 @@
 // Command targets (`name`, `name:index`, `all`) and the fleet's start order: each program
 // after the programs in its `after`, ties in file order. Validation refuses cycles, so the
-// order always exists.
+// order is always a real one.
 
 import { NotFoundError } from '../core/errors.js';
+import { dependencyOrder } from '../core/graph.js';
 import type { ProgramConfig } from './config.js';
 
 export type Target = { all: true } | { all: false; program: string; index: number | undefined };
@@ -24,20 +25,13 @@ export function parseTarget(target: string, names: readonly string[], instances:
   return { all: false, program, index };
 }
 
-/** Program names in start order. */
+/** Program names in start order (core's dependency order over `after`). */
 export function startOrder(programs: readonly ProgramConfig[]): string[] {
-  const order: string[] = [];
-  const placed = new Set<string>();
-  const known = new Set(programs.map((p) => p.name));
-  const left = [...programs];
-  while (left.length > 0) {
-    const i = left.findIndex((c) => c.after.every((d) => placed.has(d) || !known.has(d)));
-    // Validation refuses cycles; taking the first keeps a bug from looping for ever.
-    const [next] = left.splice(Math.max(0, i), 1);
-    order.push(next!.name);
-    placed.add(next!.name);
-  }
-  return order;
+  const byName = new Map(programs.map((p) => [p.name, p]));
+  return dependencyOrder(
+    programs.map((p) => p.name),
+    (name) => (byName.get(name)?.after ?? []).filter((d) => byName.has(d)),
+  ).order;
 }
 
 /** True when `program` waits, directly or through others, for `dep`. */

@@ -10,10 +10,17 @@
 // resumes (onRecover). reopen() is for logrotate; a file deleted or moved away (nlink 0, or the
 // path now names another file) is noticed at most `checkMs` after and reopened by itself, so
 // deleting a big log frees its space.
+//
+// With `index`, when and from where each byte came is kept beside the raw file, in `<path>.idx`
+// (rotated with it: `<path>.1.idx`, ...): one line `<offset> <ms since epoch> <o|e> <source>`
+// each time a write starts a new millisecond, stream or source (a pid), so readers can show every
+// line with its time and stream and split interleaved stdout and stderr back apart (log-index.ts).
+// The index is best effort: an error writing it never touches the log.
 
 import { closeSync, constants, fstatSync, lstatSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { LogWriteError } from './errors.js';
+import { indexPath, type IndexedStream } from './log-index.js';
 
 export interface LogFileOptions {
   path: string;
@@ -35,6 +42,15 @@ export interface LogFileOptions {
   onError?: (err: LogWriteError) => void;
   /** Writing works again; `droppedBytes` were lost meanwhile (and a line in the file says so). */
   onRecover?: (droppedBytes: number) => void;
+  /** Keep `<path>.idx`: the time, stream and source of what each write() brings. Default false. */
+  index?: boolean;
+}
+
+/** Where a write's bytes come from, for the index. */
+export interface WriteOrigin {
+  stream: IndexedStream;
+  /** The writing process's pid, so a line's pieces are put back together per process. */
+  source?: number;
 }
 
 export class LogFile {
@@ -57,6 +73,11 @@ export class LogFile {
   #dropped = 0;
   #retry: TimerHandle | undefined;
   #closed = false;
+  readonly #index: boolean;
+  #indexFd: number | undefined;
+  /** The last record written to the index: `<ms> <stream> <source>`, with the offset it was at. */
+  #lastRecord = '';
+  #origin: WriteOrigin | undefined;
 
   /** `onError` is the same as `options.onError` (kept for callers that pass it second). */
   constructor(options: string | LogFileOptions, onError?: (err: Error) => void) {
@@ -73,6 +94,7 @@ export class LogFile {
     this.#onError = o.onError ?? onError ?? (() => {});
     this.#onRecover = o.onRecover ?? (() => {});
     this.#checkedAt = this.#clock.now();
+    this.#index = o.index === true;
   }
 
   /** The write error going on now; undefined while writes succeed. */
@@ -85,11 +107,15 @@ export class LogFile {
     return this.#dropped;
   }
 
-  /** Appends `data` byte for byte (a string as UTF-8). While an error lasts, counts it as dropped. */
-  write(data: string | Uint8Array): void {
+  /**
+   * Appends `data` byte for byte (a string as UTF-8). While an error lasts, counts it as dropped.
+   * `origin` (stream and source) goes to the index, when there is one.
+   */
+  write(data: string | Uint8Array, origin?: WriteOrigin): void {
     if (this.#closed) return;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (bytes.length === 0) return;
+    this.#origin = origin;
     if (this.#error !== undefined) {
       this.#dropped += bytes.length;
       return;
@@ -141,6 +167,7 @@ export class LogFile {
   }
 
   #writeAll(piece: Uint8Array): void {
+    if (this.#index) this.#record();
     let off = 0;
     while (off < piece.length) {
       const n = writeSync(this.#fd!, piece, off, piece.length - off);
@@ -161,9 +188,48 @@ export class LogFile {
     }
     this.#fd = fd;
     this.#checkedAt = this.#clock.now();
+    if (this.#index) this.#openIndex();
+  }
+
+  /** The index of the file just opened: a new file starts a new index, a file written before goes on with its own. */
+  #openIndex(): void {
+    this.#closeIndex();
+    try {
+      const flags = constants.O_WRONLY | constants.O_CREAT | (this.#size === 0 ? constants.O_TRUNC : constants.O_APPEND) | (this.#noFollow ? constants.O_NOFOLLOW : 0);
+      this.#indexFd = openSync(indexPath(this.path), flags, this.#mode);
+    } catch {
+      this.#indexFd = undefined;
+    }
+    this.#lastRecord = '';
+  }
+
+  /** A record for the bytes about to be written at #size, unless the last one covers them (same ms, stream and source). */
+  #record(): void {
+    if (this.#indexFd === undefined) return;
+    const o = this.#origin;
+    const key = `${Math.floor(this.#clock.now())} ${o === undefined ? '-' : o.stream === 'stdout' ? 'o' : 'e'} ${o?.source ?? '-'}`;
+    if (key === this.#lastRecord) return;
+    this.#lastRecord = key;
+    try {
+      writeSync(this.#indexFd, `${this.#size} ${key}\n`);
+    } catch {
+      this.#closeIndex(); // the log goes on without its index
+    }
+  }
+
+  #closeIndex(): void {
+    const fd = this.#indexFd;
+    this.#indexFd = undefined;
+    if (fd === undefined) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // nothing more to lose
+    }
   }
 
   #closeFd(): void {
+    this.#closeIndex();
     const fd = this.#fd;
     this.#fd = undefined;
     if (fd === undefined) return;
@@ -199,6 +265,13 @@ export class LogFile {
       rmSync(`${this.path}.${this.#keep}`, { force: true });
       for (let i = this.#keep - 1; i >= 1; i--) renameIfExists(`${this.path}.${i}`, `${this.path}.${i + 1}`);
       renameIfExists(this.path, `${this.path}.1`);
+    }
+    if (this.#index) {
+      const idx = (p: string) => indexPath(p);
+      rmSync(idx(`${this.path}.${this.#keep}`), { force: true });
+      for (let i = this.#keep - 1; i >= 1; i--) renameIfExists(idx(`${this.path}.${i}`), idx(`${this.path}.${i + 1}`));
+      if (this.#keep === 0) rmSync(idx(this.path), { force: true });
+      else renameIfExists(idx(this.path), idx(`${this.path}.1`));
     }
     this.#open();
   }

@@ -11,7 +11,6 @@
 // the tree, and `adopt` lets the next monitor watch the same process (same pid) and read the rest.
 
 import { spawn as spawnChild, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { toError } from '../core/errors.js';
@@ -72,8 +71,11 @@ export interface MonitorOptions {
   tailLines?: number;
   /** A line without a newline (a prompt) reaches tail() and listeners after this long. Default 200. */
   partialLineMs?: number;
-  /** Append output here; `{ path, maxSize, keep }` rotates by size. */
-  logFile?: string | LogFileOptions;
+  /**
+   * Append output here; `{ path, maxSize, keep }` rotates by size. A LogFile is shared: several
+   * monitors (the runs of one program instance) may write it, and none of them closes it.
+   */
+  logFile?: string | LogFileOptions | LogFile;
   /** The log file could not be written; output is dropped (counted) until it recovers. */
   onLogError?: (err: LogWriteError) => void;
   /** The log file is written again after an error; `droppedBytes` were lost (a line in the log says so). */
@@ -106,6 +108,11 @@ export interface MonitorOptions {
   adopt?: AdoptOptions;
   /** Leave the tree running if this process exits (no exit hook). Default false: the exit hook SIGKILLs it. */
   outliveMonitor?: boolean;
+  /**
+   * Open file descriptors of this process that the child gets as its fds 3, 4, ... in this
+   * order (listening sockets handed down the sd_listen_fds(3) way). Default: none.
+   */
+  fds?: readonly number[];
 }
 
 /** What `child_process.spawn` is to monitorProcess. */
@@ -144,6 +151,16 @@ export function monitorProcess(options: MonitorOptions): MonitoredProcess {
 }
 
 /** How often an adopted process is looked for in /proc (real time: it only observes). */
+let markers = 0;
+/**
+ * An id no other tree carries: this process, the time and a counter make it unique; the random
+ * part only keeps it from being guessed. Not node:crypto, whose OpenSSL state costs a daemon
+ * about 2.4 MB of resident memory for what needs no secrecy.
+ */
+function newMarker(): string {
+  return `${process.pid.toString(36)}.${Date.now().toString(36)}.${(markers++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+}
+
 const ADOPT_POLL_MS = 100;
 const ADOPT_POLL_STOPPING_MS = 20;
 
@@ -156,6 +173,8 @@ class ProcessMonitor implements MonitoredProcess {
   readonly #ring: TailRing;
   readonly #listeners = new Set<LineListener>();
   readonly #log: LogFile | undefined;
+  /** The log was handed in (logFile: a LogFile): written, never closed, by this monitor. */
+  #sharedLog = false;
   readonly #exitAbort = new AbortController();
   #child: ChildProcess | undefined;
   #readers: OutputPipeReader[] = [];
@@ -206,7 +225,10 @@ class ProcessMonitor implements MonitoredProcess {
     if (logger !== undefined) {
       this.#listeners.add((stream, line) => logger.info({ stream, pid: this.#pid, name: this.#name }, line));
     }
-    if (o.logFile !== undefined) {
+    if (o.logFile instanceof LogFile) {
+      this.#log = o.logFile;
+      this.#sharedLog = true;
+    } else if (o.logFile !== undefined) {
       const fileOptions = typeof o.logFile === 'string' ? { path: o.logFile } : o.logFile;
       this.#log = new LogFile({
         clock: this.#clock,
@@ -283,6 +305,7 @@ class ProcessMonitor implements MonitoredProcess {
       listeners: this.#listeners,
       clock: this.#clock,
       partialLineMs: this.#o.partialLineMs,
+      source: () => this.#pid,
       onActivity: () => {
         this.#lastActivity = this.#clock.now();
       },
@@ -325,9 +348,11 @@ class ProcessMonitor implements MonitoredProcess {
     } else {
       stdio = ['ignore', 'pipe', 'pipe'];
     }
+    // Handed-down fds come right after stderr (3, 4, ...); an IPC channel goes after them.
+    stdio.push(...(o.fds ?? []));
     if (wantsIpc) stdio.push('ipc');
     // The marker lets a later scan find descendants that left the group and session (tree.ts).
-    this.#marker = randomBytes(8).toString('hex');
+    this.#marker = newMarker();
     const env = { ...(o.env ?? process.env) };
     const inherited = env[TREE_ENV];
     env[TREE_ENV] = inherited ? `${inherited},${this.#marker}` : this.#marker;
@@ -533,8 +558,8 @@ class ProcessMonitor implements MonitoredProcess {
     this.#child?.stdout?.destroy();
     this.#child?.stderr?.destroy();
     this.#closeReaders();
-    void this.#log?.close().finally(() => this.#settle(this.#err ?? e));
-    if (this.#log === undefined) this.#settle(this.#err ?? e);
+    if (this.#log !== undefined && !this.#sharedLog) void this.#log.close().finally(() => this.#settle(this.#err ?? e));
+    else this.#settle(this.#err ?? e);
   }
 
   async #onExit(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
@@ -563,7 +588,7 @@ class ProcessMonitor implements MonitoredProcess {
     await this.#drainStreams();
     if (exitErr !== undefined) Object.assign(exitErr, { tail: this.tail() });
     await this.#heartbeats;
-    await this.#log?.close();
+    if (!this.#sharedLog) await this.#log?.close();
     this.#settle(this.#err);
   }
 

@@ -46,6 +46,8 @@ export interface CaptureOptions {
   clock: Clock;
   /** A line without a newline reaches the ring and listeners after this long. Default 200 ms. */
   partialLineMs?: number;
+  /** The writing process (its pid), for the log file's index. */
+  source?: () => number | undefined;
 }
 
 /** One stream's capture: feed it chunks with write(), then end() once no more can come. */
@@ -65,7 +67,7 @@ export class OutputCapture {
   write(chunk: Uint8Array): void {
     if (this.#ended || chunk.length === 0) return;
     // The log first: once these bytes are in the file, losing this process loses nothing of them.
-    this.#o.log?.write(chunk);
+    this.#o.log?.write(chunk, { stream: this.#name, source: this.#o.source?.() });
     this.#o.onActivity();
     this.#take(this.#decoder.write(chunk as Buffer));
   }

@@ -17,6 +17,11 @@ export class AckBatcher<T> {
     this.#max = max;
   }
 
+  /** True while a write is under way or waiting: the next write is coming anyway. */
+  get active(): boolean {
+    return this.#writing;
+  }
+
   /** Resolves true once `item` is durably acknowledged, false if its claim was lost. */
   submit(item: T): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {

@@ -3,6 +3,8 @@
 
 import type { Clock } from '../core/index.js';
 
+export type WaitEnd = 'rung' | 'timeout' | 'aborted';
+
 export class Bell {
   #rung = false;
   #wake: (() => void) | undefined;
@@ -10,23 +12,29 @@ export class Bell {
     this.#rung = true;
     this.#wake?.();
   }
-  /** Resolves on a ring (or one already rung), after `ms` on `clock`, or when `signal` aborts. */
-  wait(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-    if (this.#rung || signal.aborted) {
+  /** Forgets a ring nobody waited for yet: the caller is about to look anyway. */
+  clear(): void {
+    this.#rung = false;
+  }
+  /** Resolves on a ring (or one already rung), after `ms` on `clock`, or when `signal` aborts; says which. */
+  wait(clock: Clock, ms: number, signal: AbortSignal): Promise<WaitEnd> {
+    if (signal.aborted) return Promise.resolve('aborted');
+    if (this.#rung) {
       this.#rung = false;
-      return Promise.resolve();
+      return Promise.resolve('rung');
     }
-    return new Promise<void>((resolve) => {
-      const finish = () => {
+    return new Promise<WaitEnd>((resolve) => {
+      const finish = (how: WaitEnd) => {
         timer.clear();
-        signal.removeEventListener('abort', finish);
+        signal.removeEventListener('abort', onAbort);
         this.#wake = undefined;
         this.#rung = false;
-        resolve();
+        resolve(how);
       };
-      const timer = clock.setTimeout(finish, ms);
-      signal.addEventListener('abort', finish, { once: true });
-      this.#wake = finish;
+      const onAbort = () => finish('aborted');
+      const timer = clock.setTimeout(() => finish('timeout'), ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#wake = () => finish('rung');
     });
   }
 }

@@ -10,7 +10,9 @@ import {
   type Job,
   type JobState,
   type NewJob,
+  type ScheduleSpec,
   type Store,
+  type StoredSchedule,
 } from './types.js';
 
 interface Row {
@@ -18,6 +20,8 @@ interface Row {
   seq: number;
   token: string | null;
   lockedUntil: number;
+  /** Claimed and its handler started (an attempt counted), not merely held ahead. */
+  started: boolean;
 }
 
 const clone = (job: Job): Job => ({
@@ -36,6 +40,7 @@ class MemoryStore implements Store {
   readonly #keys = new Map<string, Row>();
   readonly #leases = new Map<string, { holder: string; expires: number }>();
   readonly #wakers = new Set<(kind: string) => void>();
+  readonly #schedules = new Map<string, StoredSchedule>();
 
   async open(ctx: { clock: Clock }): Promise<void> {
     this.#clock = ctx.clock;
@@ -58,9 +63,14 @@ class MemoryStore implements Store {
   }
 
   async add(jobs: NewJob[]): Promise<Job[]> {
+    const out = this.#add(jobs);
+    for (const k of new Set(out.map((j) => j.kind))) this.#wake(k);
+    return out;
+  }
+
+  #add(jobs: NewJob[]): Job[] {
     const now = this.#now();
     const out: Job[] = [];
-    const kinds = new Set<string>();
     for (const n of jobs) {
       if (n.key !== null) {
         const existing = this.#keys.get(n.key);
@@ -81,31 +91,74 @@ class MemoryStore implements Store {
         runAt: new Date(n.runAtMs ?? now + n.delayMs),
         createdAt: new Date(now),
         ...(n.key !== null ? { key: n.key } : {}),
+        ...(n.queue !== null ? { queue: n.queue } : {}),
       };
-      const row: Row = { job, seq, token: null, lockedUntil: 0 };
+      const row: Row = { job, seq, token: null, lockedUntil: 0, started: false };
       this.#rows.set(job.id, row);
       if (n.key !== null) this.#keys.set(n.key, row);
-      kinds.add(n.kind);
       out.push(clone(job));
     }
-    for (const k of kinds) this.#wake(k);
     return out;
   }
 
-  async claim(kind: string, n: number, leaseMs: number, token: string): Promise<Claim[]> {
+  async claim(kind: string, n: number, startN: number, leaseMs: number, token: string): Promise<{ claims: Claim[]; nextDueMs: number | null }> {
     const now = this.#now();
-    const due: Row[] = [];
+    // A named queue's job is claimable only while nothing of its queue runs and no live job
+    // of its queue was added before it.
+    const queues = new Map<string, { first: number; running: boolean }>();
     for (const row of this.#rows.values()) {
-      if (row.job.kind === kind && row.job.state === 'pending' && row.job.runAt.getTime() <= now) due.push(row);
+      const q = row.job.queue;
+      if (q === undefined || !this.#live(row)) continue;
+      const e = queues.get(q) ?? { first: Infinity, running: false };
+      e.first = Math.min(e.first, row.seq);
+      e.running ||= row.job.state === 'running';
+      queues.set(q, e);
+    }
+    const free = (row: Row) => {
+      if (row.job.queue === undefined) return true;
+      const e = queues.get(row.job.queue)!;
+      return !e.running && e.first === row.seq;
+    };
+    const due: Row[] = [];
+    let next: number | null = null;
+    for (const row of this.#rows.values()) {
+      if (row.job.kind !== kind || row.job.state !== 'pending') continue;
+      const t = row.job.runAt.getTime();
+      if (t > now) next = next === null ? t : Math.min(next, t);
+      else if (free(row)) due.push(row);
     }
     due.sort((a, b) => b.job.priority - a.job.priority || a.job.runAt.getTime() - b.job.runAt.getTime() || a.seq - b.seq);
-    return due.slice(0, n).map((row) => {
+    const claims = due.slice(0, n).map((row, i) => {
       row.job.state = 'running';
+      row.started = i < startN;
       row.job.attempts++;
       row.token = token;
       row.lockedUntil = now + leaseMs;
       return { job: clone(row.job), waitMs: now - row.job.runAt.getTime() };
     });
+    const nextDueMs = claims.length === n ? null : due.length > n ? 0 : next === null ? null : Math.max(0, next - now);
+    return { claims, nextDueMs };
+  }
+
+  async start(jobs: Job[], token: string): Promise<Set<string>> {
+    const started = new Set<string>();
+    for (const job of jobs) {
+      const row = this.#held(job, token);
+      if (!row || row.started) continue;
+      row.started = true;
+      started.add(job.id);
+    }
+    return started;
+  }
+
+  /** A job of `queue` ended: wake the consumers of the kind of the queue's next job. */
+  #queueFreed(queue: string | undefined): void {
+    if (queue === undefined) return;
+    let head: Row | undefined;
+    for (const row of this.#rows.values()) {
+      if (row.job.queue === queue && this.#live(row) && (head === undefined || row.seq < head.seq)) head = row;
+    }
+    if (head !== undefined) this.#wake(head.job.kind);
   }
 
   #held(job: Job, token: string): Row | undefined {
@@ -130,20 +183,21 @@ class MemoryStore implements Store {
   #finish(row: Row, state: JobState): void {
     row.job.state = state;
     row.token = null;
+    row.started = false;
     row.job.finishedAt = new Date(this.#now());
+    this.#queueFreed(row.job.queue);
   }
 
-  async complete(job: Job, token: string): Promise<boolean> {
-    const row = this.#held(job, token);
-    if (!row) return false;
-    this.#finish(row, 'done');
-    return true;
-  }
-
-  async completeMany(jobs: Job[], token: string): Promise<Set<string>> {
+  async completeMany(jobs: Job[], token: string, start: Job[] = []): Promise<{ done: Set<string>; started: Set<string> }> {
     const done = new Set<string>();
-    for (const job of jobs) if (await this.complete(job, token)) done.add(job.id);
-    return done;
+    for (const job of jobs) {
+      const row = this.#held(job, token);
+      if (!row) continue;
+      delete row.job.lastError;
+      this.#finish(row, 'done');
+      done.add(job.id);
+    }
+    return { done, started: await this.start(start, token) };
   }
 
   async fail(job: Job, token: string, error: string, retryInMs: number | null): Promise<boolean> {
@@ -155,6 +209,7 @@ class MemoryStore implements Store {
     } else {
       row.job.state = 'pending';
       row.token = null;
+      row.started = false;
       row.job.runAt = new Date(this.#now() + retryInMs);
     }
     return true;
@@ -165,37 +220,31 @@ class MemoryStore implements Store {
     if (!row) return false;
     row.job.state = 'pending';
     row.job.attempts--;
+    row.started = false;
     row.token = null;
     this.#wake(job.kind);
     return true;
   }
 
-  async reap(kind: string): Promise<number> {
+  async reap(kind: string, liveTokens: string[]): Promise<number> {
     const now = this.#now();
+    const live = new Set(liveTokens);
     let n = 0;
     for (const row of this.#rows.values()) {
       if (row.job.kind !== kind || row.job.state !== 'running' || row.lockedUntil >= now) continue;
+      if (row.token !== null && live.has(row.token)) continue;
       n++;
-      row.job.lastError = 'lease expired: the consumer stopped renewing (crashed or stalled)';
-      if (row.job.attempts >= row.job.maxAttempts) {
+      if (row.started) row.job.lastError = 'lease expired: the consumer stopped renewing (crashed or stalled)';
+      else row.job.attempts--; // held ahead, never started: the attempt is given back
+      if (row.started && row.job.attempts >= row.job.maxAttempts) {
         this.#finish(row, 'failed');
       } else {
         row.job.state = 'pending';
         row.token = null;
+        row.started = false;
       }
     }
     return n;
-  }
-
-  async nextDueInMs(kind: string): Promise<number | null> {
-    let next: number | null = null;
-    for (const row of this.#rows.values()) {
-      if (row.job.kind === kind && row.job.state === 'pending') {
-        const t = row.job.runAt.getTime();
-        if (next === null || t < next) next = t;
-      }
-    }
-    return next === null ? null : Math.max(0, next - this.#now());
   }
 
   async subscribe(wake: (kind: string) => void): Promise<() => Promise<void>> {
@@ -246,6 +295,27 @@ class MemoryStore implements Store {
     if (!row) return null;
     if (row.job.state === 'pending' || row.job.state === 'running') this.#finish(row, 'cancelled');
     return clone(row.job);
+  }
+
+  async putSchedule(spec: ScheduleSpec): Promise<void> {
+    const old = this.#schedules.get(spec.name);
+    this.#schedules.set(spec.name, { ...spec, lastTickMs: old?.lastTickMs ?? this.#now() });
+  }
+
+  async deleteSchedule(name: string): Promise<boolean> {
+    return this.#schedules.delete(name);
+  }
+
+  async schedules(): Promise<{ list: StoredSchedule[]; nowMs: number }> {
+    return { list: [...this.#schedules.values()].map((s) => ({ ...s })), nowMs: this.#now() };
+  }
+
+  async tick(name: string, fromTickMs: number, toTickMs: number, job: NewJob): Promise<boolean> {
+    const s = this.#schedules.get(name);
+    if (s === undefined || s.lastTickMs !== fromTickMs) return false;
+    s.lastTickMs = toTickMs;
+    await this.add([job]);
+    return true;
   }
 
   async prune(olderThanMs: number, states: JobState[]): Promise<number> {

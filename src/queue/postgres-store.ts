@@ -1,10 +1,12 @@
 // postgresStore({ connectionString, schema }): the queue in a PostgreSQL database shared by
 // any number of processes and machines. A pool (grown to the consumers' concurrency) runs
 // claims and acknowledgements; one dedicated client LISTENs so idle consumers wake as soon
-// as a job is added. If that client drops, consumers fall back to polling while it
-// reconnects.
+// as a job is added. If that client drops (a restart, an outage of any length), consumers
+// fall back to polling while it reconnects, with backoff, for as long as it takes.
 
 import type pg from 'pg';
+import type { Clock, TimerHandle } from '../core/index.js';
+import { storeRetryMs } from './backoff.js';
 import { loadDriver } from './driver.js';
 import { SqlStore, type Db, type Row } from './sql-store.js';
 import type { Store } from './types.js';
@@ -17,9 +19,7 @@ export interface PostgresStoreOptions {
   poolSize?: number;
 }
 
-const RECONNECT_MS = 1000;
-
-async function connect(options: PostgresStoreOptions): Promise<Db> {
+async function connect(options: PostgresStoreOptions, clock: Clock): Promise<Db> {
   const driver = (await loadDriver('postgresStore', 'pg', () => import('pg'))).default;
   const pool = new driver.Pool({
     connectionString: options.connectionString,
@@ -53,33 +53,51 @@ async function connect(options: PostgresStoreOptions): Promise<Db> {
         client.release();
       }
     },
-    async listen(channel, fn) {
+    async listen(channel, fn, onError) {
       let closed = false;
       let client: pg.Client | undefined;
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
+      let failures = 0;
       const start = async (): Promise<void> => {
         const c = new driver.Client({ connectionString: options.connectionString, application_name: 'bosun-queue-listen' });
         c.on('notification', (msg) => fn(msg.payload ?? ''));
-        c.on('error', () => {
-          // Dropped: consumers keep polling; reconnect after a pause.
+        let dropped = false;
+        const drop = (err: Error) => {
+          if (dropped) return;
+          dropped = true;
           if (client === c) client = undefined;
           c.end().catch(() => {});
-          if (!closed) timer = setTimeout(() => void start().catch(() => {}), RECONNECT_MS);
-        });
+          if (closed) return;
+          onError(err);
+          const wait = storeRetryMs(++failures); // as long as it takes
+          timer = clock.setTimeout(() => void start().catch(drop), wait);
+        };
+        c.on('error', drop);
+        c.on('end', () => drop(new Error('LISTEN connection ended')));
         await c.connect();
         await c.query(`LISTEN "${channel}"`);
         if (closed) {
+          dropped = true;
           await c.end();
           return;
         }
         client = c;
+        failures = 0;
         fn(''); // anything added while we were not listening is found by the wake-up
+        return;
       };
-      await start();
+      // The first connection must work (open() just connected); later ones retry forever.
+      try {
+        await start();
+      } catch (err) {
+        closed = true;
+        timer?.clear();
+        throw err;
+      }
       const stop = async () => {
         closed = true;
         listeners.delete(stop);
-        if (timer) clearTimeout(timer);
+        timer?.clear();
         const c = client;
         client = undefined;
         await c?.end().catch(() => {});
@@ -104,5 +122,5 @@ export function postgresStore(options: PostgresStoreOptions): Store {
   if (typeof options?.connectionString !== 'string' || options.connectionString === '') {
     throw new TypeError('postgresStore needs a connectionString');
   }
-  return new SqlStore('postgres', options.schema ?? 'bosun', () => connect(options));
+  return new SqlStore('postgres', options.schema ?? 'bosun', (clock) => connect(options, clock));
 }

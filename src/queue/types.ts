@@ -18,6 +18,9 @@ export interface Job<P = unknown> {
   priority: number;
   runAt: Date;
   key?: string;
+  /** Named queue: jobs sharing it run one at a time, in add order, across every consumer. */
+  queue?: string;
+  /** The last run's error; cleared when a run succeeds. */
   lastError?: string;
   createdAt: Date;
   /** When the job last ended (done, failed or cancelled). */
@@ -35,6 +38,11 @@ export interface AddOptions {
   maxAttempts?: number;
   /** While a job with this key is pending or running, `add` returns it instead of adding. */
   key?: string;
+  /**
+   * Jobs with the same queue name run one at a time, in add order, across every consumer of
+   * every kind (graphile-worker's named queues). A job waiting for a retry holds its queue.
+   */
+  queue?: string;
 }
 
 export interface BackoffOptions {
@@ -62,8 +70,17 @@ export interface WorkerOptions {
    */
   batchSize?: number;
   backoff?: BackoffOptions;
-  /** After kill, how long to wait for handlers before releasing their jobs. Default 3000. */
+  /**
+   * After kill, how long to wait for handlers to settle. Default 3000. A handler still running
+   * then is reported (`stuck` event, error log) and its job stays held, its lease renewed,
+   * until the handler settles: a job is never run by two handlers at once.
+   */
   graceMs?: number;
+  /**
+   * A handler still running after this long is aborted with a TimeoutError and its attempt
+   * fails with that error (retried like any failure). Default: no timeout.
+   */
+  timeoutMs?: number;
 }
 
 export interface LeaseOptions {
@@ -77,7 +94,9 @@ export type JobEvent =
   | { type: 'done'; job: Job; durationMs: number }
   | { type: 'error'; job: Job; durationMs: number; error: Error; /** false: the job is now failed */ willRetry: boolean }
   | { type: 'released'; job: Job }
-  | { type: 'lease-lost'; job: Job };
+  | { type: 'lease-lost'; job: Job }
+  /** A handler was aborted (kill, timeout) and has not settled after `graceMs`; its job stays held. */
+  | { type: 'stuck'; job: Job; reason: Error };
 
 export interface Counts {
   /** Jobs by state, all kinds. */
@@ -96,6 +115,21 @@ export interface NewJob {
   priority: number;
   maxAttempts: number;
   key: string | null;
+  queue: string | null;
+}
+
+/** A recurring job as `q.schedule` stores it. */
+export interface ScheduleSpec {
+  name: string;
+  cron: string;
+  kind: string;
+  payloadJson: string;
+  timezone: string | null;
+}
+
+/** A stored schedule and the last tick it added a job for (epoch ms). */
+export interface StoredSchedule extends ScheduleSpec {
+  lastTickMs: number;
 }
 
 /** A claimed job: the job plus the claim's proof of ownership. */
@@ -113,33 +147,55 @@ export interface Store {
   close(): Promise<void>;
   /** Adds in order; a pending/running job with the same key is returned instead. */
   add(jobs: NewJob[]): Promise<Job[]>;
-  /** Claims up to `n` due jobs of `kind` in priority desc, runAt, id order for `leaseMs`. */
-  claim(kind: string, n: number, leaseMs: number, token: string): Promise<Claim[]>;
+  /**
+   * Claims up to `n` due jobs of `kind` in priority desc, runAt, id order for `leaseMs`, at most
+   * one per named queue and only a queue's first live job, counting an attempt for each. The
+   * first `startN` are marked started; the rest are held ahead until `start` marks them (a job
+   * never marked gets its attempt back when reaped). Also says, when fewer than `n` were
+   * claimed, in how many ms the next job of `kind` is due.
+   */
+  claim(kind: string, n: number, startN: number, leaseMs: number, token: string): Promise<{ claims: Claim[]; nextDueMs: number | null }>;
+  /** Records that jobs held ahead have started. Returns the ids still held and now marked. */
+  start(jobs: Job[], token: string): Promise<Set<string>>;
   /** Extends the leases still held; returns the ids still held. */
   renew(ids: string[], leaseMs: number, token: string): Promise<Set<string>>;
-  /** Marks a claimed job done; false if the claim was lost meanwhile. */
-  complete(job: Job, token: string): Promise<boolean>;
-  /** complete() for several jobs in one statement; returns the ids it marked done. */
-  completeMany(jobs: Job[], token: string): Promise<Set<string>>;
+  /**
+   * Marks claimed jobs done (clearing lastError) and, in the same statement, records `start`
+   * as started (as `start` does); returns the ids marked done and the ids marked started.
+   */
+  completeMany(jobs: Job[], token: string, start?: Job[]): Promise<{ done: Set<string>; started: Set<string> }>;
   /** Records an error; retry after `retryInMs`, or mark failed when null. */
   fail(job: Job, token: string, error: string, retryInMs: number | null): Promise<boolean>;
   /** Gives a claimed job back, pending now, its attempt not counted. */
   release(job: Job, token: string): Promise<boolean>;
-  /** Makes jobs of `kind` whose lease expired pending again (or failed if out of attempts). */
-  reap(kind: string): Promise<number>;
-  /** ms until the next pending job of `kind` is due (0 if one is due), null if none. */
-  nextDueInMs(kind: string): Promise<number | null>;
-  /** Calls `wake(kind)` when jobs of a kind may have become available. Returns an unsubscribe. */
-  subscribe(wake: (kind: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Makes jobs of `kind` whose lease expired pending again (or failed if out of attempts),
+   * except those held by `liveTokens` (consumers in this process, alive but maybe blocked).
+   */
+  reap(kind: string, liveTokens: string[]): Promise<number>;
+  /** Calls `wake(kind)` when jobs of a kind may have become available ('' for any kind). */
+  subscribe(wake: (kind: string) => void, onError: (err: Error) => void): Promise<() => Promise<void>>;
   get(id: string): Promise<Job | null>;
   counts(): Promise<Counts>;
   failed(kind: string | null, limit: number): Promise<Job[]>;
   retry(id: string): Promise<Job | null>;
   cancel(id: string): Promise<Job | null>;
+  /** Deletes finished jobs in `states` that ended over `olderThanMs` ago; returns how many. */
   prune(olderThanMs: number, states: JobState[]): Promise<number>;
   /** Takes or renews lease `name` for `holder`; true while held. */
   tryLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
+  /** Creates or replaces a schedule; a new one's last tick is now, a replaced one keeps its own. */
+  putSchedule(spec: ScheduleSpec): Promise<void>;
+  /** Removes a schedule; false if there was none. */
+  deleteSchedule(name: string): Promise<boolean>;
+  /** Every schedule, and the store's now (epoch ms). */
+  schedules(): Promise<{ list: StoredSchedule[]; nowMs: number }>;
+  /**
+   * Adds `job` and moves the schedule's last tick from `fromTickMs` to `toTickMs`, atomically,
+   * only if the last tick is still `fromTickMs`: of many schedulers exactly one adds each tick.
+   */
+  tick(name: string, fromTickMs: number, toTickMs: number, job: NewJob): Promise<boolean>;
 }
 
 export const JOB_STATES: readonly JobState[] = ['pending', 'running', 'done', 'failed', 'cancelled'];

@@ -18,7 +18,10 @@ export interface RunMainOptions extends ServiceOptions {
 /** Runs the service until it stops; resolves with the exit code it passed to `exit`. */
 export async function runMain(opts: RunMainOptions): Promise<number> {
   // pino is loaded here, not when bosun/service is imported: an embedded Service brings its own logger.
-  const pinoLogger = opts.logger === undefined ? (await import('pino')).pino({ name: opts.name }) : undefined;
+  // Written synchronously: lines reach stdout in the order they were logged and none is lost at
+  // exit (an asynchronous destination flushed at exit could put a buffered line before one in flight).
+  const pino = opts.logger === undefined ? (await import('pino')).pino : undefined;
+  const pinoLogger = pino?.({ name: opts.name }, pino.destination({ dest: 1, sync: true }));
   const logger: Logger = opts.logger ?? (pinoLogger as unknown as Logger);
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const signals = opts.signals ?? ['SIGINT', 'SIGTERM'];

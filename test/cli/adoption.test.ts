@@ -96,4 +96,42 @@ programs:
       p.cleanup();
     }
   });
+
+  test('a program whose config changed while no daemon ran is stopped first, then started anew; the unchanged one is adopted', async () => {
+    const p = tempProject('');
+    const mark = `adoption-changed-${process.pid}-${Date.now()}`;
+    const conf = (value: string) => `dashboard: false
+programs:
+  same: { command: ${prog()}, env: { BOSUN_TEST_MARK: "${mark}" } }
+  edited: { command: ${prog('--ignore-term')}, killTimeout: 300ms, env: { BOSUN_TEST_MARK: "${mark}", BOSUN_TEST_VALUE: "${value}" } }
+`;
+    p.write(conf('one'));
+    try {
+      assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
+      const up = (s: Status) => s.programs.length === 2 && s.programs.every((x) => x.pid !== null);
+      const before = await waitFor('both running', async () => {
+        const s = await status(p.dir);
+        return up(s) ? s : undefined;
+      });
+      const pid = (s: Status, name: string) => s.programs.find((x) => x.name === name)!.pid!;
+      process.kill(Number(readFileSync(join(p.home, 'bosun.pid'), 'utf8').trim()), 'SIGKILL');
+      await waitFor('no daemon', async () => (await cli(['status'], { cwd: p.dir })).code === 3);
+      p.write(conf('two'));
+      assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
+      const after = await waitFor('both running again', async () => {
+        const s = await status(p.dir);
+        return up(s) && pid(s, 'edited') !== pid(before, 'edited') ? s : undefined;
+      });
+      assert.equal(pid(after, 'same'), pid(before, 'same'), 'the unchanged program was adopted');
+      assert.ok(!alive(pid(before, 'edited')), 'the old copy of the changed program is gone (it ignores SIGTERM: SIGKILL after killTimeout)');
+      assert.equal(programsWith(mark).length, 2, 'one copy of each');
+      const logs = await cli(['logs', 'edited', '-n', '50'], { cwd: p.dir });
+      assert.match(logs.stdout, /env=two/);
+    } finally {
+      await cli(['shutdown', '--home', p.home]).catch(() => undefined);
+      for (const pid of processesWith(mark)) process.kill(pid, 'SIGKILL');
+      p.cleanup();
+    }
+  });
 });
+

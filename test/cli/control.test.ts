@@ -119,7 +119,7 @@ programs:
     }
     const logs = await waitFor('ticks in the logs', async () => {
       const l = await cli(['logs', 'api', '-n', '2', '--home', p.home]);
-      return l.stdout.split('\n').filter((x) => x === 'api[1] | tick').length === 2 ? l : undefined;
+      return l.stdout.split('\n').filter((x) => /^\S+Z api\[1\] out \| tick$/.test(x)).length === 2 ? l : undefined;
     });
     assert.equal(logs.code, 0);
     assert.equal(logs.stdout.split('\n').filter((x) => x !== '').length, 4, 'two lines per instance');
@@ -133,7 +133,7 @@ programs:
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
       // api ticks every 100 ms, so new lines keep coming whenever the follower starts reading.
-      await waitFor('ticks from both instances', () => /^api\[0\] \| tick$/m.test(out) && /^api\[1\] \| tick$/m.test(out));
+      await waitFor('ticks from both instances', () => /^\S+Z api\[0\] out \| tick$/m.test(out) && /^\S+Z api\[1\] out \| tick$/m.test(out));
     } finally {
       child.kill('SIGINT');
     }

@@ -2,7 +2,7 @@
 // backoff, intensity, memoryLimit, activity timeout, reload, and no process left behind.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { cli, jitteredAround, prog, processesWith, restarting, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
 import { freePort } from '../support.js';
@@ -41,6 +41,9 @@ programs:
       assert.ok(dbStarted < dbReady && dbReady < workerStarted && workerStarted < workerReady && workerReady < webStarted, d.lines.join('\n'));
       const s = await d.until('all up', (s) => s.programs.every((x) => x.pid !== null));
       assert.deepEqual(s.programs.map((x) => [x.name, x.state]), [['web', 'running'], ['worker', 'ready'], ['db', 'ready']]);
+      // web has no ready check: it is `running` once spawned, maybe before its SIGTERM handler is
+      // in place. Its first line comes after the handler, so wait for it to exit 0 on SIGTERM.
+      await waitFor('web to print its first line', () => existsSync(`${p.home}/logs/web-0.log`) && /pid=/.test(readFileSync(`${p.home}/logs/web-0.log`, 'utf8')));
       process.kill(d.pid, 'SIGTERM');
       assert.equal(await d.exited, 0);
       const exited = (name: string) => d.lines.findIndex((l) => l.includes(` ${name}[0] exited`));
@@ -194,7 +197,7 @@ programs:
         const l = await cli(['logs', 'a', '-n', '1', '--home', d.home]);
         return /env=two/.test(l.stdout) ? l : undefined;
       });
-      assert.match(logs.stdout, /^a\[0\] \| pid=\d+ env=two\n$/);
+      assert.match(logs.stdout, /^\d{4}-\d\d-\d\dT\S+Z a\[0\] out \| pid=\d+ env=two\n$/);
       p.write('programs:\n  a: { command: [node], restart: sometimes }\n');
       const bad = await cli(['reload', '--home', d.home]);
       assert.equal(bad.code, 2);

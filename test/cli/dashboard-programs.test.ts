@@ -2,10 +2,12 @@
 // and the socket, watch and schedule keys when the config has them.
 
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { programInfo, programInfos } from '../../src/cli/dashboard/programs.js';
-import { validateConfig, type ProgramConfig } from '../../src/fleet/config.js';
+import { programInfos } from '../../src/cli/dashboard/programs.js';
+import { validateConfig } from '../../src/fleet/config.js';
 
 const FILE = join('/srv/app', 'bosun.config.yaml');
 
@@ -34,19 +36,26 @@ test('details name the command, cwd, env keys (never values), limits and log fil
 });
 
 test('sockets, watch, schedule, rolling and env file are shown when the config has them', () => {
-  const base = validateConfig({ home: '/srv/app/.bosun', programs: { web: { command: ['node', 'web.js'] } } }, FILE).programs[0]!;
-  const withOps = {
-    ...base,
-    listen: [{ kind: 'tcp', host: undefined, port: 3000, text: '3000' }, { kind: 'unix', path: '/run/web.sock', text: 'unix:/run/web.sock' }],
-    rolling: true,
-    envFile: '/srv/app/.env',
-    watch: { paths: ['/srv/app/src'], ignore: ['*.tmp'], debounceMs: 500 },
-    cronRestart: '0 3 * * *',
-  } as ProgramConfig;
-  const info = programInfo('/srv/app/.bosun', withOps);
-  assert.deepEqual(info.listen, ['3000', 'unix:/run/web.sock']);
-  assert.equal(info.rolling, true);
-  assert.equal(info.envFile, '/srv/app/.env');
-  assert.deepEqual(info.watch, { paths: ['/srv/app/src'], ignore: ['*.tmp'], debounceMs: 500 });
-  assert.equal(info.cronRestart, '0 3 * * *');
+  const dir = mkdtempSync(join(tmpdir(), 'bosun-programs-'));
+  try {
+    mkdirSync(join(dir, 'src'));
+    writeFileSync(join(dir, '.env'), 'FROM_FILE=hush-8\n');
+    const config = validateConfig({
+      programs: {
+        web: { command: ['node', 'web.js'], instances: 2, listen: [3000, 'unix:web.sock'], rolling: true, envFile: '.env', env: { OWN: 'x' }, watch: { paths: ['src'], ignore: ['*.tmp'], debounce: '250ms' }, cronRestart: '0 3 * * *' },
+      },
+    }, join(dir, 'bosun.config.yaml'));
+    const [info] = programInfos(config);
+    assert.equal(info!.listen.length, 2);
+    assert.equal(info!.listen[0], '3000');
+    assert.match(info!.listen[1]!, /^unix:.*web\.sock$/);
+    assert.equal(info!.rolling, true);
+    assert.equal(info!.envFile, join(dir, '.env'));
+    assert.deepEqual(info!.envKeys, ['FROM_FILE', 'OWN'], "the env file's names too, never its values");
+    assert.equal(JSON.stringify(info).includes('hush-8'), false);
+    assert.deepEqual(info!.watch, { paths: [join(dir, 'src')], ignore: ['*.tmp'], debounceMs: 250 });
+    assert.equal(info!.cronRestart, '0 3 * * *');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

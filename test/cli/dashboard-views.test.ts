@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BROWSER_TEST, field, inst, openDashboard, openLogs, screenshot, withDashboard } from './dashboard-browser.js';
+import { freePort } from '../support.js';
 import { prog, waitFor } from './helpers.js';
 
 const SECRET_VALUE = 'never-in-the-browser-5f1c';
 const FLAPPY = "console.log('up for a while'); setTimeout(() => process.exit(3), 1200)";
 
-const CONFIG = `dashboard: { port: 0 }
+const config = (port: number) => `dashboard: { port: 0 }
 supervisor: { intensity: 100, backoff: { initial: 100ms, factor: 1 } }
 programs:
   web:
@@ -19,10 +20,12 @@ programs:
     instances: 2
     memoryLimit: 500MB
     env: { BOSUN_TEST_VALUE: shown-by-prog, API_SECRET: ${SECRET_VALUE} }
+    listen: ["127.0.0.1:${port}"]
+    cronRestart: "0 3 * * *"
   flappy: { command: [${JSON.stringify(process.execPath)}, -e, ${JSON.stringify(FLAPPY)}] }
 `;
 
-test('memory and CPU history per instance, a restart timeline with reasons, and program details without env values', BROWSER_TEST, () => withDashboard(CONFIG, async (s) => {
+test('memory and CPU history per instance, a restart timeline with reasons, and program details without env values', BROWSER_TEST, async () => withDashboard(config(await freePort()), async (s) => {
     const page = await openDashboard(s, 'web[0]');
     await openLogs(page, 'web[0]');
     await openLogs(page, 'flappy[0]');
@@ -34,6 +37,9 @@ test('memory and CPU history per instance, a restart timeline with reasons, and 
     assert.equal(await info('cwd').textContent(), s.dir);
     assert.equal(await info('env').textContent(), 'API_SECRET, BOSUN_TEST_VALUE');
     assert.match(await info('limits').textContent() ?? '', /memory 500\.0 MB/);
+    assert.match(await info('sockets').textContent() ?? '', /^127\.0\.0\.1:\d+$/);
+    assert.equal(await info('schedule').textContent(), 'restart at cron 0 3 * * *');
+    assert.equal(await page.locator('article[data-program="flappy"] dd[data-info="sockets"]').count(), 0, 'no sockets row without listen');
     assert.match(await info('log files').textContent() ?? '', /web-0\.log, .*web-1\.log$/);
     assert.equal((await page.content()).includes(SECRET_VALUE), false, 'an env value never reaches the page');
     const stream = await fetch(`${s.base}api/events`, { headers: { authorization: `Bearer ${s.token}` }, signal: AbortSignal.timeout(1500) }).then(async (r) => {
@@ -74,7 +80,7 @@ test('memory and CPU history per instance, a restart timeline with reasons, and 
     await screenshot(page, 'dashboard-1280');
   }));
 
-test('at 420 px wide nothing overflows and the buttons work', BROWSER_TEST, () => withDashboard(CONFIG, async (s) => {
+test('at 420 px wide nothing overflows and the buttons work', BROWSER_TEST, async () => withDashboard(config(await freePort()), async (s) => {
     const page = await openDashboard(s, 'web[1]', { width: 420, height: 900 });
     await openLogs(page, 'web[1]');
     await page.locator('article[data-program="web"] button[data-action="details"]').click();

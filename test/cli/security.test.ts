@@ -113,7 +113,9 @@ programs:
 });
 
 describe('home', () => {
-  const config = `programs:\n  api: { command: ${prog('--tick', 200)} }\n`;
+  const programs = `programs:\n  api: { command: ${prog('--tick', 200)} }\n`;
+  // The dashboard's default port may be taken on a shared machine: off unless a test needs it.
+  const config = `dashboard: false\n${programs}`;
 
   test('a home writable by group or others, or inside a folder anyone can write to without the sticky bit, is refused naming the path and the fix', async () => {
     const p = tempProject(config);
@@ -160,8 +162,8 @@ describe('home', () => {
     }
   });
 
-  test('symlinked bosun.pid and token in a pre-created home are replaced, not followed; a symlinked log or daemon.log is refused', { timeout: 60_000 }, async () => {
-    const p = tempProject(`dashboard: { port: 0 }\n${config}`);
+  test('symlinked bosun.pid and token in a pre-created home are replaced, not followed; a symlinked log, logs/, run/ or daemon.log is refused', { timeout: 60_000 }, async () => {
+    const p = tempProject(`dashboard: { port: 0 }\n${programs}`);
     const outside = mkdtempSync(join(tmpdir(), 'bosun-outside-'));
     try {
       const victim = join(outside, 'victim');
@@ -189,12 +191,21 @@ describe('home', () => {
 
       const target = join(outside, 'target');
       writeFileSync(target, 'target\n', { mode: 0o666 });
-      rmSync(join(p.home, 'logs', 'api-0.log'));
+      rmSync(join(p.home, 'logs', 'api-0.log'), { force: true });
       symlinkSync(target, join(p.home, 'logs', 'api-0.log'));
       const r = await cli(['run', p.config]);
       assert.equal(r.code, 1);
       assert.ok(r.stderr.includes(`log file ${join(p.home, 'logs', 'api-0.log')} is a symbolic link`), r.stderr);
       rmSync(join(p.home, 'logs', 'api-0.log'));
+      for (const dir of ['logs', 'run']) {
+        const real = join(p.home, dir);
+        rmSync(real, { recursive: true, force: true });
+        symlinkSync(outside, real);
+        const l = await cli(['run', p.config]);
+        assert.equal(l.code, 1);
+        assert.ok(l.stderr.includes(`folder ${real} is a symbolic link`), l.stderr);
+        rmSync(real);
+      }
       symlinkSync(target, join(p.home, 'daemon.log'));
       const s = await cli(['start', p.config]);
       assert.equal(s.code, 1);
@@ -253,14 +264,14 @@ describe('home', () => {
       linked.write('secret\n');
       await linked.close();
       assert.equal(readFileSync(join(dir, 'target'), 'utf8'), 'target\n');
-      assert.equal((errors[0] as NodeJS.ErrnoException | undefined)?.code, 'ELOOP');
+      assert.equal(((errors[0] as Error | undefined)?.cause as NodeJS.ErrnoException | undefined)?.code, 'ELOOP', String(errors[0]));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
   test('the token is new on every start and removed at shutdown', { timeout: 60_000 }, async () => {
-    const p = tempProject(`dashboard: { port: 0 }\n${config}`);
+    const p = tempProject(`dashboard: { port: 0 }\n${programs}`);
     try {
       const tokens: string[] = [];
       for (let i = 0; i < 2; i++) {

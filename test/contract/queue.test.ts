@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { stopWorker, noopWorker, startWorker, type Worker } from 'bosun';
-import { JobQueue, memoryStore, pgliteStore, postgresStore, type Job, type Store } from 'bosun/queue';
+import { JobQueue, memoryStore, pgliteStore, postgresStore, StoreLockedError, TimeoutError, type Job, type Store } from 'bosun/queue';
 import { TestClock } from 'bosun/testing';
 
 const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -244,6 +244,49 @@ function suite(
       await stopWorker(w);
     });
 
+    test('add(..., { queue }): jobs of one named queue run one at a time, in order', async () => {
+      const k = kind('named');
+      const order: number[] = [];
+      let live = 0;
+      let overlap = false;
+      const handler = async (job: Job) => {
+        if (live++ > 0) overlap = true;
+        await new Promise((r) => setTimeout(r, 2));
+        order.push(job.payload as number);
+        live--;
+      };
+      const ws = [q.worker(k, handler, { ...fastWorker, concurrency: 4 }), q.worker(k, handler, { ...fastWorker, concurrency: 4 })];
+      for (let i = 0; i < 12; i++) await q.add(k, i, { queue: `${k}-q` });
+      await until('all done', async () => (await q.counts()).byKind[k]?.done === 12);
+      await Promise.all(ws.map((w) => stopWorker(w)));
+      assert.equal(overlap, false);
+      assert.deepEqual(order, [...Array(12).keys()]);
+    });
+
+    test('worker(..., { timeoutMs }): a handler still running is aborted and its attempt fails with TimeoutError', async () => {
+      const k = kind('timeout');
+      let reason: unknown;
+      const w = q.worker(k, (_job, signal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject((reason = signal.reason)), { once: true })), { ...fastWorker, timeoutMs: 50 });
+      const job = await q.add(k, null, { maxAttempts: 1 });
+      await until('failed', async () => (await q.get(job.id))?.state === 'failed');
+      assert.ok(reason instanceof TimeoutError);
+      assert.match((await q.get(job.id))!.lastError!, /TimeoutError/);
+      await stopWorker(w);
+    });
+
+    test('schedule / unschedule / scheduler(): one job per tick though two schedulers run', async () => {
+      const k = kind('sched');
+      await q.schedule(`${k}-every-second`, { cron: '* * * * * *', kind: k, payload: { x: 1 } });
+      const runAts: number[] = [];
+      const w = q.worker(k, async (job) => void runAts.push(job.runAt.getTime()), fastWorker);
+      const s1 = q.scheduler();
+      const s2 = q.scheduler();
+      await until('two ticks', () => runAts.length >= 2, 10_000);
+      assert.equal(await q.unschedule(`${k}-every-second`), true);
+      await Promise.all([stopWorker(s1), stopWorker(s2), stopWorker(w)]);
+      assert.equal(new Set(runAts).size, runAts.length);
+    });
+
     test('lease: one contender at a time, even within one process; released when stopped', async () => {
       const name = `lease-${kind('l')}`;
       const holding = new Set<string>();
@@ -277,6 +320,19 @@ suite('memoryStore', async () => ({ store: memoryStore(), cleanup: async () => {
 suite('pgliteStore', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'bosun-contract-'));
   return { store: pgliteStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+describe('contract: pgliteStore directory lock', () => {
+  test('a second opener fails at once with StoreLockedError naming the holder\'s pid', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bosun-contract-lock-'));
+    try {
+      const q = await JobQueue.open({ store: pgliteStore(dir) });
+      await assert.rejects(JobQueue.open({ store: pgliteStore(dir) }), (err: unknown) => err instanceof StoreLockedError && err.pid === process.pid && err.message.includes(String(process.pid)));
+      await q.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 suite('postgresStore', async () => {

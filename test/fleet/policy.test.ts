@@ -4,13 +4,14 @@
 // processes are covered by test/cli; here every decision is checked in milliseconds.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { NotFoundError } from '../../src/core/errors.js';
 import { validateConfig } from '../../src/fleet/config.js';
 import { Fleet } from '../../src/fleet/fleet.js';
+import { RollingRestartError } from '../../src/fleet/rolling.js';
 import type { ProgramStatus } from '../../src/fleet/status.js';
 import { TestClock } from '../../src/testing/test-clock.js';
 import { FakeSpawner, type FakeChild } from './fake-spawn.js';
@@ -182,7 +183,9 @@ describe('fleet policy (TestClock, fake children)', () => {
     });
     await r.flush();
     assert.equal(r.row('web').state, 'waiting');
-    assert.deepEqual(r.row('web').waitingFor, ['db']);
+    // cache comes after db in start order, and db holds it back until ready.
+    assert.deepEqual(r.row('web').waitingFor, ['db', 'cache']);
+    assert.equal(r.spawner.live('cache').length, 0);
     assert.equal(r.spawner.live('web').length, 0);
     r.spawner.one('db').print('ready now');
     await r.flush();
@@ -197,6 +200,22 @@ describe('fleet policy (TestClock, fake children)', () => {
     assert.match(r2.row('ghost').detail!, /spawn-error/);
     assert.equal(r2.row('dep').state, 'waiting');
     assert.deepEqual(r2.row('dep').waitingFor, ['ghost']);
+  });
+
+  test('a program with a ready check holds back the next program in start order until it is ready', async () => {
+    const r = rig(
+      { programs: { slow: { command: node('slow.js'), ready: { log: 'ready now' } }, next: { command: node('next.js') } } },
+      readyAfter(500, 'slow'),
+    );
+    await r.flush();
+    assert.equal(r.row('slow').state, 'starting');
+    assert.equal(r.spawner.live('next').length, 0, 'next waits for slow to be ready (start_link)');
+    assert.equal(r.row('next').state, 'waiting');
+    await r.clock.advance(500);
+    await r.flush();
+    assert.equal(r.row('slow').state, 'ready');
+    assert.equal(r.row('next').state, 'running');
+    assert.deepEqual(r.events.map((e) => e.split(' ').slice(0, 2).join(' ')), ['slow[0] started', 'slow[0] ready', 'next[0] started']);
   });
 
   test('restarts by command do not count; name:index acts on one instance; unknown targets are NotFoundError', async () => {
@@ -295,4 +314,153 @@ describe('fleet policy (TestClock, fake children)', () => {
       assert.equal(r.events.filter((e) => / restarting /.test(e)).length, 1, 'only the crashed instance says restarting');
     });
   }
+});
+
+// ---- rolling restarts, watch and cronRestart (issue 14) ----------------------------------
+
+describe('fleet ops policy (TestClock, fake children)', () => {
+  /** Events of the `web` program without their details' pids, e.g. `web[0] started`. */
+  const kinds = (events: string[]) => events.map((e) => e.split(' ').slice(0, 2).join(' '));
+
+  test('a rolling restart starts each replacement, waits until it is ready, then stops the old process, instance by instance', async () => {
+    const r = rig({ programs: { web: { command: node('web.js'), instances: 2, ready: { log: 'ready now' } } } }, readyAfter(100, 'web'));
+    await r.flush();
+    await r.clock.advance(100);
+    await r.flush();
+    await r.clock.advance(100);
+    await r.flush();
+    const before = [r.row('web', 0).pid, r.row('web', 1).pid];
+    const oldChildren = [r.spawner.one('web', 0), r.spawner.one('web', 1)];
+    r.events.length = 0;
+    const roll = r.fleet.restart('web', { rolling: true });
+    await r.until(() => r.spawner.live('web', 0).length === 2, 'the replacement of web[0]');
+    // Both run until the replacement is ready: the old one has not been signalled.
+    assert.deepEqual(oldChildren[0]!.signals, []);
+    assert.equal(r.row('web', 0).pid, before[0], 'status shows the old process while it serves');
+    await r.clock.advance(100);
+    await r.until(() => r.spawner.live('web', 1).length === 2, 'the replacement of web[1]');
+    assert.deepEqual(oldChildren[0]!.signals, ['SIGTERM']);
+    assert.deepEqual(oldChildren[1]!.signals, [], 'instance 1 is replaced only after instance 0');
+    await r.clock.advance(100);
+    await roll;
+    await r.flush();
+    assert.deepEqual(kinds(r.events), ['web[0] started', 'web[0] ready', 'web[0] exited', 'web[1] started', 'web[1] ready', 'web[1] exited'], r.events.join('\n'));
+    assert.ok(r.events[0]!.includes(`replacing=${before[0]}`), r.events[0]);
+    const after = r.fleet.status().programs;
+    assert.deepEqual(after.map((p) => [p.state, p.restarts, p.reason]), [['ready', 0, 'command'], ['ready', 0, 'command']]);
+    assert.ok(after.every((p, i) => p.pid !== before[i] && p.pid === r.spawner.one('web', i).pid));
+    assert.equal(r.spawner.live('web').length, 2);
+  });
+
+  test('a replacement that is not ready within readyTimeout stops the roll: the old process runs on and status says why', async () => {
+    const r = rig({ programs: { web: { command: node('web.js'), instances: 2, ready: { log: 'ready now' }, readyTimeout: '2s' } } }, readyAfter(50, 'web'));
+    await r.flush();
+    for (let i = 0; i < 2; i++) {
+      await r.clock.advance(50);
+      await r.flush();
+    }
+    const before = [r.row('web', 0).pid, r.row('web', 1).pid];
+    r.spawner.onSpawn = undefined; // replacements never print their ready line
+    const roll = r.fleet.restart('web', { rolling: true });
+    await r.until(() => r.spawner.live('web', 0).length === 2, 'the replacement of web[0]');
+    const replacement = r.spawner.live('web', 0).find((c) => c.pid !== before[0])!;
+    await r.clock.advance(2000);
+    await assert.rejects(roll, (e: unknown) => e instanceof RollingRestartError && e.code === 'ERR_ROLLING_RESTART' && /instance 0 keeps its old process/.test(e.message) && /instance 1 was not restarted/.test(e.message));
+    await r.flush();
+    assert.ok(replacement.exited, 'the replacement was stopped');
+    assert.deepEqual(replacement.signals, ['SIGTERM']);
+    const row = r.row('web', 0);
+    assert.equal(row.pid, before[0]);
+    assert.equal(row.state, 'ready');
+    assert.equal(row.reason, 'ready-timeout');
+    assert.match(row.detail!, /rolling restart stopped at instance 0: its replacement \(pid \d+\) did not become ready \(.*not ready within 2000 ms/);
+    assert.equal(r.row('web', 1).pid, before[1], 'the roll did not go on to instance 1');
+    assert.equal(r.spawner.live('web').length, 2);
+  });
+
+  test('rolling: true makes restarts rolling; rolling: false on the command restarts at once', async () => {
+    const r = rig({ programs: { web: { command: node('web.js'), instances: 2, rolling: true } } });
+    await r.flush();
+    const first = r.spawner.live('web');
+    const rolled = r.fleet.restart('web');
+    await rolled;
+    await r.flush();
+    // Without a ready check a replacement is ready once spawned: each old one stops after its replacement exists.
+    assert.deepEqual(kinds(r.events.slice(-4)), ['web[0] started', 'web[0] exited', 'web[1] started', 'web[1] exited'], r.events.join('\n'));
+    assert.ok(first.every((c) => c.exited));
+    r.events.length = 0;
+    await r.fleet.restart('web', { rolling: false });
+    await r.flush();
+    // Every old process is gone before the first new one starts.
+    assert.deepEqual(kinds(r.events).map((e) => e.split(' ')[1]), ['exited', 'stopped', 'exited', 'stopped', 'started', 'started'], r.events.join('\n'));
+    // name:index rolls just that instance.
+    const keep = r.row('web', 0).pid;
+    await r.fleet.restart('web:1');
+    assert.equal(r.row('web', 0).pid, keep);
+    assert.deepEqual(r.fleet.status().programs.map((p) => p.restarts), [0, 0]);
+  });
+
+  test('a reload of a rolling program replaces its instances one by one with the new settings, and scales', async () => {
+    const raw = (value: string, instances: number) => ({ programs: { web: { command: node('web.js'), instances, rolling: true, env: { VALUE: value } } } });
+    const r = rig(raw('one', 2));
+    await r.flush();
+    const old = r.spawner.live('web');
+    r.events.length = 0;
+    assert.deepEqual(await r.fleet.reload(r.config(raw('two', 3))), { added: [], removed: [], changed: ['web'] });
+    await r.flush();
+    assert.deepEqual(kinds(r.events), ['web[0] started', 'web[0] exited', 'web[1] started', 'web[1] exited', 'web[2] started'], r.events.join('\n'));
+    assert.ok(old.every((c) => c.exited));
+    assert.deepEqual(r.spawner.live('web').map((c) => c.env['VALUE']), ['two', 'two', 'two']);
+    assert.deepEqual(r.fleet.status().programs.map((p) => p.state), ['running', 'running', 'running']);
+    await r.fleet.reload(r.config(raw('three', 1)));
+    await r.flush();
+    assert.deepEqual(r.spawner.live('web').map((c) => [c.instance, c.env['VALUE']]), [[0, 'three']]);
+    assert.equal(r.fleet.status().programs.length, 1);
+  });
+
+  test('watch: a burst of file changes restarts the program once, after the debounce, with reason watch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-watch-'));
+    mkdirSync(join(dir, 'src'));
+    mkdirSync(join(dir, 'node_modules', 'dep'), { recursive: true });
+    try {
+      const w = rig({ programs: { web: { command: node('web.js'), cwd: dir, watch: { paths: ['src'], debounce: '750ms' } } } });
+      await w.flush();
+      const pid = w.row('web').pid;
+      writeFileSync(join(dir, 'src', 'a.js'), '1');
+      writeFileSync(join(dir, 'src', 'b.js'), '2');
+      await w.until(() => w.clock.pendingDelays().includes(750), 'the change to be seen');
+      await w.clock.advance(749);
+      assert.equal(w.row('web').pid, pid, 'not before the debounce');
+      writeFileSync(join(dir, 'src', 'a.js'), '3');
+      await w.until(() => w.clock.pendingDelays().includes(750), 'the next change to restart the debounce');
+      await w.clock.advance(750);
+      await w.until(() => w.row('web').pid !== pid && w.row('web').state === 'running', 'the watch restart');
+      await w.flush();
+      assert.equal(w.row('web').reason, 'watch');
+      assert.equal(w.row('web').restarts, 0);
+      assert.equal(w.events.filter((e) => / started /.test(e)).length, 2, w.events.join('\n'));
+      await w.clock.advance(5000);
+      await w.flush();
+      assert.equal(w.events.filter((e) => / started /.test(e)).length, 2, 'one restart for the burst');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('cronRestart restarts on the schedule, on the fleet clock, with reason cron; a program stopped by command stays stopped', async () => {
+    const r = rig({ programs: { web: { command: node('web.js'), cronRestart: '*/10 * * * * *' } } });
+    await r.flush();
+    const pid = r.row('web').pid;
+    await r.clock.advance(9000);
+    await r.flush();
+    assert.equal(r.row('web').pid, pid);
+    await r.clock.advance(1000);
+    await r.until(() => r.row('web').pid !== pid && r.row('web').state === 'running', 'the cron restart');
+    assert.equal(r.row('web').reason, 'cron');
+    await r.fleet.stop('web');
+    await r.clock.advance(10_000);
+    await r.flush();
+    assert.equal(r.row('web').state, 'stopped');
+    assert.equal(r.spawner.live('web').length, 0);
+  });
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startWorker, stopWorker } from '../../src/core/index.js';
-import { JobQueue, LeaseLostError, memoryStore, type Store } from '../../src/queue/index.js';
+import { JobQueue, LeaseLostError, memoryStore, StoreError, type Store } from '../../src/queue/index.js';
 import { TestClock, settle } from '../../src/testing/index.js';
 
 async function advanceBy(clock: TestClock, total: number, step: number, each?: () => void): Promise<void> {
@@ -147,22 +147,109 @@ test('close() stops the queue\'s workers and leases, then refuses calls', async 
   assert.throws(() => q.worker('any', () => {}), /closed/);
 });
 
-test('a store error while claiming stops the consumer with that error', async () => {
+test('a store error that may heal is retried with backoff and logged: the consumer stays alive; one that will not heal stops it', async () => {
   const base = memoryStore();
-  let failing = false;
+  let failing: Error | undefined;
   const store = new Proxy(base, {
     get(target, prop, receiver) {
-      if (prop === 'claim' && failing) return () => Promise.reject(new Error('connection terminated'));
+      if (prop === 'claim' && failing) return () => Promise.reject(failing);
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
   const clock = new TestClock(0);
-  const q = await JobQueue.open({ store, clock });
-  const w = q.worker('x', () => {}, { pollMs: 100 });
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, error() {}, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
+  const q = await JobQueue.open({ store, clock, logger });
+  const ran: string[] = [];
+  const w = q.worker('x', (job) => void ran.push(job.id), { pollMs: 100 });
+  let stopped = false;
+  w.wait().then(() => (stopped = true), () => (stopped = true));
   await settle(5);
-  failing = true;
-  await clock.advance(150);
-  await assert.rejects(w.wait(), /connection terminated/);
+  failing = new StoreError('postgres', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
+  await advanceBy(clock, 10_000, 100);
+  assert.equal(stopped, false, 'still running after 10 s of failures');
+  assert.ok(warnings.filter((m) => /store unavailable/.test(m)).length >= 3, warnings.join('; '));
+  // far fewer tries than polls: the retries back off
+  assert.ok(warnings.length < 40, `${warnings.length} retries in 10 s`);
+  failing = undefined;
+  const job = await q.add('x', 1);
+  await advanceBy(clock, 6000, 100);
+  assert.deepEqual(ran, [job.id], 'works again once the store is back');
+  failing = new StoreError('postgres', Object.assign(new Error('relation "bosun.jobs" does not exist'), { code: '42P01' }));
+  await advanceBy(clock, 200, 100);
+  await assert.rejects(w.wait(), /does not exist/);
+  await q.close();
+});
+
+/** memoryStore with every call counted by method name. */
+function counted(): { store: Store; calls: Map<string, number> } {
+  const base = memoryStore();
+  const calls = new Map<string, number>();
+  const store = new Proxy(base, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store, calls };
+}
+
+test('30 idle consumers of a kind cost one poll a period, and a new job wakes one of them, not all', async () => {
+  const clock = new TestClock(0);
+  const { store, calls } = counted();
+  const q = await JobQueue.open({ store, clock });
+  const ran: string[] = [];
+  const workers = Array.from({ length: 30 }, () => q.worker('idle', (job) => void ran.push(job.id), { pollMs: 1000 }));
+  await settle(10);
+  calls.clear();
+  await advanceBy(clock, 10_000, 100);
+  const polls = calls.get('claim') ?? 0;
+  assert.ok(polls >= 9 && polls <= 12, `${polls} claims in 10 s of idling (30 consumers, pollMs 1000)`);
+  calls.clear();
+  await q.add('idle', 'one');
+  await settle(10);
+  assert.equal(ran.length, 1);
+  // the woken one claims it (and, its batch being full, wakes one more) and looks once after it
+  assert.ok((calls.get('claim') ?? 0) <= 3, `${calls.get('claim')} claims for one new job`);
+  // a burst is spread: the woken consumer wakes the next while it finds full batches
+  await q.addMany(Array.from({ length: 20 }, (_, i) => ({ kind: 'idle', payload: i })));
+  for (let i = 0; i < 20 && ran.length < 21; i++) await settle(5);
+  assert.equal(ran.length, 21);
+  for (const w of workers) w.kill();
+  await clock.advance(0);
+  await Promise.all(workers.map((w) => w.wait()));
+  await q.close();
+});
+
+test('schedules on a clock: three schedulers add exactly one job per tick; after a 3 s gap one tick is made up', async () => {
+  const clock = new TestClock(Date.UTC(2026, 0, 1, 0, 0, 0, 500));
+  const q = await JobQueue.open({ store: memoryStore(), clock });
+  await q.schedule('every-second', { cron: '* * * * * *', kind: 'tick', payload: { n: 1 } });
+  const runAts = async () => (await Promise.all(
+    Array.from({ length: 100 }, (_, i) => q.get(String(i + 1))),
+  )).filter((j) => j !== null).map((j) => j!.runAt.getTime() - Date.UTC(2026, 0, 1));
+  let schedulers = [q.scheduler(), q.scheduler(), q.scheduler()];
+  await advanceBy(clock, 5000, 100);
+  assert.deepEqual(await runAts(), [1000, 2000, 3000, 4000, 5000]);
+  for (const s of schedulers) s.kill();
+  await clock.advance(0);
+  await Promise.all(schedulers.map((s) => s.wait()));
+  await clock.advance(3200); // ticks at 6, 7 and 8 s pass with no scheduler running
+  schedulers = [q.scheduler(), q.scheduler()];
+  await settle(10);
+  assert.deepEqual(await runAts(), [1000, 2000, 3000, 4000, 5000, 8000], 'one job for the three missed ticks');
+  await advanceBy(clock, 2000, 100);
+  assert.deepEqual(await runAts(), [1000, 2000, 3000, 4000, 5000, 8000, 9000, 10000]);
+  assert.equal(await q.unschedule('every-second'), true);
+  await advanceBy(clock, 2000, 100);
+  assert.equal((await runAts()).length, 8, 'nothing after unschedule');
+  for (const s of schedulers) s.kill();
+  await clock.advance(0);
+  await Promise.all(schedulers.map((s) => s.wait()));
   await q.close();
 });

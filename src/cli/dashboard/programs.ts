@@ -7,16 +7,8 @@ import type { DaemonConfig, ProgramConfig, Ready } from '../../fleet/config.js';
 import { argvOf } from '../../fleet/instance.js';
 import { programLogFile } from '../../fleet/log-files.js';
 
-/**
- * The keys some configs carry beyond the core ones (`listen`, `watch`, `cronRestart`, ...):
- * read when present, in the shape the config validator gives them.
- */
+/** A key some configs carry beyond ProgramConfig's (a fleet across hosts adds `placement`): shown when present. */
 interface OptionalKeys {
-  listen?: readonly { text: string }[];
-  rolling?: boolean;
-  envFile?: string;
-  watch?: { paths: readonly string[]; ignore: readonly string[]; debounceMs: number };
-  cronRestart?: string;
   placement?: string;
 }
 
@@ -73,16 +65,16 @@ export function programInfo(home: string, c: ProgramConfig): ProgramInfo {
     backoff: { initialMs: c.backoff.initialMs, factor: c.backoff.factor, maxMs: c.backoff.maxMs },
     intensity: c.intensity,
     periodMs: c.periodMs,
-    listen: (o.listen ?? []).map((l) => l.text),
-    rolling: o.rolling === true,
+    listen: c.listen.map((l) => l.text),
+    rolling: c.rolling,
     logFiles: Array.from({ length: c.instances }, (_, i) => programLogFile(home, c, i).path),
   };
   if (c.ready !== undefined) info.ready = readyText(c.ready);
   if (c.activityTimeoutMs !== undefined) info.activityTimeoutMs = c.activityTimeoutMs;
   if (c.memoryLimitBytes !== undefined) info.memoryLimitBytes = c.memoryLimitBytes;
-  if (o.envFile !== undefined) info.envFile = o.envFile;
-  if (o.watch !== undefined) info.watch = { paths: [...o.watch.paths], ignore: [...o.watch.ignore], debounceMs: o.watch.debounceMs };
-  if (o.cronRestart !== undefined) info.cronRestart = o.cronRestart;
+  if (c.envFile !== undefined) info.envFile = c.envFile;
+  if (c.watch !== undefined) info.watch = { paths: [...c.watch.paths], ignore: [...c.watch.ignore], debounceMs: c.watch.debounceMs };
+  if (c.cronRestart !== undefined) info.cronRestart = c.cronRestart;
   if (o.placement !== undefined) info.placement = o.placement;
   return info;
 }

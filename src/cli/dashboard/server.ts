@@ -23,6 +23,8 @@ import { DASHBOARD_BODY_BYTES, DASHBOARD_CONNECTIONS, DASHBOARD_REQUEST_MS, EVEN
 import { Feed } from './feed.js';
 import { metricsText, type StreamCounts } from './metrics.js';
 import { PAGE } from './page.js';
+import { queuePage } from './queue.js';
+import type { QueueConfig } from '../../fleet/config.js';
 
 export interface Dashboard {
   host: string;
@@ -48,7 +50,7 @@ const PAGE_HEADERS = { 'content-security-policy': "default-src 'none'; script-sr
 const NEEDS_TOKEN = JSON.stringify({ error: 'missing or wrong token: send Authorization: Bearer <contents of <home>/token>' });
 
 /** Listens on host:port (port 0 picks a free one); resolves once listening. */
-export async function startDashboard(daemon: DaemonView, opts: { host: string; port: number }): Promise<Dashboard> {
+export async function startDashboard(daemon: DaemonView, opts: { host: string; port: number; queue?: QueueConfig }): Promise<Dashboard> {
   const streams = new Set<ServerResponse>();
   const counts: StreamCounts = { open: 0, dropped: 0, refused: 0 };
   let pushTimer: NodeJS.Timeout | undefined;
@@ -124,6 +126,8 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     if (!allowedHost(req)) return send(res, 403, 'text/plain', 'forbidden host\n');
     if (req.method === 'GET' && path === '/') return send(res, 200, 'text/html; charset=utf-8', PAGE, PAGE_HEADERS);
     if (req.method === 'GET' && path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(daemon.freshStatus(), counts));
+    // The queue page: its data and actions check the same token (see queue.ts).
+    if ((path === '/queue' || path.startsWith('/api/queue')) && (await queue.handle(req, res, new URL(req.url ?? '/', 'http://x')))) return;
     // :target is `name`, `name:index` or `all`, as on the command line (names cannot hold a colon).
     const m = /^\/api\/programs\/([^/]+)\/(restart|stop|start)$/.exec(path);
     if (path !== '/api/status' && path !== '/api/events' && m === null) return send(res, 404, 'text/plain', 'not found\n');
@@ -131,7 +135,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     // Everything below carries program output, state or the power to act: token first.
     if (!authorized(req.headers.authorization, daemon.token)) return send(res, 403, 'application/json', NEEDS_TOKEN);
     if (path === '/api/status') return send(res, 200, 'application/json', JSON.stringify(daemon.freshStatus()));
-    if (path === '/api/events') return openStream(req, res);
+    if (path === '/api/events') return openStream(res);
     let name: string;
     try {
       name = decodeURIComponent(m![1]!);
@@ -143,7 +147,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     return send(res, STATUS_OF[reply.code] ?? 409, 'application/json', JSON.stringify({ error: reply.error, code: reply.code }));
   }
 
-  function openStream(req: IncomingMessage, res: ServerResponse): void {
+  function openStream(res: ServerResponse): void {
     if (streams.size >= EVENT_STREAM_CLIENTS) {
       counts.refused++;
       return send(res, 503, 'application/json', JSON.stringify({ error: `too many event streams open (${EVENT_STREAM_CLIENTS}); close a dashboard tab` }), { 'retry-after': '5', connection: 'close' });
@@ -166,6 +170,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
       }
     });
   }
+  const queue = queuePage({ config: opts.queue, authorized: (req) => authorized(req.headers.authorization, daemon.token), send });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -184,6 +189,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
       for (const s of streams) s.end();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await queue.close();
     },
   };
 }
