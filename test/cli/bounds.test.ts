@@ -46,8 +46,9 @@ programs:
   chatty: { command: [${JSON.stringify(process.execPath)}, -e, ${JSON.stringify(line)}], instances: 4, logs: { maxSize: 1MB, keep: 1 } }
 `);
     // Under this much output V8 grows its young generation (up to 2 x 16 MB) whether or not a client
-    // stalls, which moves RSS by 10-30 MB over a minute on its own; held at 1 MB, RSS stays within a
-    // few MB, so what is left to see is what stalled clients make the daemon hold.
+    // stalls, which moves RSS by 10-30 MB over a minute on its own; held at 1 MB, as `bosun start`
+    // runs the daemon, RSS stays within a few MB, so what is left to see is what stalled clients
+    // make the daemon hold.
     const nodeOptions = process.env.NODE_OPTIONS;
     process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --max-semi-space-size=1`.trim();
     const d = await startDaemon(p.dir, p.home).finally(() => {

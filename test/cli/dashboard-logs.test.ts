@@ -60,6 +60,8 @@ programs:
     assert.equal(await timeline.locator('li[data-event="restarting"]').count(), 1);
     assert.match(await timeline.locator('li[data-event="exited"]').textContent() ?? '', /code=1 signal=null · exit: crashy\[0\] exited with code 1/);
     assert.equal(await field(page, 'crashy[0]', 'restarts').textContent(), '1');
+    // For the screenshot, the crash in view (the view follows the new run's lines until scrolled).
+    await exitMark.scrollIntoViewIfNeeded();
     await screenshot(page, 'dashboard-crash');
   }));
 

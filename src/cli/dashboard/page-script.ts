@@ -195,11 +195,11 @@ export const SCRIPT = String.raw`
     setText(iv.f.pid, live ? String(p.pid) : '-');
     setText(iv.f.uptime, live ? dur(p.uptimeMs) : '-');
     setText(iv.f.restarts, String(p.restarts));
-    setText(iv.f.memory, live ? size(p.memoryBytes) : '-');
+    setText(iv.f.memory, live && p.memoryBytes > 0 ? size(p.memoryBytes) : '-');
     setText(iv.f.cpu, live ? pct(p.cpuPercent) : '-');
     var why = [];
     if (p.waitingFor && p.waitingFor.length) why.push('waiting for ' + p.waitingFor.join(', '));
-    if (p.detail) why.push((p.reason ? p.reason + ': ' : '') + p.detail);
+    if (p.detail) why.push((p.reason && p.detail.indexOf(p.reason) < 0 ? p.reason + ': ' : '') + p.detail);
     else if (p.reason) why.push(p.reason);
     if (p.lastExit) why.push('last exit code=' + p.lastExit.code + ' signal=' + p.lastExit.signal + ' at ' + clock(Date.parse(p.lastExit.at)));
     if (p.logError) why.push('log file: ' + p.logError);
