@@ -539,8 +539,8 @@ export class Fleet implements Worker {
   }
 
   #instanceBase(cfg: ProgramConfig, r: InstanceRecord) {
-    const onLine = (stream: 'stdout' | 'stderr', line: string) => r.journal.line(stream, line, this.#clock.now());
-    return { config: cfg, index: r.index, logFile: this.#logWriter(cfg, r.index), clock: this.#clock, onLine, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
+    const onOutput = (stream: 'stdout' | 'stderr', lines: string) => r.journal.lines(stream, lines);
+    return { config: cfg, index: r.index, logFile: this.#logWriter(cfg, r.index), clock: this.#clock, onOutput, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
   }
 
   /** A replacement not yet handed over, in the home's state beside the run it replaces (its own slot). */

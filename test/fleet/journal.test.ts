@@ -20,8 +20,8 @@ describe('InstanceJournal', () => {
   test('numbers lines and markers in one sequence and gives what came after a seq', () => {
     const j = new InstanceJournal();
     j.event(ev('started', 'pid=1'));
-    j.line('stdout', 'hello', 1);
-    j.line('stderr', 'oops', 2);
+    j.lines('stdout', 'hello\n');
+    j.lines('stderr', 'oops\n');
     j.event(ev('exited', 'code=1 signal=null', 3), 'exit', 'web[0] exited with code 1');
     assert.deepEqual(j.linesSince().map((l) => [l.seq, l.stream, l.text]), [
       [0, 'event', 'started pid=1'],
@@ -52,7 +52,7 @@ describe('InstanceJournal', () => {
 
   test('holds at most JOURNAL_LINES lines, JOURNAL_CHARS characters and JOURNAL_EVENTS events; sequence numbers go on', () => {
     const j = new InstanceJournal();
-    for (let i = 0; i < JOURNAL_LINES + 50; i++) j.line('stdout', `line ${i}`, i);
+    for (let i = 0; i < JOURNAL_LINES + 50; i++) j.lines('stdout', `line ${i}\n`);
     const lines = j.linesSince();
     assert.equal(lines.length, JOURNAL_LINES);
     assert.equal(lines[0]!.text, 'line 50');
@@ -63,19 +63,47 @@ describe('InstanceJournal', () => {
 
     const wide = new InstanceJournal();
     const long = 'x'.repeat(4000);
-    for (let i = 0; i < 100; i++) wide.line('stdout', long, i);
+    for (let i = 0; i < 100; i++) wide.lines('stdout', `${long}\n`);
     const kept = wide.linesSince();
     assert.ok(kept.reduce((n, l) => n + l.text.length, 0) <= JOURNAL_CHARS);
     assert.equal(kept.length, Math.floor(JOURNAL_CHARS / 4000));
     assert.equal(kept.at(-1)!.seq, 99);
 
     const one = new InstanceJournal();
-    one.line('stdout', 'y'.repeat(JOURNAL_LINE_CHARS + 10), 0);
+    one.lines('stdout', `${'y'.repeat(JOURNAL_LINE_CHARS + 10)}\n`);
     assert.match(one.linesSince()[0]!.text, /^y{8192} … \(10 more characters in the log file\)$/);
 
     for (let i = 0; i < JOURNAL_EVENTS + 5; i++) one.event(ev('started', `pid=${i}`));
     assert.equal(one.eventsSince().length, JOURNAL_EVENTS);
     assert.equal(one.eventsSince()[0]!.details, 'pid=5');
+  });
+
+  test('takes output a chunk at a time: lines numbered one by one, a chunk over the bounds keeps its last lines', () => {
+    const j = new InstanceJournal();
+    j.lines('stdout', 'a\r\nb\n');
+    j.event(ev('exited', 'code=1 signal=null', 5), 'exit', 'two\nlines');
+    const many = Array.from({ length: JOURNAL_LINES + 100 }, (_, i) => `n ${i}\n`).join('');
+    j.lines('stderr', many);
+    const all = j.linesSince();
+    assert.equal(all.length, JOURNAL_LINES, 'at most JOURNAL_LINES, from within one chunk too');
+    assert.deepEqual([all[0]!.seq, all[0]!.text, all[0]!.stream], [103, 'n 100', 'stderr']);
+    assert.equal(all.at(-1)!.seq, JOURNAL_LINES + 102);
+    assert.deepEqual(j.linesSince(JOURNAL_LINES + 100).map((l) => l.text), [`n ${JOURNAL_LINES + 98}`, `n ${JOURNAL_LINES + 99}`]);
+
+    const k = new InstanceJournal();
+    k.lines('stdout', 'a\r\nb\n');
+    k.event(ev('exited', 'code=1 signal=null', 5), 'exit', 'two\nlines');
+    assert.deepEqual(k.linesSince().map((l) => [l.seq, l.text, l.at]), [[0, 'a', undefined], [1, 'b', undefined], [2, 'exited code=1 signal=null (exit: two lines)', 5]], 'CR dropped, a marker is one line');
+    const huge = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(2, '0')}${'x'.repeat(8000)}\n`).join('');
+    k.lines('stdout', huge);
+    const kept = k.linesSince();
+    assert.ok(kept.reduce((n, l) => n + l.text.length, 0) <= JOURNAL_CHARS, 'a chunk over JOURNAL_CHARS keeps what fits');
+    assert.equal(kept.at(-1)!.text.slice(0, 2), '39');
+    assert.equal(kept.at(-1)!.seq, 3 + 39, 'numbered as if every line had been kept');
+    const fromHuge = kept.filter((l) => l.seq >= 3);
+    assert.ok(fromHuge.length < 40 && fromHuge.length > 10, `only the last lines of it: ${fromHuge.length}`);
+    assert.deepEqual(fromHuge.map((l) => l.seq), fromHuge.map((_, i) => 3 + 40 - fromHuge.length + i));
+    assert.deepEqual(kept.slice(0, 3).map((l) => l.seq), [0, 1, 2], 'what came before still fits');
   });
 });
 

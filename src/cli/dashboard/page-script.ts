@@ -228,7 +228,7 @@ export const SCRIPT = String.raw`
     if (iv.lastSeq >= 0 && fresh[0].seq > iv.lastSeq + 1) frag.appendChild(el('div', 'gap', '… ' + (fresh[0].seq - iv.lastSeq - 1) + ' lines not shown (the log file has them: bosun logs ' + iv.name + ')'));
     fresh.forEach(function(l){
       var d = el('div', l.stream === 'event' ? 'event ' + (l.event || '') + (crashed(l.event, l.reason, l.text) ? ' crash' : '') : l.stream, l.stream === 'event' ? '── ' + clock(l.at) + ' ' + l.text : l.text);
-      d.title = new Date(l.at).toLocaleString();
+      if (l.at !== undefined) d.title = new Date(l.at).toLocaleString();
       frag.appendChild(d);
     });
     box.appendChild(frag);
