@@ -31,6 +31,7 @@ test('memory and CPU history per instance, a restart timeline with reasons, and 
     await openLogs(page, 'flappy[0]');
     await page.locator('article[data-program="web"] button[data-action="details"]').click();
 
+    assert.equal(await page.locator('#nav-queue').isVisible(), false, 'no queue, no link to its page');
     // Details: how the program is run, env names only.
     const info = (name: string) => page.locator(`article[data-program="web"] dd[data-info="${name}"]`);
     assert.match(await info('command').textContent() ?? '', /fixtures\/prog\.js --tick 250$/);

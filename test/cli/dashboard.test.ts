@@ -13,6 +13,7 @@ const pidOf = (s: Status, name: string, index: number) => s.programs.find((p) =>
 
 test("restart web:1 changes only instance 1's pid; the dashboard's instance buttons do the same, a program's buttons act on every instance", BROWSER_TEST, () => withDashboard(`dashboard: { port: 0 }
 supervisor: { backoff: { initial: 100ms } }
+queue: { pglite: ./jobs }
 programs:
   web: { command: ${prog('--tick', 300)}, instances: 2, after: [worker] }
   worker: { command: ${prog('--ready-after', 100)}, ready: { log: "ready now" } }
@@ -32,6 +33,8 @@ programs:
     assert.equal(await page.evaluate('location.hash'), '', 'the token is taken out of the address bar');
     assert.equal(await page.locator('.inst').count(), 4);
     assert.equal(await page.locator('article.program').count(), 3);
+    assert.equal(await page.locator('#nav-queue').getAttribute('href'), '/queue', 'with a queue in the config the header links to its page');
+    assert.equal(await page.locator('#nav-queue').isVisible(), true);
     await page.evaluate('window.notReloaded = true');
 
     // One instance's button: that instance's pid changes, the other's stays, on the page and in status.

@@ -34,6 +34,8 @@ export interface Snapshot {
   programs: ProgramInfo[];
   /** Keyed `name[index]`, as status rows are. */
   instances: Record<string, InstanceFeed>;
+  /** The config has a job queue: the page links to the queue page (/queue). */
+  queue: boolean;
 }
 
 export interface Update {
@@ -74,7 +76,7 @@ export class Feed {
       if (catchUp) this.#cursors.set(key, { line: d.journal.lastLineSeq, event: d.journal.lastEventSeq, sampleAt: s.at.at(-1) ?? -Infinity });
     }
     if (catchUp) this.#sentConfig = this.#daemon.config;
-    return { epoch: this.epoch, now: Date.now(), status: this.#daemon.status(), programs: programInfos(this.#daemon.config), instances };
+    return { epoch: this.epoch, now: Date.now(), status: this.#daemon.status(), programs: programInfos(this.#daemon.config), instances, queue: this.#daemon.config.queue !== undefined };
   }
 
   /** What changed since the previous update (or the catching-up snapshot). */

@@ -407,6 +407,7 @@ export const SCRIPT = String.raw`
     applyStatus(data.status);
     applyPrograms(data.programs);
     applyInstances(data.instances);
+    byId('nav-queue').hidden = !data.queue;
     section.hidden = false;
     redraw();
   }

@@ -76,7 +76,7 @@ export const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>bosun</title>
 <style>${STYLE}</style></head>
-<body><header class="top"><h1>bosun</h1><nav id="nav"><a href="/" aria-current="page">programs</a></nav><span id="conn">connecting…</span></header>
+<body><header class="top"><h1>bosun</h1><nav id="nav"><a href="/" aria-current="page">programs</a><a href="/queue" id="nav-queue" hidden>jobs</a></nav><span id="conn">connecting…</span></header>
 <main><div id="msg" role="status"></div>
 <form id="login" hidden><label for="token">Dashboard token (the contents of <code>&lt;home&gt;/token</code>):</label> <input id="token" type="password" autocomplete="off" spellcheck="false"> <button type="submit">open</button></form>
 <section id="programs" class="programs" aria-label="programs" hidden></section></main>
