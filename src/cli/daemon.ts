@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, type DaemonConfig } from '../fleet/config.js';
 import { Fleet } from '../fleet/fleet.js';
 import type { HostLink } from '../fleet/host-link.js';
 import type { FleetStatusBody } from '../fleet/hosts.js';
+import type { InstanceDetails } from '../fleet/record.js';
 import { programLogFiles } from '../fleet/log-files.js';
 import { formatEvent, type LifecycleEvent, type LogFileRef, type StatusBody } from '../fleet/status.js';
 import { failure, failureOf, request, serveControl, type Reply, type Request } from './control.js';
@@ -21,11 +22,13 @@ export type { LastExit, LifecycleEvent, LogFileRef, ProgramStatus, State, Status
 /** What the dashboard needs of the daemon. */
 export interface DaemonView {
   readonly token: string;
+  /** The config the fleet runs now (reload replaces it): the dashboard's program details. */
+  readonly config: DaemonConfig;
   status(): StatusBody;
   freshStatus(): StatusBody;
   watch(delta: 1 | -1): void;
-  /** Recent output (across restarts), CPU and memory history of each instance, keyed `name[instance]`. */
-  details(): Record<string, { tail: string[]; cpu: number[]; memory: number[] }>;
+  /** Recent output and lifecycle events (across restarts), CPU and memory history of each instance, keyed `name[instance]`. */
+  details(): Record<string, InstanceDetails>;
   act(action: 'start' | 'stop' | 'restart', target: string): Promise<Reply>;
   /** Every host of the fleet; undefined when the daemon is not in one. */
   fleetStatus(): Promise<FleetStatusBody> | undefined;
@@ -202,7 +205,7 @@ export class Daemon implements DaemonView {
     return this.#fleet?.freshStatus() ?? { programs: [] };
   }
 
-  details(): Record<string, { tail: string[]; cpu: number[]; memory: number[] }> {
+  details(): Record<string, InstanceDetails> {
     return this.#fleet?.details() ?? {};
   }
 

@@ -32,7 +32,8 @@ import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
 import { CronRestart } from './cron-restart.js';
 import { MemoryLimitError, ProgramInstance, argvOf, reasonOf } from './instance.js';
 import { programLogFile, type ProgramLogFile } from './log-files.js';
-import { InstanceRecord } from './record.js';
+import type { InstanceJournal } from './journal.js';
+import { InstanceRecord, type InstanceDetails } from './record.js';
 import { rollingRestart, type RollHost } from './rolling.js';
 import { ListenError, Sockets } from './sockets.js';
 import { FileWatch, ignoreMatcher } from './watch.js';
@@ -176,10 +177,10 @@ export class Fleet implements Worker {
     return this.status();
   }
 
-  /** Recent output (across restarts) and resource history of each instance, keyed `name[index]`. */
-  details(): Record<string, { tail: string[]; cpu: number[]; memory: number[] }> {
-    const out: Record<string, { tail: string[]; cpu: number[]; memory: number[] }> = {};
-    for (const r of this.#records()) out[`${r.program}[${r.index}]`] = { tail: r.tail(), cpu: [...r.cpuHistory], memory: [...r.memoryHistory] };
+  /** Recent output and events (across restarts) and resource history of each instance, keyed `name[index]`. */
+  details(): Record<string, InstanceDetails> {
+    const out: Record<string, InstanceDetails> = {};
+    for (const r of this.#records()) out[`${r.program}[${r.index}]`] = { journal: r.journal, samples: { at: r.sampledAt, cpu: r.cpuHistory, memory: r.memoryHistory } };
     return out;
   }
 
@@ -546,7 +547,6 @@ export class Fleet implements Worker {
     r.pid = null;
     r.memoryBytes = 0;
     r.cpuPercent = 0;
-    r.lastTail = w.tail();
     r.lastExit = { code: exit.code, signal: exit.signal, at: new Date(this.#clock.now()).toISOString() };
     const killed = signal.aborted;
     if (killed) {
@@ -590,7 +590,7 @@ export class Fleet implements Worker {
     r.adoption = undefined;
     if (state === undefined || adoption === undefined) return undefined;
     try {
-      const w = new ProgramInstance({ ...this.#instanceBase(cfg, r.index), outputPipes: state.pipes(cfg.name, r.index, adoption.slot), adopt: { pid: adoption.pid, startTime: adoption.startTime, ready: adoption.ready } });
+      const w = new ProgramInstance({ ...this.#instanceBase(cfg, r), outputPipes: state.pipes(cfg.name, r.index, adoption.slot), adopt: { pid: adoption.pid, startTime: adoption.startTime, ready: adoption.ready } });
       r.slot = adoption.slot;
       r.restarts = adoption.restarts;
       return w;
@@ -605,7 +605,7 @@ export class Fleet implements Worker {
   #fresh(cfg: ProgramConfig, r: InstanceRecord, slot: 'a' | 'b', listen: { fds: number[]; env: Record<string, string> } | undefined): ProgramInstance {
     const state = this.#state;
     const w = new ProgramInstance({
-      ...this.#instanceBase(cfg, r.index),
+      ...this.#instanceBase(cfg, r),
       ...(state === undefined ? {} : { outputPipes: state.pipes(cfg.name, r.index, slot) }),
       ...(listen === undefined ? {} : { listen }),
     });
@@ -613,8 +613,9 @@ export class Fleet implements Worker {
     return w;
   }
 
-  #instanceBase(cfg: ProgramConfig, index: number) {
-    return { config: cfg, index, logFile: this.#logWriter(cfg, index), clock: this.#clock, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
+  #instanceBase(cfg: ProgramConfig, r: InstanceRecord) {
+    const onOutput = (stream: 'stdout' | 'stderr', lines: string) => r.journal.lines(stream, lines);
+    return { config: cfg, index: r.index, logFile: this.#logWriter(cfg, r.index), clock: this.#clock, onOutput, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
   }
 
   /** A replacement not yet handed over, in the home's state beside the run it replaces (its own slot). */
@@ -948,7 +949,7 @@ export class Fleet implements Worker {
     this.#programs.clear();
     for (const c of next.programs) {
       const prev = old.get(c.name);
-      this.#programs.set(c.name, prev !== undefined && (!changed.includes(c.name) || rolled.includes(c.name)) ? prev : this.#newProgram(c));
+      this.#programs.set(c.name, prev !== undefined && (!changed.includes(c.name) || rolled.includes(c.name)) ? prev : this.#newProgram(c, prev));
     }
     this.#config = next;
     for (const name of removed) this.#disarmTriggers(name);
@@ -1039,15 +1040,16 @@ export class Fleet implements Worker {
 
   // ---- bookkeeping ------------------------------------------------------------------
 
-  #newProgram(cfg: ProgramConfig): Program {
-    const records = Array.from({ length: cfg.instances }, (_, i) => this.#newRecord(cfg, i));
+  /** `prev`: the program this one replaces (a reload changed it), whose instances' journals go on. */
+  #newProgram(cfg: ProgramConfig, prev?: Program): Program {
+    const records = Array.from({ length: cfg.instances }, (_, i) => this.#newRecord(cfg, i, prev?.records[i]?.journal));
     return { config: cfg, records, sup: undefined, culprit: undefined, held: false };
   }
 
-  #newRecord(cfg: ProgramConfig, i: number): InstanceRecord {
+  #newRecord(cfg: ProgramConfig, i: number, journal?: InstanceJournal): InstanceRecord {
     const r: InstanceRecord = new InstanceRecord(cfg.name, i, cfg.memoryLimitBytes, (rss) => {
       r.worker?.fail(new MemoryLimitError(`${cfg.name}[${i}]`, rss, r.memoryLimitBytes!));
-    });
+    }, journal);
     r.state = 'waiting';
     return r;
   }
@@ -1113,6 +1115,7 @@ export class Fleet implements Worker {
   #emit(r: InstanceRecord, event: EventName, details = '', at = this.#clock.now()): void {
     const e: LifecycleEvent = { at, program: r.program, instance: r.index, event, details };
     this.#log?.info({ program: r.program, instance: r.index, event }, details);
+    r.journal.event(e, r.reason, r.detail);
     if (this.#events.has('event')) this.#events.emit('event', e);
   }
 

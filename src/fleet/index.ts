@@ -11,6 +11,8 @@ export { Fleet, type FleetOptions, type FleetEvents, type ReloadResult } from '.
 export { MemoryLimitError } from './instance.js';
 export { RollingRestartError } from './rolling.js';
 export { ListenError } from './sockets.js';
+export type { InstanceDetails } from './record.js';
+export type { InstanceJournal, JournalEvent, JournalLine } from './journal.js';
 export type { State, Reason, LastExit, ProgramStatus, StatusBody, LifecycleEvent, EventName, LogFileRef } from './status.js';
 export { formatEvent } from './status.js';
 export { connectHost, HostLink, type HostLinkOptions } from './host-link.js';

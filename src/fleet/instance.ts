@@ -14,6 +14,7 @@ import {
 } from '../process/errors.js';
 import type { LogFile, LogFileOptions } from '../process/log-file.js';
 import { monitorProcess, type AdoptOptions, type MonitoredProcess, type SpawnFn } from '../process/monitor.js';
+import type { BlockListener } from '../process/output.js';
 import type { OutputPipePaths } from '../process/output-pipes.js';
 import type { ReadyCheck } from '../process/ready.js';
 import type { ProgramConfig, Ready } from './config.js';
@@ -44,6 +45,8 @@ export interface InstanceOptions {
   adopt?: AdoptOptions;
   /** The program's listening sockets (sockets.ts): fds for 3, 4, ... and LISTEN_FDS / LISTEN_FDNAMES. */
   listen?: { fds: number[]; env: Record<string, string> };
+  /** Called with each chunk's complete lines of output as one string. */
+  onOutput?: BlockListener;
 }
 
 /** A running (or finished) instance process; `wait()` rejects with the error kind that ended it. */
@@ -77,6 +80,7 @@ export class ProgramInstance implements Worker {
       ...(o.spawn === undefined ? {} : { spawn: o.spawn }),
       ...(o.outputPipes === undefined ? {} : { outputPipes: o.outputPipes, outliveMonitor: true }),
       ...(o.adopt === undefined ? {} : { adopt: o.adopt }),
+      ...(o.onOutput === undefined ? {} : { onOutput: o.onOutput }),
     });
     this.#done = quiet(
       this.#monitor.wait().then(

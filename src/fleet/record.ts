@@ -3,9 +3,18 @@
 // keeps a ChildRecord per child — and never written from outside.
 
 import type { ProgramInstance } from './instance.js';
+import { InstanceJournal } from './journal.js';
 import type { Sampled } from './sampler.js';
 import type { InstanceEntry } from './state.js';
 import type { LastExit, ProgramStatus, Reason, State } from './status.js';
+
+/** What a live view shows of one instance beyond its status row (read-only views of the fleet's own records). */
+export interface InstanceDetails {
+  /** Output with lifecycle markers across runs, and recent lifecycle events. */
+  readonly journal: InstanceJournal;
+  /** Resource samples, oldest first: epoch ms, CPU %, RSS bytes of the tree. */
+  readonly samples: { readonly at: readonly number[]; readonly cpu: readonly number[]; readonly memory: readonly number[] };
+}
 
 export class InstanceRecord implements Sampled {
   state: State = 'stopped';
@@ -27,10 +36,9 @@ export class InstanceRecord implements Sampled {
   attempted = false;
   memoryBytes = 0;
   cpuPercent = 0;
+  readonly sampledAt: number[] = [];
   readonly cpuHistory: number[] = [];
   readonly memoryHistory: number[] = [];
-  /** Output of the last run that ended, for views after a crash. */
-  lastTail: string[] = [];
   /** A process an earlier daemon left for this instance, to be adopted by its first run. */
   adoption: InstanceEntry | undefined;
   /** Which pair of named pipes the current run writes to. */
@@ -42,15 +50,13 @@ export class InstanceRecord implements Sampled {
     /** Changed by a rolling reload, which keeps the record. */
     public memoryLimitBytes: number | undefined,
     readonly overLimit: (rssBytes: number) => void,
+    /** Output and lifecycle events across runs; a program changed by reload keeps its instances'. */
+    readonly journal = new InstanceJournal(),
   ) {}
 
   /** Ready for those that wait on it in `after`: ready, or running without a readiness check. */
   get isReady(): boolean {
     return this.state === 'ready' || (this.state === 'running' && this.pid !== null);
-  }
-
-  tail(): string[] {
-    return this.worker?.tail() ?? this.lastTail;
   }
 
   status(now: number, waitingFor: () => string[]): ProgramStatus {

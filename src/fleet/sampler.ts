@@ -21,7 +21,8 @@ export interface Sampled {
   readonly memoryLimitBytes: number | undefined;
   memoryBytes: number;
   cpuPercent: number;
-  /** Oldest first, at most HISTORY long. */
+  /** Oldest first, at most HISTORY long: when each sample was taken (epoch ms), CPU %, RSS bytes. */
+  readonly sampledAt: number[];
   readonly cpuHistory: number[];
   readonly memoryHistory: number[];
   /** Called when the tree's RSS passed memoryLimit. */
@@ -93,6 +94,7 @@ export class Sampler {
       this.#lastTicks.set(inst, { pid, ticks: usage.cpuTicks, at: now });
       inst.memoryBytes = usage.rssBytes;
       inst.cpuPercent = Math.round(cpu * 10) / 10;
+      push(inst.sampledAt, now);
       push(inst.cpuHistory, inst.cpuPercent);
       push(inst.memoryHistory, usage.rssBytes);
       const limit = inst.memoryLimitBytes;

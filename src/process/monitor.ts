@@ -28,7 +28,7 @@ import {
   type LogWriteError,
 } from './errors.js';
 import { LogFile, type LogFileOptions } from './log-file.js';
-import { OutputCapture, TailRing, captureLines, type CaptureOptions, type LineListener } from './output.js';
+import { OutputCapture, TailRing, captureLines, type BlockListener, type CaptureOptions, type LineListener } from './output.js';
 import { OutputPipeReader, makeFifos, type OutputPipePaths } from './output-pipes.js';
 import { watchReadiness, type ReadyCheck } from './ready.js';
 import { TREE_ENV, forgetGroup, isAlive, isStopped as procStopped, procInfo, trackGroup, treeMarkers, type TreeRoot } from './tree.js';
@@ -87,6 +87,8 @@ export interface MonitorOptions {
   ready?: ReadyCheck;
   /** Called for every line of output. */
   onLine?: LineListener;
+  /** Called with each chunk's complete lines as one string (see BlockListener): cheaper than onLine for keeping recent output. */
+  onOutput?: BlockListener;
   /** Each line is logged at info with { stream, pid, name }. Default: none. */
   logger?: Logger;
   /** Used in messages and log records. Default: the command. */
@@ -303,6 +305,7 @@ class ProcessMonitor implements MonitoredProcess {
       ring: this.#ring,
       log: this.#log,
       listeners: this.#listeners,
+      ...(this.#o.onOutput === undefined ? {} : { blocks: this.#o.onOutput }),
       clock: this.#clock,
       partialLineMs: this.#o.partialLineMs,
       source: () => this.#pid,

@@ -11,6 +11,12 @@ import type { LogFile } from './log-file.js';
 
 export type StreamName = 'stdout' | 'stderr';
 export type LineListener = (stream: StreamName, line: string) => void;
+/**
+ * Gets each chunk's complete lines at once, as one string with a newline after every line
+ * (a carriage return before it is left in). For keeping recent output: one call a chunk, and
+ * the capture skips cutting lines that nobody else needs, as it does for the ring.
+ */
+export type BlockListener = (stream: StreamName, lines: string) => void;
 
 const MAX_PARTIAL = 64 * 1024;
 
@@ -40,6 +46,7 @@ export interface CaptureOptions {
   ring: TailRing;
   log?: LogFile;
   listeners: Set<LineListener>;
+  blocks?: BlockListener;
   /** Called on every chunk of output (resets an activity timer). */
   onActivity: () => void;
   /** Times the partial-line delay. */
@@ -104,6 +111,7 @@ export class OutputCapture {
     // A newline completed the waiting partial line: its delay no longer applies.
     this.#partialTimer?.clear();
     this.#partialTimer = undefined;
+    this.#block(data);
     // With nobody listening only the ring needs lines, and only its last `size` of this chunk.
     let start = this.#o.listeners.size === 0 ? lastLinesStart(data, this.#o.ring.size) : 0;
     for (;;) {
@@ -126,7 +134,16 @@ export class OutputCapture {
   #flushPartial(): void {
     const line = this.#partial;
     this.#partial = '';
+    this.#block(`${line}\n`);
     this.#emit(line);
+  }
+
+  #block(lines: string): void {
+    try {
+      this.#o.blocks?.(this.#name, lines);
+    } catch {
+      // a listener's failure must not stop the capture of output
+    }
   }
 
   #emit(line: string): void {

@@ -1,8 +1,8 @@
 // The dashboard's HTTP server: the page and /metrics for anyone who reaches the port; everything
 // else needs `Authorization: Bearer <token>` (else 403): /api/status, /api/fleet (every host of
-// the fleet, 404 when not in one), /api/events (server-sent events carrying recent program
-// output) and POST /api/programs/:name/(restart|stop|start).
-// Only loaded when the dashboard is on.
+// the fleet, 404 when not in one), /api/events (server-sent events carrying program output,
+// config and status: see feed.ts) and POST /api/programs/:target/(restart|stop|start), a target
+// being `name`, `name:index` or `all` as on the command line. Only loaded when the dashboard is on.
 //
 // Why a header and not a cookie: a browser attaches cookies to cross-site requests but never an
 // Authorization header, and a cross-origin script cannot read the page or the token. The Host
@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import type { ReplyCode } from '../control.js';
 import type { DaemonView } from '../daemon.js';
 import { DASHBOARD_BODY_BYTES, DASHBOARD_CONNECTIONS, DASHBOARD_REQUEST_MS, EVENT_STREAM_BUFFER_BYTES, EVENT_STREAM_CLIENTS, roomForClient } from '../limits.js';
+import { Feed } from './feed.js';
 import { metricsText, type StreamCounts } from './metrics.js';
 import { PAGE } from './page.js';
 import { queuePage } from './queue.js';
@@ -54,8 +55,11 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
   const counts: StreamCounts = { open: 0, dropped: 0, refused: 0 };
   let pushTimer: NodeJS.Timeout | undefined;
   let pending = false;
-  // The last status event sent, which a new client gets too if it is less than a push old.
-  let latest: { at: number; data: Buffer } | undefined;
+  const feed = new Feed(daemon);
+  // Updates sent so far; a snapshot is shared by the clients that connect between two updates
+  // (it is what the next update continues from), for at most a second.
+  let updates = 0;
+  let latest: { at: number; after: number; data: Buffer } | undefined;
 
   // One Buffer for every client: a socket that cannot take it at once keeps a reference, not a
   // copy (a string would be copied per socket). A client still holding more than the bound
@@ -72,14 +76,17 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     }
     counts.open = streams.size;
   };
-  const statusEvent = (): Buffer => {
-    const data = Buffer.from(`event: status\ndata: ${JSON.stringify({ status: daemon.status(), details: daemon.details() })}\n\n`);
-    latest = { at: Date.now(), data };
+  const snapshotEvent = (): Buffer => {
+    if (latest !== undefined && latest.after === updates && Date.now() - latest.at < 1000) return latest.data;
+    const data = Buffer.from(`event: snapshot\ndata: ${JSON.stringify(feed.snapshot(streams.size === 0))}\n\n`);
+    latest = { at: Date.now(), after: updates, data };
     return data;
   };
   const pushAll = () => {
     pending = false;
-    if (streams.size > 0) broadcast(statusEvent());
+    if (streams.size === 0) return;
+    updates++;
+    broadcast(Buffer.from(`event: update\ndata: ${JSON.stringify(feed.update())}\n\n`));
   };
   // Many state changes in a burst become one push; uptime, memory and CPU move every second.
   const unsubscribe = daemon.subscribe((event) => {
@@ -121,6 +128,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     if (req.method === 'GET' && path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(daemon.freshStatus(), counts));
     // The queue page: its data and actions check the same token (see queue.ts).
     if ((path === '/queue' || path.startsWith('/api/queue')) && (await queue.handle(req, res, new URL(req.url ?? '/', 'http://x')))) return;
+    // :target is `name`, `name:index` or `all`, as on the command line (names cannot hold a colon).
     const m = /^\/api\/programs\/([^/]+)\/(restart|stop|start)$/.exec(path);
     if (path !== '/api/status' && path !== '/api/events' && path !== '/api/fleet' && m === null) return send(res, 404, 'text/plain', 'not found\n');
     if (req.method !== (m === null ? 'GET' : 'POST')) return send(res, 405, 'text/plain', `use ${m === null ? 'GET' : 'POST'}\n`, { allow: m === null ? 'GET' : 'POST' });
@@ -152,7 +160,7 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 1000\n');
     // Clients that connect together share one snapshot (and its memory) instead of one each.
-    res.write(latest !== undefined && Date.now() - latest.at < 1000 ? latest.data : statusEvent());
+    res.write(snapshotEvent());
     streams.add(res);
     counts.open = streams.size;
     daemon.watch(1);
