@@ -112,7 +112,7 @@ describe('a fleet keeps each instance journal across runs (TestClock, fake child
     const dir = mkdtempSync(join(tmpdir(), 'bosun-journal-'));
     const clock = new TestClock();
     const spawner = new FakeSpawner();
-    const config = validateConfig({ programs: { web: { command: ['node', 'web.js'], instances: 2 } }, supervisor: { backoff: { initial: '100ms' } } }, join(dir, 'bosun.config.yaml'));
+    const config = validateConfig({ programs: { web: { command: ['node', 'web.js'], instances: 2 } }, supervisor: { backoff: { initial: '100ms' } } }, join(dir, 'bosun.config.yaml'), { checkFiles: false });
     const fleet = new Fleet({ config, clock, spawn: spawner.spawn, random: () => 0.5 });
     const until = async (cond: () => boolean, what: string) => {
       const deadline = Date.now() + 5000;
@@ -161,7 +161,7 @@ describe('a fleet keeps each instance journal across runs (TestClock, fake child
     const clock = new TestClock();
     const spawner = new FakeSpawner();
     const file = join(dir, 'bosun.config.yaml');
-    const fleet = new Fleet({ config: validateConfig({ programs: { web: { command: ['node', 'a.js'] } } }, file), clock, spawn: spawner.spawn });
+    const fleet = new Fleet({ config: validateConfig({ programs: { web: { command: ['node', 'a.js'] } } }, file, { checkFiles: false }), clock, spawn: spawner.spawn });
     const until = async (cond: () => boolean, what: string) => {
       const deadline = Date.now() + 5000;
       while (!cond()) {
@@ -174,7 +174,7 @@ describe('a fleet keeps each instance journal across runs (TestClock, fake child
       await until(() => spawner.live('web').length === 1, 'web');
       spawner.one('web').print('from a.js');
       await until(() => fleet.details()['web[0]']!.journal.linesSince().some((l) => l.text === 'from a.js'), 'the line');
-      const reloaded = fleet.reload(validateConfig({ programs: { web: { command: ['node', 'b.js'] } } }, file));
+      const reloaded = fleet.reload(validateConfig({ programs: { web: { command: ['node', 'b.js'] } } }, file, { checkFiles: false }));
       await until(() => spawner.live('web').some((c) => c.args.includes('b.js')), 'web on b.js');
       assert.deepEqual((await reloaded).changed, ['web']);
       const lines = fleet.details()['web[0]']!.journal.linesSince().map((l) => l.event ?? l.text);

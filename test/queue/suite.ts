@@ -174,7 +174,8 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
         now--;
       }, { concurrency: 2, batchSize: 6, pollMs: 50 });
       const jobs = await q.addMany(Array.from({ length: 10 }, (_, i) => ({ kind, payload: i })));
-      await waitFor('two running, four claimed ahead', async () => (await q.counts()).byKind[kind]?.running === 6);
+      // Claimed is not yet started: the handlers begin a turn after the claim returns.
+      await waitFor('two running, four claimed ahead', async () => (await q.counts()).byKind[kind]?.running === 6 && runs.size === 2);
       assert.equal(runs.size, 2);
       w.kill();
       gate();
