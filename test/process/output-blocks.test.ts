@@ -14,8 +14,9 @@ test('onOutput gets the lines onLine gets, whole lines per call, each once, in o
   const blocks: { stream: string; text: string }[] = [];
   const lines: { stream: string; text: string }[] = [];
   const m = monitorProcess({
-    command: 'sh',
-    args: ['-c', 'i=0; while [ $i -lt 5000 ]; do echo "out $i"; i=$((i+1)); done; printf "crlf\\r\\n"; echo "err line" >&2'],
+    // One write of 5,000 lines: the pipe hands it over in a few chunks however fast we read.
+    command: process.execPath,
+    args: ['-e', 'let s = ""; for (let i = 0; i < 5000; i++) s += "out " + i + "\\n"; process.stdout.write(s + "crlf\\r\\n"); process.stderr.write("err line\\n");'],
     onOutput: (stream, text) => blocks.push({ stream, text }),
     onLine: (stream, text) => lines.push({ stream, text }),
   });
