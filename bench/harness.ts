@@ -45,7 +45,12 @@ export function report(title: string, results: Result[], baseline?: string): voi
   console.log(['name', 'ops/s', 'ms', 'p50 ms', 'p99 ms', base ? `x ${base.name}` : ''].join('\t'));
   for (const r of results) {
     const ratio = base ? (r.opsPerSec / base.opsPerSec).toFixed(2) : '';
-    const extra = r.extra ? '\t' + Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(' ') : '';
+    const extra = r.extra
+      ? '\t' +
+        Object.entries(r.extra)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')
+      : '';
     console.log([r.name, fmt(r.opsPerSec), fmt(r.ms), fmt(r.p50Ms, 3), fmt(r.p99Ms, 3), ratio].join('\t') + extra);
   }
 }

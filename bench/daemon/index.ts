@@ -41,7 +41,9 @@ const env = { ...process.env, PM2_HOME: pm2Home };
 
 function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd ?? work, maxBuffer: 64 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout)));
+    execFile(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd ?? work, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -76,8 +78,21 @@ interface App {
 function bosunConfig(apps: App[], extra = '', dashboard = false): string {
   const file = join(work, `bosun-${Date.now()}.json`);
   const programs: Record<string, unknown> = {};
-  for (const a of apps) programs[a.name] = { command: [process.execPath, PROGRAM, ...a.args], logs: { maxSize: '1GB' }, ...(extra === 'crash' ? { restart: 'always' } : {}) };
-  writeFileSync(file, JSON.stringify({ home: join(work, 'bosun-home'), dashboard: dashboard ? { port: 0 } : false, supervisor: { intensity: 100_000, period: '1s', backoff: { initial: 0, factor: 1, max: 0 } }, programs }));
+  for (const a of apps)
+    programs[a.name] = {
+      command: [process.execPath, PROGRAM, ...a.args],
+      logs: { maxSize: '1GB' },
+      ...(extra === 'crash' ? { restart: 'always' } : {}),
+    };
+  writeFileSync(
+    file,
+    JSON.stringify({
+      home: join(work, 'bosun-home'),
+      dashboard: dashboard ? { port: 0 } : false,
+      supervisor: { intensity: 100_000, period: '1s', backoff: { initial: 0, factor: 1, max: 0 } },
+      programs,
+    }),
+  );
   return file;
 }
 
@@ -92,7 +107,9 @@ async function bosunUp(apps: App[], dashboard = false): Promise<{ ms: number; pi
   const cfg = bosunConfig(apps, '', dashboard);
   const t0 = performance.now();
   await run(process.execPath, [BOSUN, 'start', cfg]);
-  await waitFor(async () => ((await bosunStatus()).programs.filter((p) => p.state === 'running').length === apps.length ? true : undefined));
+  await waitFor(async () =>
+    (await bosunStatus()).programs.filter((p) => p.state === 'running').length === apps.length ? true : undefined,
+  );
   const ms = performance.now() - t0;
   return { ms, pid: Number(readFileSync(join(work, 'bosun-home', 'bosun.pid'), 'utf8')) };
 }
@@ -103,12 +120,24 @@ async function bosunDown(): Promise<void> {
 // ---- PM2 ----
 function pm2Ecosystem(apps: App[], extra: Record<string, unknown> = {}): string {
   const file = join(work, `ecosystem-${Date.now()}.config.cjs`);
-  const list = apps.map((a) => ({ name: a.name, script: PROGRAM, args: a.args, interpreter: process.execPath, out_file: join(work, 'pm2-logs', `${a.name}.log`), error_file: join(work, 'pm2-logs', `${a.name}-err.log`), ...extra }));
+  const list = apps.map((a) => ({
+    name: a.name,
+    script: PROGRAM,
+    args: a.args,
+    interpreter: process.execPath,
+    out_file: join(work, 'pm2-logs', `${a.name}.log`),
+    error_file: join(work, 'pm2-logs', `${a.name}-err.log`),
+    ...extra,
+  }));
   writeFileSync(file, `module.exports = ${JSON.stringify({ apps: list })};\n`);
   return file;
 }
 async function pm2List(): Promise<{ name: string; pid: number; pm2_env: { status: string } }[]> {
-  return JSON.parse(await run(process.execPath, [PM2_BIN, 'jlist'], { env })) as { name: string; pid: number; pm2_env: { status: string } }[];
+  return JSON.parse(await run(process.execPath, [PM2_BIN, 'jlist'], { env })) as {
+    name: string;
+    pid: number;
+    pm2_env: { status: string };
+  }[];
 }
 async function pm2Up(apps: App[], extra: Record<string, unknown> = {}): Promise<{ ms: number; pid: number }> {
   const eco = pm2Ecosystem(apps, extra);
@@ -181,10 +210,18 @@ async function startAndRss(): Promise<void> {
   const bm = percentile(bosun, 0.5);
   const pm = percentile(pm2, 0.5);
   const floor = await spawnLoopFloor();
-  rows.push(`start ${N} programs until all online (median of 3, cold daemon): bosun ${bm.toFixed(0)} ms, pm2 ${pm.toFixed(0)} ms -> ${(bm / pm).toFixed(2)}x pm2 (goal <= 0.3x); runs bosun [${bosun.map((x) => x.toFixed(0)).join(', ')}] pm2 [${pm2.map((x) => x.toFixed(0)).join(', ')}]`);
-  rows.push(`  floor: ${N} detached spawns of the program in a loop from one idle process take ${floor.toFixed(0)} ms (each child's boot competes with the loop for the 2 cores)`);
-  rows.push(`daemon RSS with ${N} idle programs (best of 3, 3 s after start, after status polls): bosun ${bosunRss.toFixed(1)} MB, pm2 ${pm2Rss.toFixed(1)} MB, bare node ${bareRss.toFixed(1)} MB -> bosun = bare + ${(bosunRss - bareRss).toFixed(1)} MB (goal <= +8 MB; with the dashboard on: ${dashRss.toFixed(1)} MB = bare + ${(dashRss - bareRss).toFixed(1)} MB), pm2 = bare + ${(pm2Rss - bareRss).toFixed(1)} MB; a bare ES module node: ${bareEsmRss.toFixed(1)} MB (bosun = that + ${(bosunRss - bareEsmRss).toFixed(1)} MB)`);
-  rows.push(`  of which anonymous (private) memory: bosun ${bosunAnon.toFixed(1)} MB (+${(bosunAnon - bareAnon).toFixed(1)}; dashboard on ${dashAnon.toFixed(1)} MB), pm2 ${pm2Anon.toFixed(1)} MB (+${(pm2Anon - bareAnon).toFixed(1)}), bare node ${bareAnon.toFixed(1)} MB; the rest is file-backed (node binary code pages, shared)`);
+  rows.push(
+    `start ${N} programs until all online (median of 3, cold daemon): bosun ${bm.toFixed(0)} ms, pm2 ${pm.toFixed(0)} ms -> ${(bm / pm).toFixed(2)}x pm2 (goal <= 0.3x); runs bosun [${bosun.map((x) => x.toFixed(0)).join(', ')}] pm2 [${pm2.map((x) => x.toFixed(0)).join(', ')}]`,
+  );
+  rows.push(
+    `  floor: ${N} detached spawns of the program in a loop from one idle process take ${floor.toFixed(0)} ms (each child's boot competes with the loop for the 2 cores)`,
+  );
+  rows.push(
+    `daemon RSS with ${N} idle programs (best of 3, 3 s after start, after status polls): bosun ${bosunRss.toFixed(1)} MB, pm2 ${pm2Rss.toFixed(1)} MB, bare node ${bareRss.toFixed(1)} MB -> bosun = bare + ${(bosunRss - bareRss).toFixed(1)} MB (goal <= +8 MB; with the dashboard on: ${dashRss.toFixed(1)} MB = bare + ${(dashRss - bareRss).toFixed(1)} MB), pm2 = bare + ${(pm2Rss - bareRss).toFixed(1)} MB; a bare ES module node: ${bareEsmRss.toFixed(1)} MB (bosun = that + ${(bosunRss - bareEsmRss).toFixed(1)} MB)`,
+  );
+  rows.push(
+    `  of which anonymous (private) memory: bosun ${bosunAnon.toFixed(1)} MB (+${(bosunAnon - bareAnon).toFixed(1)}; dashboard on ${dashAnon.toFixed(1)} MB), pm2 ${pm2Anon.toFixed(1)} MB (+${(pm2Anon - bareAnon).toFixed(1)}), bare node ${bareAnon.toFixed(1)} MB; the rest is file-backed (node binary code pages, shared)`,
+  );
   console.log(rows.join('\n'));
 }
 
@@ -207,7 +244,10 @@ async function crashRestart(): Promise<void> {
   for (let i = 0; i < 2 * CRASHES; i++) {
     rmSync(bareFile, { force: true });
     const t0 = wall();
-    const child = spawn(process.execPath, [PROGRAM, 'crash', bareFile, '100000'], { stdio: ['ignore', 'pipe', 'inherit'], detached: i % 2 === 1 });
+    const child = spawn(process.execPath, [PROGRAM, 'crash', bareFile, '100000'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: i % 2 === 1,
+    });
     await new Promise<void>((r) => child.stdout.once('data', () => r()));
     (i % 2 === 1 ? bareDetached : bare).push(Number(readFileSync(bareFile, 'utf8').split(' ')[1]) - t0);
     child.kill('SIGKILL');
@@ -217,15 +257,24 @@ async function crashRestart(): Promise<void> {
   await waitFor(() => (pairs(bosunFile).length >= CRASHES ? true : undefined), 60_000, 50);
   await bosunDown();
   const pm2File = join(work, 'pm2-crash.txt');
-  await pm2Up([{ name: 'crasher', args: ['crash', pm2File, '150'] }], { autorestart: true, restart_delay: 0, min_uptime: 100, max_restarts: 100_000 });
+  await pm2Up([{ name: 'crasher', args: ['crash', pm2File, '150'] }], {
+    autorestart: true,
+    restart_delay: 0,
+    min_uptime: 100,
+    max_restarts: 100_000,
+  });
   await waitFor(() => (pairs(pm2File).length >= CRASHES ? true : undefined), 60_000, 50);
   await pm2Down();
   const bareMed = percentile(bare, 0.5);
   const bm = percentile(pairs(bosunFile).slice(0, CRASHES), 0.5);
   const pm = percentile(pairs(pm2File).slice(0, CRASHES), 0.5);
   const detMed = percentile(bareDetached, 0.5);
-  console.log(`crash -> restarted program's first line (median of ${CRASHES}, backoff 0): bare spawn ${bareMed.toFixed(1)} ms, bosun ${bm.toFixed(1)} ms (${(bm / bareMed).toFixed(2)}x bare, goal <= 1.05x), pm2 ${pm.toFixed(1)} ms (${(pm / bareMed).toFixed(2)}x bare)`);
-  console.log(`  against a detached bare spawn (${detMed.toFixed(1)} ms): bosun ${(bm / detMed).toFixed(2)}x, pm2 ${(pm / detMed).toFixed(2)}x`);
+  console.log(
+    `crash -> restarted program's first line (median of ${CRASHES}, backoff 0): bare spawn ${bareMed.toFixed(1)} ms, bosun ${bm.toFixed(1)} ms (${(bm / bareMed).toFixed(2)}x bare, goal <= 1.05x), pm2 ${pm.toFixed(1)} ms (${(pm / bareMed).toFixed(2)}x bare)`,
+  );
+  console.log(
+    `  against a detached bare spawn (${detMed.toFixed(1)} ms): bosun ${(bm / detMed).toFixed(2)}x, pm2 ${(pm / detMed).toFixed(2)}x`,
+  );
 }
 
 async function logThroughput(): Promise<void> {
@@ -243,7 +292,9 @@ async function logThroughput(): Promise<void> {
   await pm2Up([{ name: 'spew', args: ['spew', pMark, String(LOG_LINES)] }], { autorestart: false });
   const pm2 = await measure(pMark, join(work, 'pm2-logs', 'spew.log'));
   await pm2Down();
-  console.log(`log lines/s through the daemon into its log file (${LOG_LINES} lines of ${LINE_BYTES} B): bosun ${Math.round(bosun).toLocaleString('en-US')}, pm2 ${Math.round(pm2).toLocaleString('en-US')} -> ${(bosun / pm2).toFixed(2)}x pm2`);
+  console.log(
+    `log lines/s through the daemon into its log file (${LOG_LINES} lines of ${LINE_BYTES} B): bosun ${Math.round(bosun).toLocaleString('en-US')}, pm2 ${Math.round(pm2).toLocaleString('en-US')} -> ${(bosun / pm2).toFixed(2)}x pm2`,
+  );
 }
 
 // ---- a web program of 2 instances (issue 14) ----
@@ -261,7 +312,15 @@ const bosunWeb: WebDaemon = {
   name: 'bosun',
   async up(port) {
     const file = join(work, `bosun-web-${port}.json`);
-    const web = { command: [process.execPath, WEB], env: process.env.BENCH_SINGLE_ACCEPT ? { UV_TCP_SINGLE_ACCEPT: '1' } : {}, instances: 2, listen: [`127.0.0.1:${port}`], ready: { log: 'listening' }, rolling: true, logs: { maxSize: '1GB' } };
+    const web = {
+      command: [process.execPath, WEB],
+      env: process.env.BENCH_SINGLE_ACCEPT ? { UV_TCP_SINGLE_ACCEPT: '1' } : {},
+      instances: 2,
+      listen: [`127.0.0.1:${port}`],
+      ready: { log: 'listening' },
+      rolling: true,
+      logs: { maxSize: '1GB' },
+    };
     writeFileSync(file, JSON.stringify({ home: join(work, 'bosun-home'), dashboard: false, programs: { web } }));
     await run(process.execPath, [BOSUN, 'start', file]);
     await waitFor(async () => ((await bosunStatus()).programs.filter((p) => p.state === 'ready').length === 2 ? true : undefined));
@@ -279,7 +338,15 @@ const pm2Web: WebDaemon = {
   name: 'pm2',
   async up(port) {
     const file = join(work, `ecosystem-web-${port}.config.cjs`);
-    const app = { name: 'web', script: WEB, exec_mode: 'cluster', instances: 2, env: { PORT: String(port) }, out_file: join(work, 'pm2-logs', 'web.log'), error_file: join(work, 'pm2-logs', 'web-err.log') };
+    const app = {
+      name: 'web',
+      script: WEB,
+      exec_mode: 'cluster',
+      instances: 2,
+      env: { PORT: String(port) },
+      out_file: join(work, 'pm2-logs', 'web.log'),
+      error_file: join(work, 'pm2-logs', 'web-err.log'),
+    };
     writeFileSync(file, `module.exports = ${JSON.stringify({ apps: [app] })};\n`);
     await run(process.execPath, [PM2_BIN, 'start', file], { env });
     await waitFor(async () => ((await pm2List()).filter((p) => p.pm2_env.status === 'online').length === 2 ? true : undefined), 60_000, 50);
@@ -343,13 +410,24 @@ async function webBench(): Promise<void> {
         bosun: { fresh: await rollUnderLoad(bosunWeb, ports[0], false), keep: await rollUnderLoad(bosunWeb, ports[0], true) },
         pm2: { fresh: await rollUnderLoad(pm2Web, ports[1], false), keep: await rollUnderLoad(pm2Web, ports[1], true) },
       };
-      const fails = (r: LoadResult) => `${r.failed} of ${(r.ok + r.failed).toLocaleString('en-US')}${r.errors.length > 0 ? ` (${[...new Set(r.errors)].join('; ')})` : ''}`;
+      const fails = (r: LoadResult) =>
+        `${r.failed} of ${(r.ok + r.failed).toLocaleString('en-US')}${r.errors.length > 0 ? ` (${[...new Set(r.errors)].join('; ')})` : ''}`;
       const n = (x: number) => Math.round(x).toLocaleString('en-US');
-      console.log(`web program, 2 instances, ${WEB_CLIENTS} clients without pause on 127.0.0.1 (bosun: one shared listen socket; pm2: cluster mode):`);
-      console.log(`  failed requests over ${ROLLS} rolling restarts, a new connection per request: bosun ${fails(rolls.bosun.fresh)}, pm2 ${fails(rolls.pm2.fresh)} (goal: bosun 0)`);
-      console.log(`  the same with kept-alive connections: bosun ${fails(rolls.bosun.keep)}, pm2 ${fails(rolls.pm2.keep)}; every pid changed: bosun ${rolls.bosun.fresh.changed && rolls.bosun.keep.changed}, pm2 ${rolls.pm2.fresh.changed && rolls.pm2.keep.changed}`);
-      console.log(`  requests/s, a new connection per request (${WEB_SECONDS} alternating 1 s slices each): bosun ${n(fresh.rps[0])}, pm2 ${n(fresh.rps[1])} -> ${(fresh.rps[0] / fresh.rps[1]).toFixed(2)}x pm2 (goal >= 1.2x); busiest instance's share: bosun ${fresh.busiest[0]}%, pm2 ${fresh.busiest[1]}%`);
-      console.log(`  requests/s, kept-alive connections: bosun ${n(keep.rps[0])}, pm2 ${n(keep.rps[1])} -> ${(keep.rps[0] / keep.rps[1]).toFixed(2)}x pm2; busiest instance's share: bosun ${keep.busiest[0]}%, pm2 ${keep.busiest[1]}%`);
+      console.log(
+        `web program, 2 instances, ${WEB_CLIENTS} clients without pause on 127.0.0.1 (bosun: one shared listen socket; pm2: cluster mode):`,
+      );
+      console.log(
+        `  failed requests over ${ROLLS} rolling restarts, a new connection per request: bosun ${fails(rolls.bosun.fresh)}, pm2 ${fails(rolls.pm2.fresh)} (goal: bosun 0)`,
+      );
+      console.log(
+        `  the same with kept-alive connections: bosun ${fails(rolls.bosun.keep)}, pm2 ${fails(rolls.pm2.keep)}; every pid changed: bosun ${rolls.bosun.fresh.changed && rolls.bosun.keep.changed}, pm2 ${rolls.pm2.fresh.changed && rolls.pm2.keep.changed}`,
+      );
+      console.log(
+        `  requests/s, a new connection per request (${WEB_SECONDS} alternating 1 s slices each): bosun ${n(fresh.rps[0])}, pm2 ${n(fresh.rps[1])} -> ${(fresh.rps[0] / fresh.rps[1]).toFixed(2)}x pm2 (goal >= 1.2x); busiest instance's share: bosun ${fresh.busiest[0]}%, pm2 ${fresh.busiest[1]}%`,
+      );
+      console.log(
+        `  requests/s, kept-alive connections: bosun ${n(keep.rps[0])}, pm2 ${n(keep.rps[1])} -> ${(keep.rps[0] / keep.rps[1]).toFixed(2)}x pm2; busiest instance's share: bosun ${keep.busiest[0]}%, pm2 ${keep.busiest[1]}%`,
+      );
     } finally {
       await pm2Web.down();
     }
@@ -359,7 +437,9 @@ async function webBench(): Promise<void> {
 }
 
 try {
-  console.log(`\n## bench/daemon: bosun vs PM2 ${JSON.parse(readFileSync(createRequire(import.meta.url).resolve('pm2/package.json'), 'utf8')).version} (node ${process.version})`);
+  console.log(
+    `\n## bench/daemon: bosun vs PM2 ${JSON.parse(readFileSync(createRequire(import.meta.url).resolve('pm2/package.json'), 'utf8')).version} (node ${process.version})`,
+  );
   if (process.env.BENCH_DAEMON_ONLY !== 'web') {
     await startAndRss();
     await crashRestart();

@@ -52,11 +52,13 @@ async function engineRun(s: Shape): Promise<{ install: Result; bounce: Result }>
   let reached!: () => void;
   let done = new Promise<void>((r) => (reached = r));
   let root: (Worker & { bounce(): void }) | undefined;
-  const counted = (make: () => Worker): Manifold['start'] => async () => {
-    const w = make();
-    if (++starts === target) reached();
-    return w;
-  };
+  const counted =
+    (make: () => Worker): Manifold['start'] =>
+    async () => {
+      const w = make();
+      if (++starts === target) reached();
+      return w;
+    };
   const t0 = performance.now();
   for (const level of s.names) {
     for (const name of level) {
@@ -87,7 +89,8 @@ async function engineRun(s: Shape): Promise<{ install: Result; bounce: Result }>
 function assertAllRunning(engine: Engine, startCount: number): void {
   const r = engine.report();
   const bad = Object.entries(r.manifolds).filter(([, m]) => m.state !== 'running' || m.startCount !== startCount);
-  if (bad.length > 0) throw new Error(`bench: ${bad.length} manifolds not running with startCount ${startCount}, e.g. ${JSON.stringify(bad[0])}`);
+  if (bad.length > 0)
+    throw new Error(`bench: ${bad.length} manifolds not running with startCount ${startCount}, e.g. ${JSON.stringify(bad[0])}`);
 }
 
 async function baselineRun(s: Shape): Promise<{ install: Result; bounce: Result }> {
@@ -141,7 +144,9 @@ async function main(): Promise<void> {
   report('install 1,000 manifolds until all run (ops = manifolds started)', [engineInstall, baseInstall], baseInstall.name);
   report('bounce the root until every dependent restarted (ops = manifolds restarted)', [engineBounce!, baseBounce!], baseBounce!.name);
   const goal = (ms: number) => (ms < 100 ? 'under' : 'OVER');
-  console.log(`\nengine install ${engineInstall.ms.toFixed(1)} ms (${goal(engineInstall.ms)} the 100 ms goal), bounce ${engineBounce!.ms.toFixed(1)} ms (${goal(engineBounce!.ms)} the 100 ms goal)`);
+  console.log(
+    `\nengine install ${engineInstall.ms.toFixed(1)} ms (${goal(engineInstall.ms)} the 100 ms goal), bounce ${engineBounce!.ms.toFixed(1)} ms (${goal(engineBounce!.ms)} the 100 ms goal)`,
+  );
 }
 
 await main();

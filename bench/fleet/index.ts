@@ -61,15 +61,20 @@ function host(name: string, fleet: object, programs: object): Host {
 async function up(h: Host): Promise<void> {
   const child = spawn(process.execPath, [BOSUN, 'run', h.config], { stdio: ['ignore', 'ignore', 'inherit'] });
   h.child = child;
-  await waitFor(`${h.name} to come up`, async () => {
-    if (child.exitCode !== null) throw new Error(`${h.name} exited ${child.exitCode}`);
-    try {
-      const r = await request(join(h.home, 'bosun.sock'), { cmd: 'ping' });
-      return r.ok && (r.result as { pid: number }).pid === child.pid ? true : undefined;
-    } catch {
-      return undefined;
-    }
-  }, 60_000, 20);
+  await waitFor(
+    `${h.name} to come up`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${h.name} exited ${child.exitCode}`);
+      try {
+        const r = await request(join(h.home, 'bosun.sock'), { cmd: 'ping' });
+        return r.ok && (r.result as { pid: number }).pid === child.pid ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    60_000,
+    20,
+  );
 }
 
 async function down(h: Host): Promise<void> {
@@ -108,13 +113,20 @@ async function failover(cluster: Cluster): Promise<void> {
   const beats = join(work, 'beats');
   const fleet = { database: cluster.url('fleet'), leaseTtl: TTL, schema: 'failover' };
   const hosts = ['a', 'b'].map((n) =>
-    host(n, fleet, { beat: { command: [process.execPath, PROGRAM, 'beat', n, beats], placement: 'singleton', killTimeout: Math.min(500, Math.floor(TTL / 6)) } }),
+    host(n, fleet, {
+      beat: {
+        command: [process.execPath, PROGRAM, 'beat', n, beats],
+        placement: 'singleton',
+        killTimeout: Math.min(500, Math.floor(TTL / 6)),
+      },
+    }),
   );
   for (const h of hosts) await up(h);
-  const current = () => waitFor('a holder', () => {
-    const last = tenures(beats).at(-1);
-    return last !== undefined && mono() - last.to < 200 ? last : undefined;
-  });
+  const current = () =>
+    waitFor('a holder', () => {
+      const last = tenures(beats).at(-1);
+      return last !== undefined && mono() - last.to < 200 ? last : undefined;
+    });
   await current();
   const ownerPid = hosts.find((h) => h.name === tenures(beats).at(-1)!.host)!.child!.pid!;
   const fence = fenceOf(ownerPid);
@@ -129,9 +141,16 @@ async function failover(cluster: Cluster): Promise<void> {
     const victim = hosts.find((h) => h.name === old.host)!;
     const t0 = mono();
     victim.child!.kill('SIGKILL');
-    const next = await waitFor('the other host to take over', () => tenures(beats).find((t) => t.host !== old.host && t.from > old.from), 60_000, 2);
+    const next = await waitFor(
+      'the other host to take over',
+      () => tenures(beats).find((t) => t.host !== old.host && t.from > old.from),
+      60_000,
+      2,
+    );
     samples.push(next.from - t0);
-    await new Promise((r) => (victim.child!.exitCode !== null || victim.child!.signalCode !== null ? r(null) : victim.child!.once('exit', r)));
+    await new Promise((r) =>
+      victim.child!.exitCode !== null || victim.child!.signalCode !== null ? r(null) : victim.child!.once('exit', r),
+    );
     await up(victim);
   }
   const all = tenures(beats);
@@ -147,8 +166,11 @@ async function failover(cluster: Cluster): Promise<void> {
   console.log(['max', Math.round(max), (max / TTL).toFixed(2)].join('\t'));
   console.log(['min', Math.round(Math.min(...samples)), (Math.min(...samples) / TTL).toFixed(2)].join('\t'));
   console.log(`samples: ${samples.map((s) => Math.round(s)).join(' ')}`);
-  console.log(`tenures ${all.length}, overlaps ${overlaps}, gap between tenures min ${Math.min(...gaps)} ms p50 ${percentile(gaps, 0.5)} ms`);
-  if (fenceMem !== undefined) console.log(`fence process: RSS ${f1(fenceMem.rssMB)} MB, private (USS) ${f1(fenceMem.ussMB)} MB, PSS ${f1(fenceMem.pssMB)} MB`);
+  console.log(
+    `tenures ${all.length}, overlaps ${overlaps}, gap between tenures min ${Math.min(...gaps)} ms p50 ${percentile(gaps, 0.5)} ms`,
+  );
+  if (fenceMem !== undefined)
+    console.log(`fence process: RSS ${f1(fenceMem.rssMB)} MB, private (USS) ${f1(fenceMem.ussMB)} MB, PSS ${f1(fenceMem.pssMB)} MB`);
   console.log(`holder daemon with fleet (pg loaded): RSS ${f1(daemonMem.rssMB)} MB, private ${f1(daemonMem.ussMB)} MB`);
 }
 
@@ -169,9 +191,12 @@ async function idleLoad(cluster: Cluster, singletons: boolean): Promise<void> {
   const seconds = (mono() - t0) / 1000;
   for (const h of hosts) await down(h);
   const total = rows.reduce((s, r) => s + Number(r.calls), 0);
-  console.log(`\n## idle database load: 3 hosts x 20 programs${singletons ? ', all singletons' : ''} (leaseTtl 15 s, window ${Math.round(seconds)} s)`);
+  console.log(
+    `\n## idle database load: 3 hosts x 20 programs${singletons ? ', all singletons' : ''} (leaseTtl 15 s, window ${Math.round(seconds)} s)`,
+  );
   console.log(`queries/s ${(total / seconds).toFixed(2)} (per host ${(total / seconds / 3).toFixed(2)})`);
-  for (const r of rows.slice(0, 4)) console.log(`  ${(Number(r.calls) / seconds).toFixed(2)}/s  ${r.query.replace(/\s+/g, ' ').slice(0, 90)}`);
+  for (const r of rows.slice(0, 4))
+    console.log(`  ${(Number(r.calls) / seconds).toFixed(2)}/s  ${r.query.replace(/\s+/g, ' ').slice(0, 90)}`);
 }
 
 const cluster = await Cluster.create();

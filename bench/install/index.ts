@@ -79,7 +79,8 @@ function importCost(dir: string, name: string, spec: string): ImportCost {
     console.log(JSON.stringify({ ms, heap }));`;
   writeFileSync(join(dir, 'probe.mjs'), probe);
   const samples: { ms: number; heap: number }[] = [];
-  for (let i = 0; i < RUNS; i++) samples.push(JSON.parse(run(process.execPath, ['--expose-gc', 'probe.mjs'], dir)) as { ms: number; heap: number });
+  for (let i = 0; i < RUNS; i++)
+    samples.push(JSON.parse(run(process.execPath, ['--expose-gc', 'probe.mjs'], dir)) as { ms: number; heap: number });
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return { name, ms: median(samples.map((s) => s.ms)), heapBytes: median(samples.map((s) => s.heap)) };
 }
@@ -87,7 +88,11 @@ function importCost(dir: string, name: string, spec: string): ImportCost {
 const mb = (n: number) => (n / 2 ** 20).toFixed(1);
 const base = mkdtempSync(join(isolatedBase(), 'bosun-bench-install-'));
 try {
-  const tarball = join(base, (JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', base], root)) as { filename: string }[])[0]!.filename);
+  const tarball = join(
+    base,
+    (JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', base], root)) as { filename: string }[])[0]!
+      .filename,
+  );
   const lean = install(base, 'bosun', [tarball]);
   const full = install(base, 'bosun + drivers', [tarball, dev('@electric-sql/pglite'), dev('pg')]);
   const piscina = install(base, dev('piscina'), [dev('piscina')]);
@@ -97,7 +102,11 @@ try {
   console.log('\n## npm install in a fresh project (apparent size of node_modules)');
   console.log(['package', 'MB', 'packages', 'x piscina (MB)', 'x pg-boss (MB)'].join('\t'));
   for (const i of installs) {
-    console.log([i.name, mb(i.bytes), i.packages, (i.bytes / piscina.install.bytes).toFixed(2), (i.bytes / pgBoss.install.bytes).toFixed(2)].join('\t'));
+    console.log(
+      [i.name, mb(i.bytes), i.packages, (i.bytes / piscina.install.bytes).toFixed(2), (i.bytes / pgBoss.install.bytes).toFixed(2)].join(
+        '\t',
+      ),
+    );
   }
 
   const imports = [
@@ -115,7 +124,15 @@ try {
     const p = byName("import 'piscina'");
     const b = byName("import 'pg-boss'");
     console.log(
-      [i.name, i.ms.toFixed(1), mb(i.heapBytes), (i.ms / p.ms).toFixed(2), (i.ms / b.ms).toFixed(2), (i.heapBytes / p.heapBytes).toFixed(2), (i.heapBytes / b.heapBytes).toFixed(2)].join('\t'),
+      [
+        i.name,
+        i.ms.toFixed(1),
+        mb(i.heapBytes),
+        (i.ms / p.ms).toFixed(2),
+        (i.ms / b.ms).toFixed(2),
+        (i.heapBytes / p.heapBytes).toFixed(2),
+        (i.heapBytes / b.heapBytes).toFixed(2),
+      ].join('\t'),
     );
   }
 } finally {

@@ -53,7 +53,10 @@ async function pqueueRun(concurrency: number, batch: number): Promise<Result> {
   return timeIt('p-queue', N, () => drive((i) => q.add(() => trivial(i), { throwOnTimeout: true }), batch));
 }
 
-for (const [label, batch] of [[`batches of ${BATCH.toLocaleString('en-US')}`, BATCH], ['one burst', N]] as const) {
+for (const [label, batch] of [
+  [`batches of ${BATCH.toLocaleString('en-US')}`, BATCH],
+  ['one burst', N],
+] as const) {
   const runs = batch === N && process.env.BENCH_PQUEUE_BURST !== '1' ? [fastqRun, bosun] : [fastqRun, bosun, pqueueRun];
   for (const concurrency of [1, 16]) {
     // Interleave the libraries round by round so machine noise hits them alike; keep each one's best.

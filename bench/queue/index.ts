@@ -66,7 +66,13 @@ function bosunOnPostgres(batchSize?: number, future = 0): Contender {
       const yearAhead = Date.now() + 365 * 86_400_000;
       for (let i = 0; i < future; i += 10_000) {
         const n = Math.min(10_000, future - i);
-        await qq.addMany(Array.from({ length: n }, (_, k) => ({ kind: KIND, payload: { i: -1 - i - k }, options: { priority: 1, runAt: yearAhead + i + k } })));
+        await qq.addMany(
+          Array.from({ length: n }, (_, k) => ({
+            kind: KIND,
+            payload: { i: -1 - i - k },
+            options: { priority: 1, runAt: yearAhead + i + k },
+          })),
+        );
       }
       await admin.query(`ANALYZE ${schema}.jobs`);
     },
@@ -250,13 +256,27 @@ function ratios(results: Result[], pairs: readonly (readonly [string, string])[]
   for (const [mine, peer] of pairs) {
     const a = by(mine);
     const b = by(peer);
-    if (a && b) console.log(`${mine} / ${peer}: throughput x${(a.opsPerSec / b.opsPerSec).toFixed(2)}, p50 ${a.p50Ms!.toFixed(2)} ms vs ${b.p50Ms!.toFixed(2)} ms`);
+    if (a && b)
+      console.log(
+        `${mine} / ${peer}: throughput x${(a.opsPerSec / b.opsPerSec).toFixed(2)}, p50 ${a.p50Ms!.toFixed(2)} ms vs ${b.p50Ms!.toFixed(2)} ms`,
+      );
   }
 }
 
 if (parts.includes('throughput')) {
-  const results = await bestOf([() => bosunOnPostgres(), () => graphile(), pgBoss, () => bosunOnPostgres(BATCH), () => graphile(BATCH), bosunOnPglite]);
-  report(`queue: add then process ${JOBS.toLocaleString('en-US')} jobs, concurrency ${CONCURRENCY}, best of ${ROUNDS}; latency add -> handler start`, results, 'graphile-worker');
+  const results = await bestOf([
+    () => bosunOnPostgres(),
+    () => graphile(),
+    pgBoss,
+    () => bosunOnPostgres(BATCH),
+    () => graphile(BATCH),
+    bosunOnPglite,
+  ]);
+  report(
+    `queue: add then process ${JOBS.toLocaleString('en-US')} jobs, concurrency ${CONCURRENCY}, best of ${ROUNDS}; latency add -> handler start`,
+    results,
+    'graphile-worker',
+  );
   ratios(results, [
     ['bosun', 'graphile-worker'],
     ['bosun', 'pg-boss'],
@@ -268,7 +288,11 @@ if (parts.includes('throughput')) {
 if (parts.includes('future')) {
   const withName = `bosun with ${FUTURE.toLocaleString('en-US')} future jobs`;
   const results = await bestOf([() => bosunOnPostgres(), () => bosunOnPostgres(undefined, FUTURE)]);
-  report(`queue: claim rate of ${JOBS.toLocaleString('en-US')} due priority-0 jobs, with and without ${FUTURE.toLocaleString('en-US')} jobs a year ahead at priority 1`, results, 'bosun');
+  report(
+    `queue: claim rate of ${JOBS.toLocaleString('en-US')} due priority-0 jobs, with and without ${FUTURE.toLocaleString('en-US')} jobs a year ahead at priority 1`,
+    results,
+    'bosun',
+  );
   const a = results.find((r) => r.name === 'bosun');
   const b = results.find((r) => r.name === withName);
   if (a && b) console.log(`without / with future jobs: x${(a.opsPerSec / b.opsPerSec).toFixed(2)} (goal <= 1.2)`);
@@ -312,7 +336,15 @@ if (parts.includes('idle')) {
       const logger = new GraphileLogger(() => () => {});
       const utils = await makeWorkerUtils({ connectionString: idleUrl, schema: 'idle_graphile', logger });
       await utils.migrate();
-      const runner = await graphileRun({ connectionString: idleUrl, schema: 'idle_graphile', logger, concurrency: 30, noHandleSignals: true, pollInterval: 1000, taskList: { [KIND]: async () => {} } });
+      const runner = await graphileRun({
+        connectionString: idleUrl,
+        schema: 'idle_graphile',
+        logger,
+        concurrency: 30,
+        noHandleSignals: true,
+        pollInterval: 1000,
+        taskList: { [KIND]: async () => {} },
+      });
       return async () => {
         await runner.stop();
         await utils.release();

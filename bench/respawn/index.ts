@@ -87,7 +87,11 @@ function idealRespawns(rounds: number): Promise<void> {
     let crashAt: number | undefined;
     let got = 0;
     const start = () => {
-      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], detached: true, env: { ...process.env, CRASH_AFTER_MS: '20' } });
+      const child = spawn(process.execPath, [script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        detached: true,
+        env: { ...process.env, CRASH_AFTER_MS: '20' },
+      });
       child.stdout.setEncoding('utf8');
       child.stdout.on('data', (chunk: string) => {
         const now = wall();
@@ -134,9 +138,19 @@ for (const [name, s] of [
   ['Supervisor + monitorProcess', respawn],
   ['floor: respawn in the exit handler', ideal.total],
 ] as const) {
-  console.log([name, percentile(s, 0.5).toFixed(1), percentile(s, 0.9).toFixed(1), Math.min(...s).toFixed(1), (percentile(s, 0.5) / bareP50).toFixed(3)].join('\t'));
+  console.log(
+    [
+      name,
+      percentile(s, 0.5).toFixed(1),
+      percentile(s, 0.9).toFixed(1),
+      Math.min(...s).toFixed(1),
+      (percentile(s, 0.5) / bareP50).toFixed(3),
+    ].join('\t'),
+  );
 }
-console.log(`respawn ratio (p50): ${(respP50 / bareP50).toFixed(3)} (goal <= 1.05; PM2 1.56-1.65); against a detached bare spawn: ${(respP50 / percentile(bareDetached, 0.5)).toFixed(3)}`);
+console.log(
+  `respawn ratio (p50): ${(respP50 / bareP50).toFixed(3)} (goal <= 1.05; PM2 1.56-1.65); against a detached bare spawn: ${(respP50 / percentile(bareDetached, 0.5)).toFixed(3)}`,
+);
 const p50 = (s: number[]) => percentile(s, 0.5).toFixed(2);
 console.log(
   `respawn phases p50 ms: crash -> reaped ${p50(phases.exit)}, reaped -> replacement spawned ${p50(phases.restart)}, ` +

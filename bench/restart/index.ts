@@ -178,7 +178,11 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 const results = runs.map(([key]) => best.get(key)!);
-report(`crash-to-running restart, no backoff, ${N.toLocaleString('en-US')} restarts (best of ${ROUNDS} interleaved rounds)`, results, 'hand-written callbacks');
+report(
+  `crash-to-running restart, no backoff, ${N.toLocaleString('en-US')} restarts (best of ${ROUNDS} interleaved rounds)`,
+  results,
+  'hand-written callbacks',
+);
 const sup = results[0]!;
 for (const hand of [results[2]!, results[3]!, results[4]!]) {
   console.log(`${hand.name} restarts ${(hand.opsPerSec / sup.opsPerSec).toFixed(2)}x as fast as bosun Supervisor (goal <= 1.5x)`);

@@ -32,7 +32,8 @@ export type Request =
  * command ran and failed, e.g. a replacement never became ready), ERR_INTERNAL (a bug: the
  * daemon threw something that is not a bosun error).
  */
-export type ReplyCode = 'ERR_BAD_REQUEST' | 'ERR_TOO_LARGE' | 'ERR_BUSY' | 'ERR_NOT_FOUND' | 'ERR_CONFIG' | 'ERR_SHUTTING_DOWN' | 'ERR_FAILED' | 'ERR_INTERNAL';
+export type ReplyCode =
+  'ERR_BAD_REQUEST' | 'ERR_TOO_LARGE' | 'ERR_BUSY' | 'ERR_NOT_FOUND' | 'ERR_CONFIG' | 'ERR_SHUTTING_DOWN' | 'ERR_FAILED' | 'ERR_INTERNAL';
 
 export interface Failure {
   ok: false;
@@ -172,7 +173,9 @@ function readRequest(sock: Socket, got: (line: string) => void): void {
       // Not closed at once: a client still writing would see its write fail and could lose the
       // reply. Its writes now block on the full kernel buffer, it reads the reply, and the idle
       // timer (or an eviction) closes the connection.
-      sock.end(`${JSON.stringify(failure('ERR_TOO_LARGE', `request too large: over ${CONTROL_MESSAGE_BYTES} bytes (a request is one line of JSON)`))}\n`);
+      sock.end(
+        `${JSON.stringify(failure('ERR_TOO_LARGE', `request too large: over ${CONTROL_MESSAGE_BYTES} bytes (a request is one line of JSON)`))}\n`,
+      );
       return;
     }
     chunks.push(nl < 0 ? chunk : chunk.subarray(0, nl));
@@ -219,7 +222,8 @@ export function request(path: string, req: Request): Promise<Reply> {
       } catch {
         // A daemon that refuses a connection (too many, or too few descriptors) may close it
         // before the request is written: the write fails and its reply is lost with it.
-        const why = failed === undefined ? '' : ` (${failed.message}; it may be busy: too many connections or too few file descriptors, try again)`;
+        const why =
+          failed === undefined ? '' : ` (${failed.message}; it may be busy: too many connections or too few file descriptors, try again)`;
         reject(new BosunError('ERR_CONTROL', `the daemon closed the connection without a reply to '${req.cmd}'${why}`, { cause: failed }));
       }
     });

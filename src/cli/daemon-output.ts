@@ -197,7 +197,9 @@ class StreamSink implements Sink {
   reopen(): void {}
   close(): void {}
   problem(): OutputProblem | undefined {
-    return this.#closed === undefined ? this.#losses.problem(this.name) : { target: this.name, error: this.#closed.message, lost: this.#losses.lost };
+    return this.#closed === undefined
+      ? this.#losses.problem(this.name)
+      : { target: this.name, error: this.#closed.message, lost: this.#losses.lost };
   }
 }
 

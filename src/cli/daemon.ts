@@ -96,7 +96,9 @@ export class Daemon implements DaemonView {
     const p = this.#paths;
     const other = await runningDaemon(p);
     if (other !== undefined) {
-      this.#err(`bosun: a daemon is already running on ${this.config.home} (pid ${other}); use \`bosun shutdown --home ${this.config.home}\` to stop it`);
+      this.#err(
+        `bosun: a daemon is already running on ${this.config.home} (pid ${other}); use \`bosun shutdown --home ${this.config.home}\` to stop it`,
+      );
       return 1;
     }
     writePidFile(p.pid);
@@ -116,7 +118,9 @@ export class Daemon implements DaemonView {
         rmSync(p.pid, { force: true });
         rmSync(p.token, { force: true });
         await this.#hosts?.close();
-        this.#err(`bosun: the dashboard cannot listen on ${host}:${port} (${(err as Error).message}); set dashboard.port (0 picks a free port) or dashboard: false`);
+        this.#err(
+          `bosun: the dashboard cannot listen on ${host}:${port} (${(err as Error).message}); set dashboard.port (0 picks a free port) or dashboard: false`,
+        );
         return 1;
       }
       this.#closeDashboard = dash.close;
@@ -247,7 +251,10 @@ export class Daemon implements DaemonView {
     }
     // Where the daemon lives, what it serves and which fleet it is in are fixed for its life; programs follow the file.
     if (JSON.stringify(next.fleet) !== JSON.stringify(this.config.fleet)) {
-      return failure('ERR_CONFIG', 'fleet: the fleet settings (database, host, leaseTtl, schema) are fixed while the daemon runs; restart the daemon to change them');
+      return failure(
+        'ERR_CONFIG',
+        'fleet: the fleet settings (database, host, leaseTtl, schema) are fixed while the daemon runs; restart the daemon to change them',
+      );
     }
     next = { ...next, home: this.config.home, dashboard: this.config.dashboard };
     try {

@@ -35,7 +35,8 @@ export function systemErrorLine(err: unknown): string | undefined {
 export function exitQuietlyOnClosedStdout(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
+      if (err.code === 'EPIPE' || err.code === 'ECONNRESET')
+        process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
       // Any other output error (a full disk under a redirect): one line if stderr still takes it.
       try {
         writeSync(2, `${systemErrorLine(err) ?? `bosun: ${err.message}`}\n`);

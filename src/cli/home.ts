@@ -11,7 +11,21 @@
 // with O_CREAT|O_EXCL|O_NOFOLLOW after removing what was there (a link is removed, never its
 // target), or, for logs that grow across starts, appended with O_NOFOLLOW.
 
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, writeSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  rmSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { BosunError } from '../core/errors.js';
 import { PROGRAM_LOG_MODE } from '../fleet/log-files.js';
@@ -38,7 +52,9 @@ function uid(): number {
 /** `name (uid N)` from /etc/passwd, or `uid N` when it is not there. */
 function who(id: number): string {
   try {
-    const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.split(':')[2] === String(id));
+    const line = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.split(':')[2] === String(id));
     if (line !== undefined) return `${line.split(':')[0]} (uid ${id})`;
   } catch {
     // no passwd file: the number alone
@@ -70,7 +86,8 @@ export function openHome(home: string, subdirs: readonly string[] = SUBDIRS): st
     mkdirSync(wanted, { mode: 0o700 });
     created = true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new HomeError(wanted, `bosun: cannot create home ${wanted}: ${(err as Error).message}`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+      throw new HomeError(wanted, `bosun: cannot create home ${wanted}: ${(err as Error).message}`, { cause: err });
   }
   const real = realpathSync(wanted);
   const me = uid();
@@ -78,10 +95,16 @@ export function openHome(home: string, subdirs: readonly string[] = SUBDIRS): st
   for (let dir = dirname(real); ; dir = dirname(dir)) {
     const st = lstatSync(dir);
     if (st.uid !== 0 && st.uid !== me) {
-      throw new HomeError(real, `bosun: home ${real} is inside ${dir}, which belongs to ${who(st.uid)}, who could replace the home; put the home in a folder of your own (--home DIR, or home: in the config)`);
+      throw new HomeError(
+        real,
+        `bosun: home ${real} is inside ${dir}, which belongs to ${who(st.uid)}, who could replace the home; put the home in a folder of your own (--home DIR, or home: in the config)`,
+      );
     }
     if ((st.mode & 0o002) !== 0 && (st.mode & S_ISVTX) === 0) {
-      throw new HomeError(real, `bosun: home ${real} is inside ${dir} (mode ${octal(st.mode)}), which every user can write to without the sticky bit, so anyone could replace the home; put the home in a folder of your own (--home DIR, or home: in the config)`);
+      throw new HomeError(
+        real,
+        `bosun: home ${real} is inside ${dir} (mode ${octal(st.mode)}), which every user can write to without the sticky bit, so anyone could replace the home; put the home in a folder of your own (--home DIR, or home: in the config)`,
+      );
     }
     if (dir === dirname(dir)) break;
   }
@@ -101,7 +124,8 @@ export function openHome(home: string, subdirs: readonly string[] = SUBDIRS): st
     try {
       mkdirSync(path, { mode: 0o700 });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new HomeError(path, `bosun: cannot create ${path}: ${(err as Error).message}`, { cause: err });
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new HomeError(path, `bosun: cannot create ${path}: ${(err as Error).message}`, { cause: err });
     }
     checkOwnDir(path, lstatSync(path), 'folder');
   }
@@ -111,14 +135,23 @@ export function openHome(home: string, subdirs: readonly string[] = SUBDIRS): st
 function checkOwnDir(path: string, st: Stats, what: 'home' | 'folder'): void {
   const me = uid();
   if (st.isSymbolicLink() || !st.isDirectory()) {
-    throw new HomeError(path, `bosun: ${what} ${path} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; bosun follows no links inside its home: remove it (bosun creates it) or choose another home`);
+    throw new HomeError(
+      path,
+      `bosun: ${what} ${path} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; bosun follows no links inside its home: remove it (bosun creates it) or choose another home`,
+    );
   }
   if (st.uid !== me) {
-    throw new HomeError(path, `bosun: ${what} ${path} belongs to ${who(st.uid)}, not to ${who(me)}, who runs the daemon; run the daemon as its owner, or give it a home of its own (--home DIR, or home: in the config)`);
+    throw new HomeError(
+      path,
+      `bosun: ${what} ${path} belongs to ${who(st.uid)}, not to ${who(me)}, who runs the daemon; run the daemon as its owner, or give it a home of its own (--home DIR, or home: in the config)`,
+    );
   }
   if ((st.mode & 0o022) !== 0) {
     const by = (st.mode & 0o002) !== 0 ? 'every user' : 'its group';
-    throw new HomeError(path, `bosun: ${what} ${path} is writable by ${by} (mode ${octal(st.mode)}), who could replace the daemon's files; \`chmod go-w ${path}\` (bosun creates it 0700) or choose another home`);
+    throw new HomeError(
+      path,
+      `bosun: ${what} ${path} is writable by ${by} (mode ${octal(st.mode)}), who could replace the daemon's files; \`chmod go-w ${path}\` (bosun creates it 0700) or choose another home`,
+    );
   }
 }
 
@@ -137,7 +170,7 @@ export function writeHomeFile(path: string, content: string, mode = 0o600): void
   }
   try {
     const buf = Buffer.from(content);
-    for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
   } finally {
     closeSync(fd);
   }
@@ -154,7 +187,7 @@ export function readHomeFile(path: string): string | undefined {
   try {
     const chunks: Buffer[] = [];
     const buf = Buffer.alloc(4096);
-    for (let n; (n = readSync(fd, buf)) > 0; ) chunks.push(Buffer.from(buf.subarray(0, n)));
+    for (let n; (n = readSync(fd, buf)) > 0;) chunks.push(Buffer.from(buf.subarray(0, n)));
     return Buffer.concat(chunks).toString('utf8');
   } catch {
     return undefined;
@@ -169,7 +202,13 @@ export function appendHomeFile(path: string, mode = 0o600): number {
     return openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, mode);
   } catch (err) {
     const link = (err as NodeJS.ErrnoException).code === 'ELOOP';
-    throw new HomeError(path, link ? `bosun: ${path} is a symbolic link; bosun follows no links for the files it writes: remove it` : `bosun: cannot open ${path}: ${(err as Error).message}`, { cause: err });
+    throw new HomeError(
+      path,
+      link
+        ? `bosun: ${path} is a symbolic link; bosun follows no links for the files it writes: remove it`
+        : `bosun: cannot open ${path}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -187,11 +226,18 @@ export function checkLogFiles(logs: readonly { path: string; keep: number }[]): 
     try {
       d = lstatSync(realpathSync(dir));
     } catch (err) {
-      throw new HomeError(path, `bosun: the folder of log file ${path} does not exist (${(err as NodeJS.ErrnoException).code}); create it or change logs.file`, { cause: err });
+      throw new HomeError(
+        path,
+        `bosun: the folder of log file ${path} does not exist (${(err as NodeJS.ErrnoException).code}); create it or change logs.file`,
+        { cause: err },
+      );
     }
     if (!d.isDirectory()) throw new HomeError(path, `bosun: the folder of log file ${path} is not a directory; change logs.file`);
     if ((d.mode & 0o002) !== 0 || (d.uid !== me && d.uid !== 0)) {
-      throw new HomeError(path, `bosun: log file ${path} is in ${dir}, which ${(d.mode & 0o002) !== 0 ? 'every user can write to' : `belongs to ${who(d.uid)}`}: another user could put a file or link of theirs there first; put logs.file in a folder only you can write`);
+      throw new HomeError(
+        path,
+        `bosun: log file ${path} is in ${dir}, which ${(d.mode & 0o002) !== 0 ? 'every user can write to' : `belongs to ${who(d.uid)}`}: another user could put a file or link of theirs there first; put logs.file in a folder only you can write`,
+      );
     }
     for (let i = 0; i <= keep; i++) tightenLog(i === 0 ? path : `${path}.${i}`, i === 0, me);
   }
@@ -208,10 +254,17 @@ function tightenLog(path: string, current: boolean, me: number): void {
   // follows them); at the current log it is refused rather than silently dropped output.
   if (st.isSymbolicLink()) {
     if (!current) return;
-    throw new HomeError(path, `bosun: log file ${path} is a symbolic link; bosun follows no links for the files it writes: remove it (bosun creates the file) or point logs.file at the file itself`);
+    throw new HomeError(
+      path,
+      `bosun: log file ${path} is a symbolic link; bosun follows no links for the files it writes: remove it (bosun creates the file) or point logs.file at the file itself`,
+    );
   }
   if (!st.isFile()) throw new HomeError(path, `bosun: log file ${path} is not a regular file; remove it or change logs.file`);
-  if (st.uid !== me) throw new HomeError(path, `bosun: log file ${path} belongs to ${who(st.uid)}, who could read what the programs print; remove it (bosun creates it ${octal(PROGRAM_LOG_MODE)})`);
+  if (st.uid !== me)
+    throw new HomeError(
+      path,
+      `bosun: log file ${path} belongs to ${who(st.uid)}, who could read what the programs print; remove it (bosun creates it ${octal(PROGRAM_LOG_MODE)})`,
+    );
   if ((st.mode & 0o777) === PROGRAM_LOG_MODE) return;
   const fd = openSync(path, O_RDONLY | O_NOFOLLOW);
   try {

@@ -36,12 +36,16 @@ interface JobsOptions {
 /** Opens the queue a QueueConfig names. */
 export async function openQueue(config: QueueConfig): Promise<JobQueue> {
   const { JobQueue, pgliteStore, postgresStore } = await import('../queue/index.js');
-  const store = 'pglite' in config ? pgliteStore(config.pglite) : postgresStore({ connectionString: config.database, ...(config.schema ? { schema: config.schema } : {}) });
+  const store =
+    'pglite' in config
+      ? pgliteStore(config.pglite)
+      : postgresStore({ connectionString: config.database, ...(config.schema ? { schema: config.schema } : {}) });
   return JobQueue.open({ store });
 }
 
 async function queueConfig(o: JobsOptions): Promise<QueueConfig> {
-  if (o.database !== undefined && o.pglite !== undefined) throw new JobsError(EXIT.usage, 'bosun jobs: give --database or --pglite, not both');
+  if (o.database !== undefined && o.pglite !== undefined)
+    throw new JobsError(EXIT.usage, 'bosun jobs: give --database or --pglite, not both');
   if (o.schema !== undefined && o.database === undefined) throw new JobsError(EXIT.usage, 'bosun jobs: --schema goes with --database');
   if (o.database !== undefined) return { database: o.database, ...(o.schema !== undefined ? { schema: o.schema } : {}) };
   if (o.pglite !== undefined) return { pglite: o.pglite };
@@ -56,13 +60,22 @@ async function queueConfig(o: JobsOptions): Promise<QueueConfig> {
       throw err;
     }
   }
-  throw new JobsError(EXIT.usage, 'bosun jobs: which queue? give --database URL or --pglite DIR (or a config with queue: { database | pglite })');
+  throw new JobsError(
+    EXIT.usage,
+    'bosun jobs: which queue? give --database URL or --pglite DIR (or a config with queue: { database | pglite })',
+  );
 }
 
 const STATES = ['pending', 'running', 'done', 'failed', 'cancelled'] as const;
 
 export function countsTable(c: Counts): string {
-  const rows = [['kind', ...STATES], ...Object.entries(c.byKind).sort(([a], [b]) => a.localeCompare(b)).map(([k, s]) => [k, ...STATES.map((st) => String(s[st]))]), ['(all)', ...STATES.map((st) => String(c.total[st]))]];
+  const rows = [
+    ['kind', ...STATES],
+    ...Object.entries(c.byKind)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, s]) => [k, ...STATES.map((st) => String(s[st]))]),
+    ['(all)', ...STATES.map((st) => String(c.total[st]))],
+  ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
 }
@@ -74,17 +87,24 @@ export function firstLine(s: string | undefined): string {
 
 function failedList(jobs: Job[]): string {
   if (jobs.length === 0) return 'no failed jobs';
-  return jobs.map((j) => `${j.id}  ${j.kind}  attempts=${j.attempts}/${j.maxAttempts}  ${j.finishedAt?.toISOString() ?? ''}\n    ${firstLine(j.lastError)}`).join('\n');
+  return jobs
+    .map(
+      (j) =>
+        `${j.id}  ${j.kind}  attempts=${j.attempts}/${j.maxAttempts}  ${j.finishedAt?.toISOString() ?? ''}\n    ${firstLine(j.lastError)}`,
+    )
+    .join('\n');
 }
 
 /** Runs one `bosun jobs` action; returns what to print. Throws JobsError. */
 export async function runJobs(action: string, id: string | undefined, o: JobsOptions): Promise<string> {
-  if (!['counts', 'failed', 'retry', 'cancel'].includes(action)) throw new JobsError(EXIT.usage, `bosun jobs: unknown action '${action}' (expected counts, failed, retry ID or cancel ID)`);
+  if (!['counts', 'failed', 'retry', 'cancel'].includes(action))
+    throw new JobsError(EXIT.usage, `bosun jobs: unknown action '${action}' (expected counts, failed, retry ID or cancel ID)`);
   if ((action === 'retry' || action === 'cancel') !== (id !== undefined)) {
     throw new JobsError(EXIT.usage, id === undefined ? `bosun jobs ${action}: needs a job id` : `bosun jobs ${action}: takes no id`);
   }
   const limit = Number(o.limit);
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new JobsError(EXIT.usage, `bosun jobs: --limit expects a whole number >= 1, got '${o.limit}'`);
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new JobsError(EXIT.usage, `bosun jobs: --limit expects a whole number >= 1, got '${o.limit}'`);
   const config = await queueConfig(o);
   let q: JobQueue;
   try {
@@ -105,9 +125,15 @@ export async function runJobs(action: string, id: string | undefined, o: JobsOpt
     const before = await q.get(id!);
     if (before === null) throw new JobsError(EXIT.failed, `bosun jobs ${action}: no job ${id}`);
     const after = action === 'retry' ? await q.retry(id!) : await q.cancel(id!);
-    const changed = action === 'retry' ? before.state !== 'pending' && after?.state === 'pending' : after?.state === 'cancelled' && before.state !== 'cancelled';
+    const changed =
+      action === 'retry'
+        ? before.state !== 'pending' && after?.state === 'pending'
+        : after?.state === 'cancelled' && before.state !== 'cancelled';
     if (!changed) {
-      const why = action === 'retry' ? 'only failed or cancelled jobs can be retried (and not while another live job holds its key)' : 'only pending or running jobs can be cancelled';
+      const why =
+        action === 'retry'
+          ? 'only failed or cancelled jobs can be retried (and not while another live job holds its key)'
+          : 'only pending or running jobs can be cancelled';
       throw new JobsError(EXIT.failed, `bosun jobs ${action}: job ${id} (${before.kind}) is ${before.state}; ${why}`);
     }
     return o.json ? json(after) : `job ${id} (${before.kind}) is now ${after!.state}`;

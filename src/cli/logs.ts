@@ -230,7 +230,8 @@ export async function printLogs(refs: LogFileRef[], o: PrintLogsOptions): Promis
 
   // Sizes now, for files that turn up later as programs added by reload: old content is not news.
   const known = new Map<string, number>();
-  for (const ref of (await o.discover?.().catch(() => [])) ?? []) if (!tracked.has(ref.path)) known.set(ref.path, statOrUndefined(ref.path)?.size ?? 0);
+  for (const ref of (await o.discover?.().catch(() => [])) ?? [])
+    if (!tracked.has(ref.path)) known.set(ref.path, statOrUndefined(ref.path)?.size ?? 0);
   for (let polls = 0; o.signal?.aborted !== true; polls++) {
     if (o.discover !== undefined && polls % DISCOVER_EVERY === DISCOVER_EVERY - 1) {
       for (const ref of await o.discover().catch(() => [])) {

@@ -24,9 +24,14 @@ import { packageVersion } from './version.js';
  * `bosun start` writes what it already parsed: a YAML file is parsed once, and a config of any
  * size fits, where an environment variable would fail the spawn with E2BIG past 128 KB).
  */
-async function configOrExit(file: string | undefined, o: { home?: string; fromStdin?: boolean }, keepRaw?: (raw: unknown) => void): Promise<DaemonConfig> {
+async function configOrExit(
+  file: string | undefined,
+  o: { home?: string; fromStdin?: boolean },
+  keepRaw?: (raw: unknown) => void,
+): Promise<DaemonConfig> {
   const found = findConfig(file);
-  if (found === undefined) throw new Exit(EXIT.usage, `bosun: no config file given and none found here (looked for ${CONFIG_NAMES.join(', ')})`);
+  if (found === undefined)
+    throw new Exit(EXIT.usage, `bosun: no config file given and none found here (looked for ${CONFIG_NAMES.join(', ')})`);
   if (!existsSync(found)) throw new Exit(EXIT.usage, `bosun: no such config file: ${file ?? found}`);
   try {
     const raw = o.fromStdin === true ? handedConfig() : await readConfig(found);
@@ -44,7 +49,10 @@ function handedConfig(): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new Exit(EXIT.failed, `bosun: the config handed over by bosun start is incomplete (${text.length} bytes); start the daemon again`);
+    throw new Exit(
+      EXIT.failed,
+      `bosun: the config handed over by bosun start is incomplete (${text.length} bytes); start the daemon again`,
+    );
   }
 }
 
@@ -74,7 +82,10 @@ async function runDaemon(file: string | undefined, o: Common, detached: boolean)
   };
   // Installed first, so a signal during start-up is a clean stop too, not a half-made home.
   for (const signal of STOP_SIGNALS) if (!(detached && signal === 'SIGHUP')) process.on(signal, stop);
-  if (detached) process.on('SIGHUP', () => output?.error(`${new Date().toISOString()} bosun: SIGHUP ignored; \`bosun shutdown\` stops the detached daemon`));
+  if (detached)
+    process.on('SIGHUP', () =>
+      output?.error(`${new Date().toISOString()} bosun: SIGHUP ignored; \`bosun shutdown\` stops the detached daemon`),
+    );
   process.on('SIGUSR1', () => (daemon !== undefined ? daemon.reopenLogs() : output?.reopen()));
   // Past RLIMIT_FSIZE a write then fails with EFBIG, which the writers handle, instead of killing the daemon.
   process.on('SIGXFSZ', () => {});
@@ -153,11 +164,15 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
   const offset = fstatSync(log).size;
   // stderr goes to daemon.log for what node itself prints on a fatal error; the daemon writes its
   // own lines there through its rotating writer.
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, fileURLToPath(import.meta.url), 'run', config.file, '--home', realHome, '--detached'], {
-    detached: true,
-    stdio: ['pipe', 'ignore', log],
-    cwd: process.cwd(),
-  });
+  const child = spawn(
+    process.execPath,
+    [...DAEMON_NODE_FLAGS, fileURLToPath(import.meta.url), 'run', config.file, '--home', realHome, '--detached'],
+    {
+      detached: true,
+      stdio: ['pipe', 'ignore', log],
+      cwd: process.cwd(),
+    },
+  );
   closeSync(log);
   // A daemon that exits before reading all of it says why in daemon.log; that is what is shown.
   child.stdin!.on('error', () => {});
@@ -187,7 +202,9 @@ async function startDetached(file: string | undefined, o: Common): Promise<numbe
     await new Promise((r) => setTimeout(r, 5));
   }
   child.unref();
-  const dash = newOutput().split('\n').filter((l) => l.startsWith('dashboard'));
+  const dash = newOutput()
+    .split('\n')
+    .filter((l) => l.startsWith('dashboard'));
   process.stdout.write([`bosun: daemon started (pid ${child.pid}), home ${home}, output in ${p.daemonLog}`, ...dash].join('\n') + '\n');
   return EXIT.ok;
 }
@@ -225,49 +242,75 @@ async function program(): Promise<Command> {
     .version(packageVersion(), '-V, --version', 'print the version of bosun')
     .exitOverride();
   // Every command takes the common options, so they may come before or after the command.
-  const common = (c: Command) => c.option('--home <dir>', 'the daemon home (socket, pid file, token, logs)').option('-c, --config <file>', 'config file (default bosun.config.{yaml,yml,json,mjs,js})');
+  const common = (c: Command) =>
+    c
+      .option('--home <dir>', 'the daemon home (socket, pid file, token, logs)')
+      .option('-c, --config <file>', 'config file (default bosun.config.{yaml,yml,json,mjs,js})');
   common(cli);
   const opts = (c: Command): Common => c.optsWithGlobals();
   let code: number = EXIT.ok;
 
-  common(cli.command('run [config]').description('run the daemon in the foreground; Ctrl-C stops every program in reverse order'))
-    .action(async (file: string | undefined, _o, c: Command) => void (code = await runDaemon(file, opts(c), false)));
-  common(cli.command('start [target]').description('start the daemon detached (target: a config file), or start a program (target: name|all)'))
-    .action(async (target: string | undefined, _o, c: Command) => {
-      const o = opts(c);
-      if (startsDaemon(target)) code = await startDetached(target, o);
-      else await ask(o, { cmd: 'start', target: target! });
-    });
-  common(cli.command('stop <target>').description('stop a program (name|name:index|all); returns once done'))
-    .action(async (target: string, _o, c: Command) => void (await ask(opts(c), { cmd: 'stop', target })));
+  common(cli.command('run [config]').description('run the daemon in the foreground; Ctrl-C stops every program in reverse order')).action(
+    async (file: string | undefined, _o, c: Command) => void (code = await runDaemon(file, opts(c), false)),
+  );
+  common(
+    cli.command('start [target]').description('start the daemon detached (target: a config file), or start a program (target: name|all)'),
+  ).action(async (target: string | undefined, _o, c: Command) => {
+    const o = opts(c);
+    if (startsDaemon(target)) code = await startDetached(target, o);
+    else await ask(o, { cmd: 'start', target: target! });
+  });
+  common(cli.command('stop <target>').description('stop a program (name|name:index|all); returns once done')).action(
+    async (target: string, _o, c: Command) => void (await ask(opts(c), { cmd: 'stop', target })),
+  );
   common(cli.command('restart <target>').description('restart a program (name|name:index|all); returns once done'))
-    .option('--rolling', 'one instance at a time, each replacement ready before its old process stops (default: the program\'s `rolling` key)')
+    .option(
+      '--rolling',
+      "one instance at a time, each replacement ready before its old process stops (default: the program's `rolling` key)",
+    )
     .option('--no-rolling', 'all instances at once, even with `rolling: true`')
-    .action(async (target: string, o: { rolling?: boolean }, c: Command) => void (await ask(opts(c), { cmd: 'restart', target, ...(o.rolling === undefined ? {} : { rolling: o.rolling }) })));
-  common(cli.command('startup [config]').description('print a systemd unit that runs `bosun run <config>` for this home; --install writes it'))
+    .action(
+      async (target: string, o: { rolling?: boolean }, c: Command) =>
+        void (await ask(opts(c), { cmd: 'restart', target, ...(o.rolling === undefined ? {} : { rolling: o.rolling }) })),
+    );
+  common(
+    cli.command('startup [config]').description('print a systemd unit that runs `bosun run <config>` for this home; --install writes it'),
+  )
     .option('--install', 'write the unit and say the systemctl commands that enable it')
     .option('--unit-dir <dir>', 'where --install writes (default /etc/systemd/system as root, else ~/.config/systemd/user)')
     .action(async (file: string | undefined, o: { install?: boolean; unitDir?: string }, c: Command) => {
       const g = opts(c);
       const { startupCommand } = await import('./startup.js');
-      code = await startupCommand(await configOrExit(file ?? g.config, {}), o.install === true, g.home === undefined ? undefined : resolve(g.home), o.unitDir === undefined ? undefined : resolve(o.unitDir));
-    });
-  common(cli.command('status').description('show every program instance').option('--json', 'print JSON for scripts').option('--fleet', 'every host of the fleet, from its database'))
-    .action(async (o: { json?: boolean; fleet?: boolean }, c: Command) => {
-      if (o.fleet === true) {
-        const body = (await ask(opts(c), { cmd: 'fleet' })) as FleetStatusBody;
-        if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
-        else process.stdout.write(`${(await import('./status-table.js')).fleetTable(body)}\n`);
-        return;
-      }
-      const body = (await ask(opts(c), { cmd: 'status' })) as StatusBody;
-      if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
-      else process.stdout.write(`${(await import('./status-table.js')).statusTable(body)}\n`);
+      code = await startupCommand(
+        await configOrExit(file ?? g.config, {}),
+        o.install === true,
+        g.home === undefined ? undefined : resolve(g.home),
+        o.unitDir === undefined ? undefined : resolve(o.unitDir),
+      );
     });
   common(
     cli
+      .command('status')
+      .description('show every program instance')
+      .option('--json', 'print JSON for scripts')
+      .option('--fleet', 'every host of the fleet, from its database'),
+  ).action(async (o: { json?: boolean; fleet?: boolean }, c: Command) => {
+    if (o.fleet === true) {
+      const body = (await ask(opts(c), { cmd: 'fleet' })) as FleetStatusBody;
+      if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
+      else process.stdout.write(`${(await import('./status-table.js')).fleetTable(body)}\n`);
+      return;
+    }
+    const body = (await ask(opts(c), { cmd: 'status' })) as StatusBody;
+    if (o.json === true) process.stdout.write(`${JSON.stringify(body)}\n`);
+    else process.stdout.write(`${(await import('./status-table.js')).statusTable(body)}\n`);
+  });
+  common(
+    cli
       .command('logs [name]')
-      .description('print the last lines of each log, each with its time and stream; -f follows; --reopen makes the daemon reopen every log file (after logrotate moved them)')
+      .description(
+        'print the last lines of each log, each with its time and stream; -f follows; --reopen makes the daemon reopen every log file (after logrotate moved them)',
+      )
       .option('-f, --follow', 'keep printing new lines')
       .option('-n, --lines <n>', 'lines per log (read back across rotated files)', '20')
       .option('--raw', 'the bytes as the program wrote them, without time, stream or name')
@@ -284,18 +327,18 @@ async function program(): Promise<Command> {
     const { logsCommand } = await import('./logs.js');
     code = await logsCommand(name, n, o.follow === true, o.raw === true, opts(c));
   });
-  common(cli.command('reload').description('apply config changes: start added programs, stop removed ones, restart changed ones'))
-    .action(async (_o, c: Command) => {
+  common(cli.command('reload').description('apply config changes: start added programs, stop removed ones, restart changed ones')).action(
+    async (_o, c: Command) => {
       const r = (await ask(opts(c), { cmd: 'reload' })) as { added: string[]; removed: string[]; changed: string[] };
       process.stdout.write(`reloaded: added [${r.added.join(', ')}] removed [${r.removed.join(', ')}] changed [${r.changed.join(', ')}]\n`);
-    });
-  common(cli.command('shutdown').description('stop every program and the daemon'))
-    .action(async (_o, c: Command) => {
-      const o = opts(c);
-      const pid = ((await ask(o, { cmd: 'ping' })) as { pid: number }).pid;
-      await ask(o, { cmd: 'shutdown' });
-      await waitGone(pid, 15_000);
-    });
+    },
+  );
+  common(cli.command('shutdown').description('stop every program and the daemon')).action(async (_o, c: Command) => {
+    const o = opts(c);
+    const pid = ((await ask(o, { cmd: 'ping' })) as { pid: number }).pid;
+    await ask(o, { cmd: 'shutdown' });
+    await waitGone(pid, 15_000);
+  });
   (await import('./jobs.js')).jobsCommand(cli, common, (n) => (code = n));
   // A client's output may go to a reader that leaves early; the daemon (run) handles its own.
   cli.hook('preAction', (_cli, action) => {
@@ -342,7 +385,9 @@ async function main(argv: string[]): Promise<void> {
   try {
     const direct = parseDaemonCommand(argv.slice(2));
     if (direct === undefined) await (await program()).parseAsync(argv);
-    else process.exitCode = direct.cmd === 'run' ? await runDaemon(direct.file, direct.o, direct.detached) : await startDetached(direct.file, direct.o);
+    else
+      process.exitCode =
+        direct.cmd === 'run' ? await runDaemon(direct.file, direct.o, direct.detached) : await startDetached(direct.file, direct.o);
   } catch (err) {
     if ((err as { name?: string }).name === 'CommanderError') {
       const code = (err as { exitCode: number }).exitCode;

@@ -4,5 +4,11 @@
 import { join } from 'node:path';
 
 export function paths(home: string) {
-  return { socket: join(home, 'bosun.sock'), pid: join(home, 'bosun.pid'), token: join(home, 'token'), logs: join(home, 'logs'), daemonLog: join(home, 'daemon.log') };
+  return {
+    socket: join(home, 'bosun.sock'),
+    pid: join(home, 'bosun.pid'),
+    token: join(home, 'token'),
+    logs: join(home, 'logs'),
+    daemonLog: join(home, 'daemon.log'),
+  };
 }

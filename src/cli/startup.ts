@@ -28,7 +28,10 @@ export interface UnitOptions {
 
 /** The unit's file name: one per home, so several fleets on one machine get their own. */
 export function unitName(config: string, home: string): string {
-  const slug = basename(dirname(config)).replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^-+|-+$/g, '') || 'fleet';
+  const slug =
+    basename(dirname(config))
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .replace(/^-+|-+$/g, '') || 'fleet';
   const tag = createHash('sha256').update(home).digest('hex').slice(0, 6);
   return `bosun-${slug}-${tag}.service`;
 }
@@ -69,7 +72,13 @@ export function systemdUnit(o: UnitOptions): string {
 }
 
 /** Prints the unit, or writes it (`install`) and prints the systemctl commands. Returns the exit code. */
-export async function startupCommand(config: DaemonConfig, install: boolean, home: string | undefined, unitDir: string | undefined, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function startupCommand(
+  config: DaemonConfig,
+  install: boolean,
+  home: string | undefined,
+  unitDir: string | undefined,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const system = process.getuid?.() === 0;
   const theHome = home ?? config.home;
   // stop goes program by program, in reverse start order, each within its killTimeout.
@@ -81,7 +90,8 @@ export async function startupCommand(config: DaemonConfig, install: boolean, hom
     out(unit);
     return 0;
   }
-  const dir = unitDir ?? (system ? '/etc/systemd/system' : join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'systemd', 'user'));
+  const dir =
+    unitDir ?? (system ? '/etc/systemd/system' : join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'systemd', 'user'));
   mkdirSync(dir, { recursive: true });
   const file = join(dir, name);
   writeFileSync(file, unit, { mode: 0o644 });

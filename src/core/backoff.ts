@@ -33,8 +33,7 @@ export const defaultBackoff: ResolvedBackoff = Object.freeze({
 /** Fills in defaults and refuses values that would make the delays meaningless. */
 export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBackoff {
   const b = { ...defaultBackoff, ...dropUndefined(options ?? {}) };
-  const bad = (field: string, value: number, want: string) =>
-    new RangeError(`backoff.${field} must be ${want}, got ${value}`);
+  const bad = (field: string, value: number, want: string) => new RangeError(`backoff.${field} must be ${want}, got ${value}`);
   if (!(b.initialMs >= 0) || !Number.isFinite(b.initialMs)) throw bad('initialMs', b.initialMs, 'a finite number >= 0');
   if (!(b.factor >= 1) || !Number.isFinite(b.factor)) throw bad('factor', b.factor, 'a finite number >= 1');
   if (!(b.maxMs >= b.initialMs)) throw bad('maxMs', b.maxMs, `>= initialMs (${b.initialMs})`);

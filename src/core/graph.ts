@@ -44,7 +44,10 @@ export function dependencyOrder<T>(nodes: Iterable<T>, deps: (node: T) => Iterab
     }
   }
   const byRank = (a: T, b: T) => rank.get(a)! - rank.get(b)!;
-  const ready = [...waiting].filter(([, w]) => w === 0).map(([n]) => n).sort(byRank);
+  const ready = [...waiting]
+    .filter(([, w]) => w === 0)
+    .map(([n]) => n)
+    .sort(byRank);
   const order: T[] = [];
   while (ready.length > 0) {
     const n = ready.shift()!;

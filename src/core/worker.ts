@@ -73,11 +73,7 @@ export interface PeriodicOptions {
 }
 
 /** Calls `fn(signal)` at once and then every `periodMs` after the previous call ended. An error stops it. */
-export function periodicWorker(
-  fn: (signal: AbortSignal) => Promise<void> | void,
-  periodMs: number,
-  options: PeriodicOptions = {},
-): Worker {
+export function periodicWorker(fn: (signal: AbortSignal) => Promise<void> | void, periodMs: number, options: PeriodicOptions = {}): Worker {
   if (!(periodMs > 0)) throw new RangeError(`periodicWorker: periodMs must be > 0, got ${periodMs}`);
   const clock = options.clock ?? systemClock;
   const jitter = options.jitter ?? 0;

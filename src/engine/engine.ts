@@ -69,7 +69,13 @@ export class Engine implements Worker, Reporter {
     const o = resolveEngineOptions(options);
     this.#isFatal = o.isFatal;
     this.#worstError = o.worstError;
-    this.#backoff = { initialMs: o.errorDelayMs, factor: o.backoffFactor, maxMs: o.maxDelayMs, jitter: o.fuzz, resetAfterMs: o.backoffResetMs };
+    this.#backoff = {
+      initialMs: o.errorDelayMs,
+      factor: o.backoffFactor,
+      maxMs: o.maxDelayMs,
+      jitter: o.fuzz,
+      resetAfterMs: o.backoffResetMs,
+    };
     this.#bounceDelayMs = o.bounceDelayMs;
     this.#clock = o.clock;
     this.#log = o.logger;

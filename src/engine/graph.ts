@@ -19,7 +19,10 @@ export class DependencyGraph {
   add(name: string, inputs: readonly string[]): void {
     const cycle = this.#findCycle(name, inputs);
     if (cycle !== undefined) {
-      throw new CycleError(cycle, `cannot install "${name}": it would close a dependency cycle ${cycle.join(' -> ')}; remove one of these inputs`);
+      throw new CycleError(
+        cycle,
+        `cannot install "${name}": it would close a dependency cycle ${cycle.join(' -> ')}; remove one of these inputs`,
+      );
     }
     this.#inputs.set(name, inputs);
     for (const input of inputs) {

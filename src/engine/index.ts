@@ -19,14 +19,6 @@
 export { Engine } from './engine.js';
 export type { EngineOptions } from './options.js';
 export type { Manifold, StartContext, ManifoldState, ManifoldReport, EngineReport } from './manifold.js';
-export {
-  MissingError,
-  BounceError,
-  UninstallError,
-  UndeclaredInputError,
-  NoOutputError,
-  CycleError,
-  AbortedError,
-} from './errors.js';
+export { MissingError, BounceError, UninstallError, UndeclaredInputError, NoOutputError, CycleError, AbortedError } from './errors.js';
 export { Gate, gateManifold } from './gate.js';
 export { Fortress, fortressManifold, type Guard, type Guest } from './fortress.js';

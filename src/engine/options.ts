@@ -46,7 +46,8 @@ export type ResolvedEngineOptions = Required<EngineOptions>;
 /** Fills in the defaults above and throws RangeError for a negative delay, a factor below 1 or a fuzz outside [0, 1). */
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
   const backoffFactor = options.backoffFactor ?? 2;
-  if (!(backoffFactor >= 1) || !Number.isFinite(backoffFactor)) throw new RangeError(`Engine: backoffFactor must be a finite number >= 1, got ${backoffFactor}`);
+  if (!(backoffFactor >= 1) || !Number.isFinite(backoffFactor))
+    throw new RangeError(`Engine: backoffFactor must be a finite number >= 1, got ${backoffFactor}`);
   const fuzz = options.fuzz ?? 0.1;
   if (!(fuzz >= 0 && fuzz < 1)) throw new RangeError(`Engine: fuzz must be in [0, 1), got ${fuzz}`);
   return {

@@ -11,7 +11,12 @@ import { isObject, show, type Validator } from './validator.js';
 
 /** One `listen` entry: a TCP port (on every interface, or on one address) or a unix socket path. */
 export type ListenSpec =
-  | { kind: 'tcp'; /** An IP address; undefined binds every interface (:: with v4 mapped, else 0.0.0.0). */ host: string | undefined; port: number; /** As written. */ text: string }
+  | {
+      kind: 'tcp';
+      /** An IP address; undefined binds every interface (:: with v4 mapped, else 0.0.0.0). */ host: string | undefined;
+      port: number;
+      /** As written. */ text: string;
+    }
   | { kind: 'unix'; /** Absolute. */ path: string; text: string };
 
 export interface WatchConfig {
@@ -46,7 +51,15 @@ const PLACEHOLDER = /\{([^}]*)\}/g;
  * socket paths are relative to it), `cwd` the program's (watch paths are relative to it),
  * `env` the program's own `env`, which wins over the envFile.
  */
-export function validateOps(v: Validator, problems: string[], prog: Record<string, unknown>, path: string, base: string, cwd: string, env: Record<string, string>): OpsConfig {
+export function validateOps(
+  v: Validator,
+  problems: string[],
+  prog: Record<string, unknown>,
+  path: string,
+  base: string,
+  cwd: string,
+  env: Record<string, string>,
+): OpsConfig {
   const out: OpsConfig = { env, listen: [], rolling: false };
   if (prog.listen !== undefined && v.array(prog.listen, `${path}.listen`)) {
     const seen = new Set<string>();
@@ -74,7 +87,7 @@ export function validateOps(v: Validator, problems: string[], prog: Record<strin
         out.env = { ...fromFile, ...env };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        problems.push(`${path}.envFile: cannot read ${file} (${code === 'ENOENT' ? 'no such file' : code ?? (err as Error).message})`);
+        problems.push(`${path}.envFile: cannot read ${file} (${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)})`);
       }
     }
   }
@@ -160,7 +173,8 @@ function checkReadyPlaceholders(prog: Record<string, unknown>, path: string, ops
   const ready = prog.ready;
   if (!isObject(ready) || typeof ready.http !== 'string') return;
   for (const [, name] of ready.http.matchAll(PLACEHOLDER)) {
-    if (name !== 'instance' && name !== 'port') problems.push(`${path}.ready.http: unknown placeholder {${name}} (expected {instance} or {port})`);
+    if (name !== 'instance' && name !== 'port')
+      problems.push(`${path}.ready.http: unknown placeholder {${name}} (expected {instance} or {port})`);
     else if (name === 'port' && !ops.listen.some((l) => l.kind === 'tcp') && ops.env.PORT === undefined) {
       problems.push(`${path}.ready.http: {port} needs a TCP entry in listen or a PORT variable in env or envFile`);
     }
@@ -169,7 +183,9 @@ function checkReadyPlaceholders(prog: Record<string, unknown>, path: string, ops
 
 /** ready.http for one instance: `{instance}` its index, `{port}` its port (see portOf). */
 export function readyUrl(url: string, index: number, port: number | string | undefined): string {
-  return url.replace(PLACEHOLDER, (all, name: string) => (name === 'instance' ? String(index) : name === 'port' && port !== undefined ? String(port) : all));
+  return url.replace(PLACEHOLDER, (all, name: string) =>
+    name === 'instance' ? String(index) : name === 'port' && port !== undefined ? String(port) : all,
+  );
 }
 
 /** The port `{port}` names: the first TCP listen entry's, else the PORT variable. */

@@ -141,7 +141,8 @@ function parseJson(text: string): Parsed {
     throw new Error(`${(err as Error).message} (line ${line}, column ${before.length - before.lastIndexOf('\n')})`);
   }
   const dups = duplicateJsonKeys(text);
-  if (dups.length > 0) return { problems: dups.map((d) => `${d.path === '' ? '(root)' : d.path}: duplicate key '${d.key}' (line ${d.line})`) };
+  if (dups.length > 0)
+    return { problems: dups.map((d) => `${d.path === '' ? '(root)' : d.path}: duplicate key '${d.key}' (line ${d.line})`) };
   return { value };
 }
 
@@ -162,7 +163,25 @@ function parseYamlElsewhere(file: string): Promise<Parsed> {
   });
 }
 
-const PROGRAM_KEYS = ['command', 'shell', 'cwd', 'env', 'instances', 'restart', 'after', 'ready', 'readyTimeout', 'activityTimeout', 'memoryLimit', 'killSignal', 'killTimeout', 'logs', 'backoff', ...OPS_KEYS, 'placement'];
+const PROGRAM_KEYS = [
+  'command',
+  'shell',
+  'cwd',
+  'env',
+  'instances',
+  'restart',
+  'after',
+  'ready',
+  'readyTimeout',
+  'activityTimeout',
+  'memoryLimit',
+  'killSignal',
+  'killTimeout',
+  'logs',
+  'backoff',
+  ...OPS_KEYS,
+  'placement',
+];
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'];
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** More would not be a fleet but a fork bomb: each instance is a process, a log file and timers. */
@@ -204,8 +223,8 @@ export function validateConfig(raw: unknown, file?: string, options: ValidateOpt
     if (v.object(raw.dashboard, 'dashboard')) {
       const d = raw.dashboard as Record<string, unknown>;
       v.keys(d, 'dashboard', ['host', 'port']);
-      const host = d.host === undefined ? '127.0.0.1' : v.string(d.host, 'dashboard.host') ?? '127.0.0.1';
-      const port = d.port === undefined ? 9615 : v.int(d.port, 'dashboard.port', 0, 65535) ?? 9615;
+      const host = d.host === undefined ? '127.0.0.1' : (v.string(d.host, 'dashboard.host') ?? '127.0.0.1');
+      const port = d.port === undefined ? 9615 : (v.int(d.port, 'dashboard.port', 0, 65535) ?? 9615);
       dashboard = { host, port };
     }
   }
@@ -235,16 +254,33 @@ export function validateConfig(raw: unknown, file?: string, options: ValidateOpt
     for (const [name, p] of entries) {
       const cfg = validateProgram(v, problems, name, p, shared);
       if (cfg === undefined) continue;
-      const placement = placementOf((p as Record<string, unknown>).placement, `programs.${name}`, cfg, fleet, raw.fleet !== undefined, v, problems);
+      const placement = placementOf(
+        (p as Record<string, unknown>).placement,
+        `programs.${name}`,
+        cfg,
+        fleet,
+        raw.fleet !== undefined,
+        v,
+        problems,
+      );
       if (placement !== undefined) cfg.placement = placement;
       programs.push(cfg);
     }
-    for (const cycle of programCycles(programs)) problems.push(`programs.${cycle[0]}.after: dependency cycle ${[...cycle, cycle[0]].join(' -> ')}`);
+    for (const cycle of programCycles(programs))
+      problems.push(`programs.${cycle[0]}.after: dependency cycle ${[...cycle, cycle[0]].join(' -> ')}`);
     sharedLogProblems(home, programs, problems);
     if (options.checkFiles !== false) preflight(home, programs, problems);
   }
   if (problems.length > 0) throw new ConfigError(problems, label);
-  return { file: file ?? '', home, strategy, dashboard, programs, ...(queue !== undefined ? { queue } : {}), ...(fleet === undefined ? {} : { fleet }) };
+  return {
+    file: file ?? '',
+    home,
+    strategy,
+    dashboard,
+    programs,
+    ...(queue !== undefined ? { queue } : {}),
+    ...(fleet === undefined ? {} : { fleet }),
+  };
 }
 
 interface ProgramDefaults {
@@ -262,7 +298,7 @@ function validateProgram(v: Validator, problems: string[], name: string, p: unkn
   if (!v.object(p, path)) return undefined;
   const prog = p as Record<string, unknown>;
   v.keys(prog, path, PROGRAM_KEYS);
-  const shell = prog.shell === undefined ? false : v.bool(prog.shell, `${path}.shell`) ?? false;
+  const shell = prog.shell === undefined ? false : (v.bool(prog.shell, `${path}.shell`) ?? false);
   const command = validateCommand(v, problems, prog.command, `${path}.command`, shell);
   const env: Record<string, string> = {};
   if (prog.env !== undefined && v.object(prog.env, `${path}.env`)) {
@@ -270,9 +306,11 @@ function validateProgram(v: Validator, problems: string[], name: string, p: unkn
       const at = `${path}.env.${k}`;
       if (k === '' || k.includes('=')) problems.push(`${at}: an environment variable name cannot ${k === '' ? 'be empty' : "contain '='"}`);
       else if (!v.cString(k, at, 'the name')) continue;
-      else if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean') problems.push(`${at}: expected a string, got ${show(val)}`);
+      else if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean')
+        problems.push(`${at}: expected a string, got ${show(val)}`);
       else if (v.cString(String(val), at, 'the value')) {
-        if (k.length + String(val).length + 1 >= MAX_ARG_BYTES) problems.push(`${at}: longer than the kernel takes for one variable (${MAX_ARG_BYTES} bytes)`);
+        if (k.length + String(val).length + 1 >= MAX_ARG_BYTES)
+          problems.push(`${at}: longer than the kernel takes for one variable (${MAX_ARG_BYTES} bytes)`);
         else env[k] = String(val);
       }
     }
@@ -307,12 +345,18 @@ function validateProgram(v: Validator, problems: string[], name: string, p: unkn
     command,
     shell,
     cwd,
-    instances: prog.instances === undefined ? 1 : v.int(prog.instances, `${path}.instances`, 1, MAX_INSTANCES) ?? 1,
-    restart: prog.restart === undefined ? 'always' : (v.oneOf(prog.restart, `${path}.restart`, ['always', 'on-failure', 'never']) as ProgramConfig['restart']) ?? 'always',
+    instances: prog.instances === undefined ? 1 : (v.int(prog.instances, `${path}.instances`, 1, MAX_INSTANCES) ?? 1),
+    restart:
+      prog.restart === undefined
+        ? 'always'
+        : ((v.oneOf(prog.restart, `${path}.restart`, ['always', 'on-failure', 'never']) as ProgramConfig['restart']) ?? 'always'),
     after,
-    readyTimeoutMs: prog.readyTimeout === undefined ? 60_000 : v.duration(prog.readyTimeout, `${path}.readyTimeout`, 1) ?? 60_000,
-    killSignal: prog.killSignal === undefined ? 'SIGTERM' : (v.oneOf(prog.killSignal, `${path}.killSignal`, SIGNALS) as NodeJS.Signals) ?? 'SIGTERM',
-    killTimeoutMs: prog.killTimeout === undefined ? 5000 : v.duration(prog.killTimeout, `${path}.killTimeout`) ?? 5000,
+    readyTimeoutMs: prog.readyTimeout === undefined ? 60_000 : (v.duration(prog.readyTimeout, `${path}.readyTimeout`, 1) ?? 60_000),
+    killSignal:
+      prog.killSignal === undefined
+        ? 'SIGTERM'
+        : ((v.oneOf(prog.killSignal, `${path}.killSignal`, SIGNALS) as NodeJS.Signals) ?? 'SIGTERM'),
+    killTimeoutMs: prog.killTimeout === undefined ? 5000 : (v.duration(prog.killTimeout, `${path}.killTimeout`) ?? 5000),
     logs,
     backoff: prog.backoff === undefined ? d.backoff : v.backoff(prog.backoff, `${path}.backoff`, d.backoff),
     intensity: d.intensity,
@@ -350,7 +394,11 @@ function validateCommand(v: Validator, problems: string[], raw: unknown, path: s
       return [];
     }
     if (words.length === 0) problems.push(`${path}: expected a non-empty command`);
-    words.forEach((w) => Buffer.byteLength(w) >= MAX_ARG_BYTES && problems.push(`${path}: a word is longer than the kernel takes for one argument (${MAX_ARG_BYTES} bytes)`));
+    words.forEach(
+      (w) =>
+        Buffer.byteLength(w) >= MAX_ARG_BYTES &&
+        problems.push(`${path}: a word is longer than the kernel takes for one argument (${MAX_ARG_BYTES} bytes)`),
+    );
     return words;
   }
   if (!Array.isArray(raw)) {
@@ -362,7 +410,8 @@ function validateCommand(v: Validator, problems: string[], raw: unknown, path: s
   raw.forEach((a: unknown, i) => {
     if (typeof a !== 'string' && typeof a !== 'number') problems.push(`${path}[${i}]: expected a string, got ${show(a)}`);
     else if (!v.cString(String(a), `${path}[${i}]`, 'the argument')) return;
-    else if (Buffer.byteLength(String(a)) >= MAX_ARG_BYTES) problems.push(`${path}[${i}]: longer than the kernel takes for one argument (${MAX_ARG_BYTES} bytes)`);
+    else if (Buffer.byteLength(String(a)) >= MAX_ARG_BYTES)
+      problems.push(`${path}[${i}]: longer than the kernel takes for one argument (${MAX_ARG_BYTES} bytes)`);
     else argv.push(String(a));
   });
   return shell && argv.length > 0 ? [joinShellWords(argv)] : argv;
@@ -374,17 +423,26 @@ function validateCommand(v: Validator, problems: string[], raw: unknown, path: s
  * that named the file.
  */
 function sharedLogProblems(home: string, programs: ProgramConfig[], problems: string[]): void {
-  interface Owner { what: string; program?: string; keep: number }
+  interface Owner {
+    what: string;
+    program?: string;
+    keep: number;
+  }
   const owners = new Map<string, Owner>([[join(home, 'daemon.log'), { what: "the daemon's own log", keep: 5 }]]);
   for (const p of programs) {
     for (let i = 0; i < p.instances; i++) {
       const file = programLogFile(home, p, i).path;
       const numbered = /^(.*)\.(\d+)$/.exec(file);
       const rotatedOf = numbered === null ? undefined : owners.get(numbered[1]!);
-      const owner = owners.get(file) ?? (rotatedOf !== undefined && Number(numbered![2]) <= rotatedOf.keep ? { ...rotatedOf, what: `a rotated file of ${rotatedOf.what}` } : undefined);
+      const owner =
+        owners.get(file) ??
+        (rotatedOf !== undefined && Number(numbered![2]) <= rotatedOf.keep
+          ? { ...rotatedOf, what: `a rotated file of ${rotatedOf.what}` }
+          : undefined);
       if (owner !== undefined) {
         // Blame the program that named the file: a default path is only taken by an explicit one.
-        const [at, other] = p.logs.file === undefined && owner.program !== undefined ? [owner.program, `the log of ${p.name}[${i}]`] : [p.name, owner.what];
+        const [at, other] =
+          p.logs.file === undefined && owner.program !== undefined ? [owner.program, `the log of ${p.name}[${i}]`] : [p.name, owner.what];
         problems.push(`programs.${at}.logs.file: '${file}' is also ${other}; give each program its own file`);
         break;
       }
@@ -404,7 +462,9 @@ function queueConfig(x: unknown, base: string, v: Validator, problems: string[])
   const q = x as Record<string, unknown>;
   v.keys(q, 'queue', ['database', 'pglite', 'schema']);
   if ((q.database === undefined) === (q.pglite === undefined)) {
-    problems.push(`queue: expected exactly one of database (a PostgreSQL URL) or pglite (a directory), got ${q.database === undefined ? 'neither' : 'both'}`);
+    problems.push(
+      `queue: expected exactly one of database (a PostgreSQL URL) or pglite (a directory), got ${q.database === undefined ? 'neither' : 'both'}`,
+    );
     return undefined;
   }
   if (q.pglite !== undefined) {
@@ -414,6 +474,7 @@ function queueConfig(x: unknown, base: string, v: Validator, problems: string[])
   }
   const database = v.string(q.database, 'queue.database');
   const schema = q.schema === undefined ? undefined : v.string(q.schema, 'queue.schema');
-  if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,50}$/.test(schema)) problems.push(`queue.schema: expected a plain identifier (letters, digits, _), got '${schema}'`);
+  if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,50}$/.test(schema))
+    problems.push(`queue.schema: expected a plain identifier (letters, digits, _), got '${schema}'`);
   return database === undefined ? undefined : { database, ...(schema !== undefined ? { schema } : {}) };
 }

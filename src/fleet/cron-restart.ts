@@ -54,10 +54,13 @@ export class CronRestart {
   }
 
   #rearmAt(due: number): void {
-    this.#timer = this.#clock.setTimeout(() => {
-      if (this.#stopped) return;
-      this.#onDue();
-      this.#arm();
-    }, Math.max(1, due - this.#clock.now()));
+    this.#timer = this.#clock.setTimeout(
+      () => {
+        if (this.#stopped) return;
+        this.#onDue();
+        this.#arm();
+      },
+      Math.max(1, due - this.#clock.now()),
+    );
   }
 }

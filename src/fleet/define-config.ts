@@ -85,4 +85,3 @@ export interface ConfigInput {
 export function defineConfig(config: ConfigInput): ConfigInput {
   return config;
 }
-

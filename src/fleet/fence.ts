@@ -132,7 +132,8 @@ export class Fence implements FenceLink {
         if (!up) reject(new FenceError(`the singleton watchdog exited before it was ready (code ${code}, signal ${signal})`));
         else if (!this.#closed) {
           this.#log?.error({ code, signal }, 'the singleton watchdog died; starting it again');
-          if (this.#holds.size > 0) this.ready().catch((err: unknown) => this.#log?.error({ err }, 'cannot start the singleton watchdog again'));
+          if (this.#holds.size > 0)
+            this.ready().catch((err: unknown) => this.#log?.error({ err }, 'cannot start the singleton watchdog again'));
         }
       });
     });

@@ -56,10 +56,12 @@ export function fleetSettings(raw: unknown, v: Validator, problems: string[]): F
   let host = hostname();
   if (f.host !== undefined) {
     const h = v.string(f.host, 'fleet.host');
-    if (h !== undefined && !HOST_NAME.test(h)) problems.push(`fleet.host: a host name may hold letters, digits, '_', '-' and '.' (up to 63), got ${show(h)}`);
+    if (h !== undefined && !HOST_NAME.test(h))
+      problems.push(`fleet.host: a host name may hold letters, digits, '_', '-' and '.' (up to 63), got ${show(h)}`);
     else if (h !== undefined) host = h;
   }
-  const leaseTtlMs = f.leaseTtl === undefined ? DEFAULT_LEASE_TTL_MS : v.duration(f.leaseTtl, 'fleet.leaseTtl', 300) ?? DEFAULT_LEASE_TTL_MS;
+  const leaseTtlMs =
+    f.leaseTtl === undefined ? DEFAULT_LEASE_TTL_MS : (v.duration(f.leaseTtl, 'fleet.leaseTtl', 300) ?? DEFAULT_LEASE_TTL_MS);
   let schema = 'bosun';
   if (f.schema !== undefined) {
     const s = v.string(f.schema, 'fleet.schema');
@@ -80,7 +82,14 @@ function databaseProblem(url: string): string | undefined {
       return `not a valid URL: ${show(redact(url))}`;
     }
   }
-  if (scheme === undefined || scheme === 'file' || scheme === 'pglite' || scheme === 'memory' || scheme === 'idb' || scheme === 'opfs-ahp') {
+  if (
+    scheme === undefined ||
+    scheme === 'file' ||
+    scheme === 'pglite' ||
+    scheme === 'memory' ||
+    scheme === 'idb' ||
+    scheme === 'opfs-ahp'
+  ) {
     return (
       `${show(redact(url))} is a PGlite database: PGlite is embedded in one process and cannot be shared, ` +
       'so the hosts of a fleet cannot meet there; give a PostgreSQL URL (postgres://user@host:5432/db)'
@@ -114,8 +123,10 @@ export function placementOf(
     problems.push(`${path}.placement: singleton needs a fleet: set fleet.database to the PostgreSQL the hosts share`);
     return placement;
   }
-  if (program.instances !== 1) problems.push(`${path}.instances: a singleton runs one instance on one host of the fleet, got ${program.instances}`);
-  if (program.rolling === true) problems.push(`${path}.rolling: a singleton cannot roll: its replacement would run beside it (it is restarted instead)`);
+  if (program.instances !== 1)
+    problems.push(`${path}.instances: a singleton runs one instance on one host of the fleet, got ${program.instances}`);
+  if (program.rolling === true)
+    problems.push(`${path}.rolling: a singleton cannot roll: its replacement would run beside it (it is restarted instead)`);
   if (fleet !== undefined) {
     const t = leaseTiming(fleet.leaseTtlMs);
     if (program.killTimeoutMs > t.maxKillTimeoutMs) {

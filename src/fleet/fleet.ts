@@ -137,11 +137,16 @@ export class Fleet implements Worker {
     this.#spawn = options.spawn;
     this.#log = options.logger;
     this.#hosts = options.hosts;
-    if (this.#config.fleet !== undefined && this.#hosts === undefined) throw new TypeError('a config with `fleet` needs its link to the fleet: new Fleet({ config, hosts: await connectHost(config) })');
+    if (this.#config.fleet !== undefined && this.#hosts === undefined)
+      throw new TypeError('a config with `fleet` needs its link to the fleet: new Fleet({ config, hosts: await connectHost(config) })');
     mkdirSync(join(this.#config.home, 'logs'), { recursive: true, mode: 0o700 });
     for (const cfg of this.#config.programs) this.#programs.set(cfg.name, this.#newProgram(cfg));
-    this.#sampler = new Sampler(() => this.#records(), this.#clock, () => this.#watchers > 0);
-    this.#state = options.durable ?? options.spawn === undefined ? this.#openState() : undefined;
+    this.#sampler = new Sampler(
+      () => this.#records(),
+      this.#clock,
+      () => this.#watchers > 0,
+    );
+    this.#state = (options.durable ?? options.spawn === undefined) ? this.#openState() : undefined;
     this.#done = quiet(
       new Promise<void>((resolve, reject) => {
         this.#settle = (err) => (err === undefined ? resolve() : reject(err));
@@ -180,12 +185,17 @@ export class Fleet implements Worker {
   /** Recent output and events (across restarts) and resource history of each instance, keyed `name[index]`. */
   details(): Record<string, InstanceDetails> {
     const out: Record<string, InstanceDetails> = {};
-    for (const r of this.#records()) out[`${r.program}[${r.index}]`] = { journal: r.journal, samples: { at: r.sampledAt, cpu: r.cpuHistory, memory: r.memoryHistory } };
+    for (const r of this.#records())
+      out[`${r.program}[${r.index}]`] = { journal: r.journal, samples: { at: r.sampledAt, cpu: r.cpuHistory, memory: r.memoryHistory } };
     return out;
   }
 
   logFiles(): LogFileRef[] {
-    return [...this.#records()].map((r) => ({ name: r.program, instance: r.index, path: this.#logFile(this.#programs.get(r.program)!.config, r.index).path }));
+    return [...this.#records()].map((r) => ({
+      name: r.program,
+      instance: r.index,
+      path: this.#logFile(this.#programs.get(r.program)!.config, r.index).path,
+    }));
   }
 
   /** Closes and reopens every program's log file (logrotate; a deleted log frees its space). */
@@ -322,7 +332,12 @@ export class Fleet implements Worker {
   }
 
   #limits(cfg: ProgramConfig): Pick<ChildSpec, 'intensity' | 'periodMs' | 'backoff'> {
-    const backoff: BackoffOptions = { initialMs: cfg.backoff.initialMs, factor: cfg.backoff.factor, maxMs: cfg.backoff.maxMs, resetAfterMs: cfg.backoff.resetAfterMs };
+    const backoff: BackoffOptions = {
+      initialMs: cfg.backoff.initialMs,
+      factor: cfg.backoff.factor,
+      maxMs: cfg.backoff.maxMs,
+      resetAfterMs: cfg.backoff.resetAfterMs,
+    };
     return { intensity: cfg.intensity, periodMs: cfg.periodMs, backoff };
   }
 
@@ -368,15 +383,24 @@ export class Fleet implements Worker {
       this.#settleEnded(r);
     });
     const done = sup.wait();
-    void done.finally(() => {
-      if (p.sup === sup) p.sup = undefined;
-    }).catch(() => {});
+    void done
+      .finally(() => {
+        if (p.sup === sup) p.sup = undefined;
+      })
+      .catch(() => {});
     const settled = this.#until(() => this.#settled(p), undefined).then(() => undefined);
     return {
       kind: 'tree',
       kill: (reason?: unknown) => sup.kill(reason),
       wait: () => done,
-      started: () => Promise.race([settled, done.then(() => undefined, () => undefined)]),
+      started: () =>
+        Promise.race([
+          settled,
+          done.then(
+            () => undefined,
+            () => undefined,
+          ),
+        ]),
     };
   }
 
@@ -487,7 +511,13 @@ export class Fleet implements Worker {
    * One tenure of a singleton: always a fresh process (never adopted), its environment carrying
    * the fence's marker, wired like any run. `signal` aborting means the holder stopped it.
    */
-  #tenure(p: Program, r: InstanceRecord, signal: AbortSignal, env: Record<string, string>, listen: { fds: number[]; env: Record<string, string> } | undefined): ProgramInstance {
+  #tenure(
+    p: Program,
+    r: InstanceRecord,
+    signal: AbortSignal,
+    env: Record<string, string>,
+    listen: { fds: number[]; env: Record<string, string> } | undefined,
+  ): ProgramInstance {
     const cfg = { ...p.config, env: { ...p.config.env, ...env } };
     const w = this.#fresh(cfg, r, r.slot, listen);
     if (w.pid !== null) this.#emit(r, 'started', `pid=${w.pid}`, w.startedAt);
@@ -590,7 +620,11 @@ export class Fleet implements Worker {
     r.adoption = undefined;
     if (state === undefined || adoption === undefined) return undefined;
     try {
-      const w = new ProgramInstance({ ...this.#instanceBase(cfg, r), outputPipes: state.pipes(cfg.name, r.index, adoption.slot), adopt: { pid: adoption.pid, startTime: adoption.startTime, ready: adoption.ready } });
+      const w = new ProgramInstance({
+        ...this.#instanceBase(cfg, r),
+        outputPipes: state.pipes(cfg.name, r.index, adoption.slot),
+        adopt: { pid: adoption.pid, startTime: adoption.startTime, ready: adoption.ready },
+      });
       r.slot = adoption.slot;
       r.restarts = adoption.restarts;
       return w;
@@ -602,7 +636,12 @@ export class Fleet implements Worker {
   }
 
   /** A new process for record `r`, its output through the pipes of `slot` (when durable), with the program's sockets. */
-  #fresh(cfg: ProgramConfig, r: InstanceRecord, slot: 'a' | 'b', listen: { fds: number[]; env: Record<string, string> } | undefined): ProgramInstance {
+  #fresh(
+    cfg: ProgramConfig,
+    r: InstanceRecord,
+    slot: 'a' | 'b',
+    listen: { fds: number[]; env: Record<string, string> } | undefined,
+  ): ProgramInstance {
     const state = this.#state;
     const w = new ProgramInstance({
       ...this.#instanceBase(cfg, r),
@@ -615,22 +654,48 @@ export class Fleet implements Worker {
 
   #instanceBase(cfg: ProgramConfig, r: InstanceRecord) {
     const onOutput = (stream: 'stdout' | 'stderr', lines: string) => r.journal.lines(stream, lines);
-    return { config: cfg, index: r.index, logFile: this.#logWriter(cfg, r.index), clock: this.#clock, onOutput, ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }) };
+    return {
+      config: cfg,
+      index: r.index,
+      logFile: this.#logWriter(cfg, r.index),
+      clock: this.#clock,
+      onOutput,
+      ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }),
+    };
   }
 
   /** A replacement not yet handed over, in the home's state beside the run it replaces (its own slot). */
   #recordReplacement(cfg: ProgramConfig, r: InstanceRecord, w: ProgramInstance, ready: boolean): void {
     const slot = this.#slots.get(w);
     if (this.#state === undefined || w.pid === null || w.startTime === undefined || slot === undefined) return;
-    this.#state.set({ program: cfg.name, index: r.index, pid: w.pid, startTime: w.startTime, slot, ready, fingerprint: fingerprint(cfg), restarts: r.restarts });
+    this.#state.set({
+      program: cfg.name,
+      index: r.index,
+      pid: w.pid,
+      startTime: w.startTime,
+      slot,
+      ready,
+      fingerprint: fingerprint(cfg),
+      restarts: r.restarts,
+    });
   }
 
   /** Writes the run into the home's state, so a daemon after this one can adopt it. */
   #remember(cfg: ProgramConfig, r: InstanceRecord, w: ProgramInstance, ready: boolean): void {
     const state = this.#state;
     if (state === undefined || w.pid === null || w.startTime === undefined || r.worker !== w) return;
-    state.set({ program: cfg.name, index: r.index, pid: w.pid, startTime: w.startTime, slot: r.slot, ready, fingerprint: fingerprint(cfg), restarts: r.restarts });
-    if (state.error !== undefined) this.#log?.warn({ err: state.error }, 'cannot write the fleet state; a daemon after this one may not adopt every program');
+    state.set({
+      program: cfg.name,
+      index: r.index,
+      pid: w.pid,
+      startTime: w.startTime,
+      slot: r.slot,
+      ready,
+      fingerprint: fingerprint(cfg),
+      restarts: r.restarts,
+    });
+    if (state.error !== undefined)
+      this.#log?.warn({ err: state.error }, 'cannot write the fleet state; a daemon after this one may not adopt every program');
   }
 
   /**
@@ -643,7 +708,8 @@ export class Fleet implements Worker {
     try {
       state = new FleetState(this.#config.home);
       const pipes: string[] = [];
-      for (const r of this.#records()) for (const slot of ['a', 'b'] as const) pipes.push(...Object.values(state.pipes(r.program, r.index, slot)));
+      for (const r of this.#records())
+        for (const slot of ['a', 'b'] as const) pipes.push(...Object.values(state.pipes(r.program, r.index, slot)));
       makeFifos(pipes);
     } catch (err) {
       this.#log?.error({ err }, 'the home cannot hold the output pipes; programs will not outlive this daemon');
@@ -659,7 +725,10 @@ export class Fleet implements Worker {
       }
       const key = `${e.program}[${e.index}]`;
       const stopping = this.#stopLeftover(state, e, p?.config);
-      this.#stale.set(key, Promise.all([this.#stale.get(key), stopping]).then(() => undefined));
+      this.#stale.set(
+        key,
+        Promise.all([this.#stale.get(key), stopping]).then(() => undefined),
+      );
     }
     return state;
   }
@@ -689,7 +758,10 @@ export class Fleet implements Worker {
 
   #intensityDetail(cfg: ProgramConfig, r: InstanceRecord): string {
     const e = r.lastExit;
-    const last = e === undefined ? '' : ` (last exit code=${e.code} signal=${e.signal}${r.reason !== undefined && r.reason !== 'exit' && r.reason !== 'signal' ? ` reason=${r.reason}: ${r.detail ?? ''}` : ''})`;
+    const last =
+      e === undefined
+        ? ''
+        : ` (last exit code=${e.code} signal=${e.signal}${r.reason !== undefined && r.reason !== 'exit' && r.reason !== 'signal' ? ` reason=${r.reason}: ${r.detail ?? ''}` : ''})`;
     return `restart intensity exceeded: more than ${cfg.intensity} restarts in ${cfg.periodMs}ms${last}`;
   }
 
@@ -730,7 +802,8 @@ export class Fleet implements Worker {
     const state = this.#treeState(name);
     if (state === 'running' && p.sup !== undefined) {
       // The program runs: start those of its instances that do not.
-      for (const r of p.records) if (r.pid === null && r.state !== 'waiting' && r.state !== 'starting') await this.#startInstance(name, r.index);
+      for (const r of p.records)
+        if (r.pid === null && r.state !== 'waiting' && r.state !== 'starting') await this.#startInstance(name, r.index);
       return;
     }
     p.held = false;
@@ -785,15 +858,23 @@ export class Fleet implements Worker {
   async #rollProgram(name: string, why: Reason): Promise<void> {
     const p = this.#programs.get(name)!;
     if (p.sup === undefined || this.#treeState(name) !== 'running') return this.#restartProgram(name, why);
-    return this.#rollInstances(name, p.records.map((r) => r.index), why);
+    return this.#rollInstances(
+      name,
+      p.records.map((r) => r.index),
+      why,
+    );
   }
 
   async #rollInstances(name: string, indexes: number[], why: Reason): Promise<void> {
     const p = this.#programs.get(name)!;
     // A singleton's replacement would run beside it: it is restarted, never rolled.
-    if (p.sup === undefined || this.#treeState(name) !== 'running' || p.config.placement === 'singleton') return this.#restartProgram(name, why);
+    if (p.sup === undefined || this.#treeState(name) !== 'running' || p.config.placement === 'singleton')
+      return this.#restartProgram(name, why);
     if (this.#socketsHeldElsewhere(p)) {
-      this.#log?.warn({ program: name }, 'its sockets are held by processes adopted from an earlier daemon; restarting the whole program to bind them anew');
+      this.#log?.warn(
+        { program: name },
+        'its sockets are held by processes adopted from an earlier daemon; restarting the whole program to bind them anew',
+      );
       return this.#restartProgram(name, why);
     }
     p.held = false;
@@ -806,14 +887,21 @@ export class Fleet implements Worker {
    * them, and binding anew fails while any adopted instance still listens (docs/cli.md).
    */
   #socketsHeldElsewhere(p: Program): boolean {
-    return p.config.listen.length > 0 && !this.#sockets.isBound(p.config.listen) && p.records.some((r) => r.pid !== null && r.worker?.adopted === true);
+    return (
+      p.config.listen.length > 0 &&
+      !this.#sockets.isBound(p.config.listen) &&
+      p.records.some((r) => r.pid !== null && r.worker?.adopted === true)
+    );
   }
 
   #rollHost(p: Program, why: Reason): RollHost {
     const rec = (i: number) => p.records[i]!;
     return {
       program: p.config.name,
-      running: (i) => rec(i).pid !== null && (rec(i).state === 'running' || rec(i).state === 'ready') && p.sup?.children().some((c) => c.id === String(i)) === true,
+      running: (i) =>
+        rec(i).pid !== null &&
+        (rec(i).state === 'running' || rec(i).state === 'ready') &&
+        p.sup?.children().some((c) => c.id === String(i)) === true,
       pid: (i) => rec(i).pid,
       spawnReplacement: async (i) => {
         const r = rec(i);
@@ -849,7 +937,11 @@ export class Fleet implements Worker {
         const exit = w.exitInfo ?? { code: null, signal: null };
         r.reason = reasonOf(err);
         r.detail = message;
-        this.#emit(r, 'exited', `pid=${w.pid} code=${exit.code} signal=${exit.signal} reason=${r.reason} (replacement not ready: the roll stopped, pid ${r.pid} runs on)`);
+        this.#emit(
+          r,
+          'exited',
+          `pid=${w.pid} code=${exit.code} signal=${exit.signal} reason=${r.reason} (replacement not ready: the roll stopped, pid ${r.pid} runs on)`,
+        );
         this.#changed();
       },
     };
@@ -886,7 +978,10 @@ export class Fleet implements Worker {
     const triggers: { stop(): void }[] = [];
     if (cfg.watch !== undefined) {
       // The daemon's own files and every program's log change all the time: never a reason to restart.
-      const always = [this.#config.home, ...this.#config.programs.flatMap((c) => Array.from({ length: c.instances }, (_, i) => this.#logFile(c, i).path))];
+      const always = [
+        this.#config.home,
+        ...this.#config.programs.flatMap((c) => Array.from({ length: c.instances }, (_, i) => this.#logFile(c, i).path)),
+      ];
       triggers.push(
         new FileWatch({
           paths: cfg.watch.paths,
@@ -897,7 +992,8 @@ export class Fleet implements Worker {
         }),
       );
     }
-    if (cfg.cronRestart !== undefined) triggers.push(new CronRestart(cfg.cronRestart, this.#clock, () => this.#triggered(cfg.name, 'cron', cfg.cronRestart!)));
+    if (cfg.cronRestart !== undefined)
+      triggers.push(new CronRestart(cfg.cronRestart, this.#clock, () => this.#triggered(cfg.name, 'cron', cfg.cronRestart!)));
     if (triggers.length > 0) this.#triggers.set(cfg.name, triggers);
   }
 
@@ -949,7 +1045,10 @@ export class Fleet implements Worker {
     this.#programs.clear();
     for (const c of next.programs) {
       const prev = old.get(c.name);
-      this.#programs.set(c.name, prev !== undefined && (!changed.includes(c.name) || rolled.includes(c.name)) ? prev : this.#newProgram(c, prev));
+      this.#programs.set(
+        c.name,
+        prev !== undefined && (!changed.includes(c.name) || rolled.includes(c.name)) ? prev : this.#newProgram(c, prev),
+      );
     }
     this.#config = next;
     for (const name of removed) this.#disarmTriggers(name);
@@ -1008,7 +1107,10 @@ export class Fleet implements Worker {
       if (sup.children().some((c) => c.id === String(r.index))) await sup.deleteChild(String(r.index));
       p.records.pop();
     }
-    await rollingRestart(this.#rollHost(p, 'command'), p.records.map((r) => r.index));
+    await rollingRestart(
+      this.#rollHost(p, 'command'),
+      p.records.map((r) => r.index),
+    );
     while (p.records.length < next.instances) {
       const r = this.#newRecord(next, p.records.length);
       p.records.push(r);
@@ -1047,9 +1149,15 @@ export class Fleet implements Worker {
   }
 
   #newRecord(cfg: ProgramConfig, i: number, journal?: InstanceJournal): InstanceRecord {
-    const r: InstanceRecord = new InstanceRecord(cfg.name, i, cfg.memoryLimitBytes, (rss) => {
-      r.worker?.fail(new MemoryLimitError(`${cfg.name}[${i}]`, rss, r.memoryLimitBytes!));
-    }, journal);
+    const r: InstanceRecord = new InstanceRecord(
+      cfg.name,
+      i,
+      cfg.memoryLimitBytes,
+      (rss) => {
+        r.worker?.fail(new MemoryLimitError(`${cfg.name}[${i}]`, rss, r.memoryLimitBytes!));
+      },
+      journal,
+    );
     r.state = 'waiting';
     return r;
   }
@@ -1134,7 +1242,8 @@ export class Fleet implements Worker {
       ...o,
       index: true,
       clock: this.#clock,
-      onError: (err) => this.#log?.warn({ err, program: c.name, instance: i }, 'log file write failed; output is dropped until it works again'),
+      onError: (err) =>
+        this.#log?.warn({ err, program: c.name, instance: i }, 'log file write failed; output is dropped until it works again'),
       onRecover: (droppedBytes) => this.#log?.info({ program: c.name, instance: i, droppedBytes }, 'log file written again'),
     });
     this.#logs.set(o.path, { key, file });

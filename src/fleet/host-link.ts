@@ -79,7 +79,18 @@ export class HostLink {
     // The watchdog starts while the instance is still standby, so a takeover does not wait for it to boot.
     this.#fence.ready().catch((err: unknown) => this.#log?.error({ err }, 'cannot start the singleton watchdog'));
     const queue = await (this.#queue ??= this.#openQueue());
-    return startSingleton({ queue, leaseTtlMs: this.leaseTtlMs, clock: this.#clock, fence: this.#fence, host: this.host, ...(this.#log === undefined ? {} : { logger: this.#log }) }, inst, signal);
+    return startSingleton(
+      {
+        queue,
+        leaseTtlMs: this.leaseTtlMs,
+        clock: this.#clock,
+        fence: this.#fence,
+        host: this.host,
+        ...(this.#log === undefined ? {} : { logger: this.#log }),
+      },
+      inst,
+      signal,
+    );
   }
 
   /** Every host of the fleet and every instance (the `status --fleet` body). */
@@ -99,7 +110,9 @@ export class HostLink {
     this.#unsubscribe?.();
     await this.#flushing;
     // A database out of reach must not hold the shutdown: the host then shows unreachable, not gone.
-    const gone = this.#registry?.close().catch((err: unknown) => this.#log?.warn({ err }, 'could not mark this host gone in the fleet database'));
+    const gone = this.#registry
+      ?.close()
+      .catch((err: unknown) => this.#log?.warn({ err }, 'could not mark this host gone in the fleet database'));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([gone, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
     clearTimeout(timer);
@@ -136,10 +149,14 @@ export class HostLink {
       .refresh(rows)
       .then(
         (ok) => {
-          if (!ok && !this.#nameLost) this.#log?.error({ host: this.host }, 'another daemon holds this host name in the fleet database; this host is not shown until it lets go');
+          if (!ok && !this.#nameLost)
+            this.#log?.error(
+              { host: this.host },
+              'another daemon holds this host name in the fleet database; this host is not shown until it lets go',
+            );
           this.#nameLost = !ok;
         },
-        (err: unknown) => this.#log?.warn({ err, host: this.host }, 'could not write this host\'s status to the fleet database'),
+        (err: unknown) => this.#log?.warn({ err, host: this.host }, "could not write this host's status to the fleet database"),
       )
       .finally(() => {
         this.#flushing = undefined;
@@ -163,7 +180,10 @@ export async function connectHost(config: DaemonConfig, options: { logger?: Logg
   const registry = await HostRegistry.open(settings, config.home);
   const openQueue = async () => {
     const { JobQueue, postgresStore } = await import('../queue/index.js');
-    return JobQueue.open({ store: postgresStore({ connectionString: urlFor(settings), schema: settings.schema, poolSize: 2 }), ...(options.logger === undefined ? {} : { logger: options.logger }) });
+    return JobQueue.open({
+      store: postgresStore({ connectionString: urlFor(settings), schema: settings.schema, poolSize: 2 }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
   };
   let queue: Awaited<ReturnType<typeof openQueue>> | undefined;
   if (config.programs.some((p) => p.placement === 'singleton')) {
@@ -171,7 +191,9 @@ export async function connectHost(config: DaemonConfig, options: { logger?: Logg
       queue = await openQueue();
     } catch (err) {
       await registry.close().catch(() => {});
-      throw new FleetDatabaseError(`fleet.database: cannot open the leases in ${redact(settings.database)}: ${(err as Error).message}`, { cause: err });
+      throw new FleetDatabaseError(`fleet.database: cannot open the leases in ${redact(settings.database)}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   return new HostLink({
@@ -184,4 +206,3 @@ export async function connectHost(config: DaemonConfig, options: { logger?: Logg
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
 }
-

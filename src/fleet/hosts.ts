@@ -91,7 +91,7 @@ export class HostRegistry {
       // Loaded here, not at import: bosun/fleet without a fleet never needs the driver.
       driver = (await import('pg')).default;
     } catch (err) {
-      throw new FleetDatabaseError("fleet.database: the PostgreSQL driver is not installed; add it with `npm install pg`", { cause: err });
+      throw new FleetDatabaseError('fleet.database: the PostgreSQL driver is not installed; add it with `npm install pg`', { cause: err });
     }
     const pool = new driver.Pool({ connectionString: urlFor(settings), max: 2, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
     pool.on('error', () => {}); // an idle client's error (server gone): the next query reconnects
@@ -107,7 +107,10 @@ export class HostRegistry {
     } catch (err) {
       await pool.end().catch(() => {});
       if (err instanceof HostClaimedError) throw err;
-      throw new FleetDatabaseError(`fleet.database: cannot register host ${settings.host} in ${redact(settings.database)}: ${(err as Error).message}`, { cause: err });
+      throw new FleetDatabaseError(
+        `fleet.database: cannot register host ${settings.host} in ${redact(settings.database)}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     return reg;
   }
@@ -175,7 +178,10 @@ export class HostRegistry {
       [this.host],
     );
     const o = held.rows[0];
-    const other = o === undefined ? 'another daemon' : `pid ${o.pid} on machine ${o.machine} (home ${o.home}), seen ${Math.round(Number(o.age_ms))}ms ago`;
+    const other =
+      o === undefined
+        ? 'another daemon'
+        : `pid ${o.pid} on machine ${o.machine} (home ${o.home}), seen ${Math.round(Number(o.age_ms))}ms ago`;
     throw new HostClaimedError(
       `fleet.host: host name '${this.host}' is claimed by a live daemon: ${other}; this daemon is pid ${process.pid} on machine ${machine} (home ${this.#home}). ` +
         'Give each daemon of the fleet its own fleet.host',
@@ -212,18 +218,39 @@ export class HostRegistry {
   /** Every host and instance of the fleet, states judged by the database's clock. */
   async fleetStatus(): Promise<FleetStatusBody> {
     const s = this.#s;
-    const hosts = await this.#pool.query<{ host: string; machine: string; pid: number; home: string; stale_ms: number; started_at: Date; seen_at: Date; gone_at: Date | null; age_ms: number }>(
+    const hosts = await this.#pool.query<{
+      host: string;
+      machine: string;
+      pid: number;
+      home: string;
+      stale_ms: number;
+      started_at: Date;
+      seen_at: Date;
+      gone_at: Date | null;
+      age_ms: number;
+    }>(
       `SELECT host, machine, pid, home, stale_ms, started_at, seen_at, gone_at, extract(epoch FROM now() - seen_at) * 1000 AS age_ms
        FROM ${s}.fleet_hosts ORDER BY host`,
     );
-    const inst = await this.#pool.query<{ host: string; status: ProgramStatus }>(`SELECT host, status FROM ${s}.fleet_instances ORDER BY host, ord, instance`);
+    const inst = await this.#pool.query<{ host: string; status: ProgramStatus }>(
+      `SELECT host, status FROM ${s}.fleet_instances ORDER BY host, ord, instance`,
+    );
     const stateOf = new Map<string, HostStatus['state']>();
     const out: FleetStatusBody = { self: this.host, hosts: [], programs: [] };
     for (const h of hosts.rows) {
       const ageMs = Math.max(0, Math.round(Number(h.age_ms)));
       const state = h.gone_at !== null ? 'gone' : ageMs > h.stale_ms ? 'unreachable' : 'up';
       stateOf.set(h.host, state);
-      out.hosts.push({ host: h.host, state, machine: h.machine, pid: h.pid, home: h.home, startedAt: h.started_at.toISOString(), seenAt: h.seen_at.toISOString(), ageMs });
+      out.hosts.push({
+        host: h.host,
+        state,
+        machine: h.machine,
+        pid: h.pid,
+        home: h.home,
+        startedAt: h.started_at.toISOString(),
+        seenAt: h.seen_at.toISOString(),
+        ageMs,
+      });
     }
     for (const r of inst.rows) {
       const hostState = stateOf.get(r.host);

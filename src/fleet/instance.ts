@@ -6,12 +6,7 @@
 import type { Clock } from '../core/clock.js';
 import { quiet, type Worker } from '../core/worker.js';
 import { BosunError } from '../core/errors.js';
-import {
-  ActivityTimeoutError,
-  ProcessExitError,
-  ProcessSpawnError,
-  ReadyTimeoutError,
-} from '../process/errors.js';
+import { ActivityTimeoutError, ProcessExitError, ProcessSpawnError, ReadyTimeoutError } from '../process/errors.js';
 import type { LogFile, LogFileOptions } from '../process/log-file.js';
 import { monitorProcess, type AdoptOptions, type MonitoredProcess, type SpawnFn } from '../process/monitor.js';
 import type { BlockListener } from '../process/output.js';
@@ -186,7 +181,12 @@ function inheritedEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function readyCheck(ready: Ready | undefined, timeoutMs: number | undefined, index: number, port: number | string | undefined): ReadyCheck | undefined {
+function readyCheck(
+  ready: Ready | undefined,
+  timeoutMs: number | undefined,
+  index: number,
+  port: number | string | undefined,
+): ReadyCheck | undefined {
   const timeout = timeoutMs === undefined ? {} : { timeoutMs };
   switch (ready?.kind) {
     case undefined:

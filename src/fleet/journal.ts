@@ -172,7 +172,9 @@ function countLines(text: string, end: number): number {
 }
 
 function cut(text: string): string {
-  return text.length <= JOURNAL_LINE_CHARS ? text : `${text.slice(0, JOURNAL_LINE_CHARS)} … (${text.length - JOURNAL_LINE_CHARS} more characters in the log file)`;
+  return text.length <= JOURNAL_LINE_CHARS
+    ? text
+    : `${text.slice(0, JOURNAL_LINE_CHARS)} … (${text.length - JOURNAL_LINE_CHARS} more characters in the log file)`;
 }
 
 /** Entries numbered 0, 1, 2, … in push order; the oldest leave first, so `since` is a slice. */

@@ -53,7 +53,7 @@ export function duplicateJsonKeys(text: string): DuplicateKey[] {
       i++;
     } else if (c === '[') {
       i++;
-      for (let n = 0; ; ) {
+      for (let n = 0; ;) {
         ws();
         if (text[i] === ']') break;
         if (text[i] === ',') {

@@ -102,8 +102,35 @@ function isNode(command: string, cwd: string, path: string | undefined): boolean
 }
 
 // node options whose value is the next argument; after any of the "no script" ones node runs no file.
-const NODE_VALUE_OPTIONS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--input-type', '--env-file', '--title', '--inspect-port', '--stack-size']);
-const NODE_NO_SCRIPT = new Set(['-e', '--eval', '-p', '--print', '-i', '--interactive', '-v', '--version', '-h', '--help', '-', '--test', '--run']);
+const NODE_VALUE_OPTIONS = new Set([
+  '-r',
+  '--require',
+  '--import',
+  '--loader',
+  '--experimental-loader',
+  '-C',
+  '--conditions',
+  '--input-type',
+  '--env-file',
+  '--title',
+  '--inspect-port',
+  '--stack-size',
+]);
+const NODE_NO_SCRIPT = new Set([
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '-i',
+  '--interactive',
+  '-v',
+  '--version',
+  '-h',
+  '--help',
+  '-',
+  '--test',
+  '--run',
+]);
 
 /** The index in `argv` of the script node would run, or undefined when it runs none (`-e`, `--test`, a REPL). */
 function nodeScript(argv: string[]): number | undefined {

@@ -62,7 +62,9 @@ export async function rollingRestart(host: RollHost, indexes: readonly number[])
         `${host.program}: rolling restart stopped at instance ${index}: its replacement` +
         `${replacement.pid === null ? '' : ` (pid ${replacement.pid})`} did not become ready (${err.message}); ` +
         `instance ${index} keeps its old process${old === null ? '' : ` (pid ${old})`}` +
-        (rest.length === 0 ? '' : `, and ${rest.length === 1 ? `instance ${rest[0]} was` : `instances ${rest.join(', ')} were`} not restarted`);
+        (rest.length === 0
+          ? ''
+          : `, and ${rest.length === 1 ? `instance ${rest[0]} was` : `instances ${rest.join(', ')} were`} not restarted`);
       host.failed(index, replacement, err, message);
       throw new RollingRestartError(host.program, index, message, { cause: err });
     }

@@ -96,7 +96,13 @@ export function startSingleton(ctx: SingletonContext, inst: SingletonInstance, s
 /** Waits for `p` at most `ms` on `clock`; what is left then is let go (its errors already handled). */
 async function settleWithin(p: Promise<unknown>, ms: number, clock: Clock): Promise<void> {
   const abort = new AbortController();
-  await Promise.race([p.then(() => undefined, () => undefined), clock.sleep(ms, abort.signal).catch(() => undefined)]);
+  await Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    clock.sleep(ms, abort.signal).catch(() => undefined),
+  ]);
   abort.abort();
 }
 
@@ -121,7 +127,9 @@ class SingletonHolder implements Worker {
     this.#timing = leaseTiming(ctx.leaseTtlMs);
     const started = new Promise<void>((resolve) => (this.#markStarted = resolve));
     this.#done = quiet(this.#run());
-    this.#started = quiet(Promise.race([started, this.#done.then(() => Promise.reject(new FencedError('the singleton stopped before it ran')))]));
+    this.#started = quiet(
+      Promise.race([started, this.#done.then(() => Promise.reject(new FencedError('the singleton stopped before it ran')))]),
+    );
   }
 
   started(): Promise<void> {
@@ -150,7 +158,9 @@ class SingletonHolder implements Worker {
         this.#heldUntil = -Infinity;
         // Only this round's contender speaks for the lease: a let-go one's late renewal does not.
         const round = ++this.#round;
-        this.#inst.standby(`standby: waiting for the lease of ${this.#inst.program} (another host holds it, or the database is out of reach)`);
+        this.#inst.standby(
+          `standby: waiting for the lease of ${this.#inst.program} (another host holds it, or the database is out of reach)`,
+        );
         let fenced!: () => void;
         const fence = new Promise<'fenced'>((resolve) => (fenced = () => resolve('fenced')));
         const lease = this.#ctx.queue.lease(
@@ -180,7 +190,10 @@ class SingletonHolder implements Worker {
           signal.removeEventListener('abort', stop);
         }
         // Fenced: the program is gone. Compete again at once with a fresh contender.
-        this.#ctx.logger?.warn({ program: this.#inst.program, host: this.#ctx.host }, 'singleton fenced: its lease was not renewed in time');
+        this.#ctx.logger?.warn(
+          { program: this.#inst.program, host: this.#ctx.host },
+          'singleton fenced: its lease was not renewed in time',
+        );
         lease.kill();
         abandoned.push(ended.catch(() => {}));
       }
@@ -206,7 +219,8 @@ class SingletonHolder implements Worker {
 
   async #startTenure(leaseSignal: AbortSignal, fenced: () => void): Promise<Worker> {
     await this.#ctx.fence.ready();
-    if (this.#ctx.clock.now() >= this.stopAt()) throw new FencedError(`${this.#name}: the lease was taken too late to start the program safely; trying again`);
+    if (this.#ctx.clock.now() >= this.stopAt())
+      throw new FencedError(`${this.#name}: the lease was taken too late to start the program safely; trying again`);
     const run = new TenureRun(this, this.#ctx, this.#inst, ++this.#count, leaseSignal);
     this.#tenure = run;
     void run.wait().then(
@@ -255,7 +269,8 @@ class TenureRun implements Worker {
     // The deadline reaches the fence before the program exists (see fence.ts).
     this.#tell(null);
     const onLeaseAbort = () => {
-      if (leaseSignal.reason instanceof LeaseLostError && !this.#fenced) inst.leaseLost(`the lease of ${inst.program} was lost (another host took it), so the program was stopped`);
+      if (leaseSignal.reason instanceof LeaseLostError && !this.#fenced)
+        inst.leaseLost(`the lease of ${inst.program} was lost (another host took it), so the program was stopped`);
       this.#abort.abort(leaseSignal.reason);
     };
     if (leaseSignal.aborted) onLeaseAbort();
@@ -308,7 +323,9 @@ class TenureRun implements Worker {
     if (this.#ended || this.#fenced) return;
     if (this.#ctx.clock.now() < this.#holder.stopAt()) return this.#arm();
     this.#fenced = true;
-    this.#inst.leaseLost(`fenced: the lease of ${this.#inst.program} was not renewed in time, so the program was stopped before the lease could expire`);
+    this.#inst.leaseLost(
+      `fenced: the lease of ${this.#inst.program} was not renewed in time, so the program was stopped before the lease could expire`,
+    );
     this.#abort.abort(new FencedError(`${this.#inst.program}[${this.#inst.index}]: lease not renewed in time`));
     this.instance.kill();
   }
@@ -322,7 +339,11 @@ class TenureRun implements Worker {
       this.#fenced = true;
       this.#inst.leaseLost(`fenced: the watchdog stopped ${this.#inst.program} while this daemon could not renew its lease`);
     }
-    if (this.#fenced) throw new FencedError(`${this.#inst.program}[${this.#inst.index}] on ${this.#ctx.host} was fenced: its lease was not renewed in time`, { cause: err });
+    if (this.#fenced)
+      throw new FencedError(
+        `${this.#inst.program}[${this.#inst.index}] on ${this.#ctx.host} was fenced: its lease was not renewed in time`,
+        { cause: err },
+      );
     if (err !== undefined) throw err;
   }
 }

@@ -138,7 +138,8 @@ async function bindAll(program: string, specs: readonly ListenSpec[]): Promise<B
 
 function bindOne(program: string, spec: ListenSpec): ServerHandle {
   const create = (net as unknown as { _createServerHandle?: CreateServerHandle })._createServerHandle;
-  if (typeof create !== 'function') throw new ListenError(program, spec.text, `this Node.js (${process.version}) has no net._createServerHandle`);
+  if (typeof create !== 'function')
+    throw new ListenError(program, spec.text, `this Node.js (${process.version}) has no net._createServerHandle`);
   let handle: ServerHandle | number;
   if (spec.kind === 'unix') {
     handle = create(spec.path, -1, -1);
@@ -190,12 +191,19 @@ function listenAll(program: string, socks: BoundSocket[]): Promise<void> {
     });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', (err) => reject(new ListenError(program, socks.map((s) => s.spec.text).join(', '), `the listen helper could not start: ${err.message}`, { cause: err })));
+    child.once('error', (err) =>
+      reject(
+        new ListenError(program, socks.map((s) => s.spec.text).join(', '), `the listen helper could not start: ${err.message}`, {
+          cause: err,
+        }),
+      ),
+    );
     child.once('close', (code) => {
       if (code === 0) return resolve();
       const m = /^(\d+) (\S+)/.exec(stderr);
       const sock = m === null ? undefined : socks[Number(m[1])];
-      if (sock === undefined) reject(new ListenError(program, socks.map((s) => s.spec.text).join(', '), `listen(2) failed: ${stderr.trim() || `exit ${code}`}`));
+      if (sock === undefined)
+        reject(new ListenError(program, socks.map((s) => s.spec.text).join(', '), `listen(2) failed: ${stderr.trim() || `exit ${code}`}`));
       else reject(new ListenError(program, sock.spec.text, describeCode(m![2]!)));
     });
   });

@@ -50,7 +50,12 @@ export class FleetState {
     if (parsed.version !== 1 || !Array.isArray(parsed.instances)) return [];
     return parsed.instances.filter(
       (e): e is InstanceEntry =>
-        typeof e?.program === 'string' && Number.isInteger(e.index) && Number.isInteger(e.pid) && e.pid > 0 && Number.isInteger(e.startTime) && (e.slot === 'a' || e.slot === 'b'),
+        typeof e?.program === 'string' &&
+        Number.isInteger(e.index) &&
+        Number.isInteger(e.pid) &&
+        e.pid > 0 &&
+        Number.isInteger(e.startTime) &&
+        (e.slot === 'a' || e.slot === 'b'),
     );
   }
 

@@ -3,16 +3,7 @@
 // and the control socket pass it on without knowing how the fleet works.
 
 /** Where an instance is in its life (DESIGN, cli: `status --json`). */
-export type State =
-  | 'waiting'
-  | 'starting'
-  | 'ready'
-  | 'running'
-  | 'stopping'
-  | 'stopped'
-  | 'backoff'
-  | 'failed'
-  | 'standby';
+export type State = 'waiting' | 'starting' | 'ready' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed' | 'standby';
 
 /**
  * Why an instance last stopped or failed, as a word: the kind of its error, never its message.

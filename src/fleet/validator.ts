@@ -34,7 +34,8 @@ export class Validator {
 
   keys(obj: Record<string, unknown>, path: string, allowed: string[]): void {
     for (const k of Object.keys(obj)) {
-      if (!allowed.includes(k)) this.problems.push(`${path === '' ? '' : `${path}.`}${k}: unknown key (expected one of ${allowed.join(', ')})`);
+      if (!allowed.includes(k))
+        this.problems.push(`${path === '' ? '' : `${path}.`}${k}: unknown key (expected one of ${allowed.join(', ')})`);
     }
   }
   object(x: unknown, path: string): boolean {
@@ -59,7 +60,9 @@ export class Validator {
   }
   int(x: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
     if (typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max) return x;
-    this.problems.push(`${path}: expected an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got ${show(x)}`);
+    this.problems.push(
+      `${path}: expected an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got ${show(x)}`,
+    );
     return undefined;
   }
   oneOf(x: unknown, path: string, options: string[]): string | undefined {
@@ -71,15 +74,20 @@ export class Validator {
     const ms = parseDuration(x);
     if (ms === undefined) this.problems.push(`${path}: expected a duration (ms number or "500ms", "5s", "2m", "1h", "1d"), got ${show(x)}`);
     else if (ms < min) this.problems.push(`${path}: expected a duration of at least ${min}ms, got ${show(x)}`);
-    else if (ms > max) this.problems.push(`${path}: expected a duration of at most ${max === MAX_TIMER_MS ? `${MAX_TIMER_MS}ms (about 24.8 days)` : max % 3_600_000 === 0 ? `${max / 3_600_000}h` : formatDuration(max)}, got ${show(x)}`);
+    else if (ms > max)
+      this.problems.push(
+        `${path}: expected a duration of at most ${max === MAX_TIMER_MS ? `${MAX_TIMER_MS}ms (about 24.8 days)` : max % 3_600_000 === 0 ? `${max / 3_600_000}h` : formatDuration(max)}, got ${show(x)}`,
+      );
     else return ms;
     return undefined;
   }
   size(x: unknown, path: string, min = MIN_SIZE): number | undefined {
     const bytes = parseSize(x);
     if (bytes === undefined) this.problems.push(`${path}: expected a size (bytes number or "512KB", "10MB", "1GB"), got ${show(x)}`);
-    else if (bytes < min) this.problems.push(`${path}: expected a size of at least ${min === MIN_SIZE ? '4KB' : `${min} bytes`}, got ${show(x)}`);
-    else if (bytes > Number.MAX_SAFE_INTEGER) this.problems.push(`${path}: expected a size of at most ${Number.MAX_SAFE_INTEGER} bytes, got ${show(x)}`);
+    else if (bytes < min)
+      this.problems.push(`${path}: expected a size of at least ${min === MIN_SIZE ? '4KB' : `${min} bytes`}, got ${show(x)}`);
+    else if (bytes > Number.MAX_SAFE_INTEGER)
+      this.problems.push(`${path}: expected a size of at most ${Number.MAX_SAFE_INTEGER} bytes, got ${show(x)}`);
     else return bytes;
     return undefined;
   }

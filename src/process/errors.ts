@@ -10,10 +10,7 @@ export class ProcessExitError extends BosunError {
   /** The last lines of the process's output, oldest first. */
   readonly tail: string[];
   constructor(exitCode: number | null, signal: NodeJS.Signals | null, tail: string[], what = 'process') {
-    super(
-      'ERR_PROCESS_EXIT',
-      signal !== null ? `${what} was killed by ${signal}` : `${what} exited with code ${exitCode}`,
-    );
+    super('ERR_PROCESS_EXIT', signal !== null ? `${what} was killed by ${signal}` : `${what} exited with code ${exitCode}`);
     this.exitCode = exitCode;
     this.signal = signal;
     this.tail = tail;

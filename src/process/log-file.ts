@@ -195,7 +195,11 @@ export class LogFile {
   #openIndex(): void {
     this.#closeIndex();
     try {
-      const flags = constants.O_WRONLY | constants.O_CREAT | (this.#size === 0 ? constants.O_TRUNC : constants.O_APPEND) | (this.#noFollow ? constants.O_NOFOLLOW : 0);
+      const flags =
+        constants.O_WRONLY |
+        constants.O_CREAT |
+        (this.#size === 0 ? constants.O_TRUNC : constants.O_APPEND) |
+        (this.#noFollow ? constants.O_NOFOLLOW : 0);
       this.#indexFd = openSync(indexPath(this.path), flags, this.#mode);
     } catch {
       this.#indexFd = undefined;

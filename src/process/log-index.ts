@@ -57,7 +57,10 @@ const NL = 10;
  */
 export class LineAssembler {
   #records: IndexRecord[] = [];
-  readonly #partial = new Map<string, { time: number | undefined; stream: IndexedStream | undefined; source: number | undefined; bytes: Buffer[] }>();
+  readonly #partial = new Map<
+    string,
+    { time: number | undefined; stream: IndexedStream | undefined; source: number | undefined; bytes: Buffer[] }
+  >();
 
   constructor(records: IndexRecord[] = []) {
     this.addRecords(records);
@@ -91,7 +94,8 @@ export class LineAssembler {
   /** What is left unfinished, as lines (the end of a file, or a prompt). */
   flush(): LogLine[] {
     const out: LogLine[] = [];
-    for (const p of this.#partial.values()) if (p.bytes.length > 0) out.push({ time: p.time, stream: p.stream, source: p.source, bytes: Buffer.concat(p.bytes) });
+    for (const p of this.#partial.values())
+      if (p.bytes.length > 0) out.push({ time: p.time, stream: p.stream, source: p.source, bytes: Buffer.concat(p.bytes) });
     this.#partial.clear();
     return out;
   }

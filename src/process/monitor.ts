@@ -621,4 +621,3 @@ class ProcessMonitor implements MonitoredProcess {
     for (const r of this.#readers) r.close();
   }
 }
-

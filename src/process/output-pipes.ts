@@ -101,7 +101,7 @@ export class OutputPipeReader {
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (this.#closed) return;
     const buf = Buffer.allocUnsafe(64 * 1024);
-    for (let total = 0; total < DRAIN_CAP; ) {
+    for (let total = 0; total < DRAIN_CAP;) {
       let n: number;
       try {
         n = readSync(this.#fd, buf, 0, buf.length, null);

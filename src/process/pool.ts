@@ -19,7 +19,17 @@ import type { Reporter } from '../core/reporter.js';
 import { quiet, type Worker } from '../core/worker.js';
 import { Fifo } from '../core/fifo.js';
 import { ChildDeathError, QueueFullError } from './errors.js';
-import { ERROR, LOCAL_ERROR, PoolChild, RESULT, SKIPPED, type ChildEvents, type PoolCall, type SpawnSpec, type StrayKind } from './pool-child.js';
+import {
+  ERROR,
+  LOCAL_ERROR,
+  PoolChild,
+  RESULT,
+  SKIPPED,
+  type ChildEvents,
+  type PoolCall,
+  type SpawnSpec,
+  type StrayKind,
+} from './pool-child.js';
 import { decodeError, type ErrorRecord } from './remote-error.js';
 import { listProcesses } from './tree.js';
 
@@ -88,11 +98,11 @@ export interface UntypedModule {
 }
 
 /** run()'s arguments after the name: `args` may be left out for a function that takes none. */
-type RunRest<A, Msg> = [] extends A
-  ? [args?: Readonly<A>, options?: RunOptions<Msg>]
-  : [args: Readonly<A>, options?: RunOptions<Msg>];
+type RunRest<A, Msg> = [] extends A ? [args?: Readonly<A>, options?: RunOptions<Msg>] : [args: Readonly<A>, options?: RunOptions<Msg>];
 
-type Fn<M, K extends keyof PoolFunctions<M>> = PoolFunctions<M>[K] extends (...args: infer A) => infer R ? { args: A; result: Awaited<R> } : never;
+type Fn<M, K extends keyof PoolFunctions<M>> = PoolFunctions<M>[K] extends (...args: infer A) => infer R
+  ? { args: A; result: Awaited<R> }
+  : never;
 
 export interface RunOptions<M = unknown> {
   /** Receives every send() the function makes, in order, before the call settles. */
@@ -288,7 +298,11 @@ export class ProcessPool<M extends object = UntypedModule> implements Worker, Re
 
   /** Reporter: stats(), the pool's state and module, and each child's pid and unanswered calls. */
   report(): PoolReport {
-    const workers = [...this.#children].map((c) => ({ pid: c.pid, calls: c.inflight.filter((call) => !call.settled).length, ready: c.ready }));
+    const workers = [...this.#children].map((c) => ({
+      pid: c.pid,
+      calls: c.inflight.filter((call) => !call.settled).length,
+      ready: c.ready,
+    }));
     return { ...this.stats(), state: this.#state, module: this.#spec.module, workers };
   }
 
@@ -324,7 +338,10 @@ export class ProcessPool<M extends object = UntypedModule> implements Worker, Re
   #onStray(child: PoolChild, kind: StrayKind, record: ErrorRecord): void {
     const error = decodeError(record);
     const what = kind === 'unhandledRejection' ? 'left a promise rejection unhandled' : 'threw outside any call';
-    this.#logger.error({ pid: child.pid, kind, err: error }, `pool child ${child.pid}: code in ${this.#spec.module} ${what}; the child is replaced once idle`);
+    this.#logger.error(
+      { pid: child.pid, kind, err: error },
+      `pool child ${child.pid}: code in ${this.#spec.module} ${what}; the child is replaced once idle`,
+    );
     this.#emitter.emit('error', { pid: child.pid, kind, error });
     if (child.retiring) return;
     child.retiring = true;
@@ -486,7 +503,9 @@ export class ProcessPool<M extends object = UntypedModule> implements Worker, Re
       this.#queued += requeue.length;
     }
     if (this.#earlyDeaths >= EARLY_DEATHS_LIMIT && this.#state !== 'destroyed' && this.#err === undefined) {
-      this.#fail(new ChildDeathError(code, signal, `pool children exit before loading ${this.#spec.module} (code ${code}, signal ${signal})`));
+      this.#fail(
+        new ChildDeathError(code, signal, `pool children exit before loading ${this.#spec.module} (code ${code}, signal ${signal})`),
+      );
     }
     const recycled = (child.assigned >= this.#recycleAfter || child.replaceWhenIdle) && requeue.length === 0 && running === undefined;
     const wanted = this.#state === 'open' || (this.#state === 'closing' && this.#queued > 0);

@@ -45,7 +45,12 @@ export class TreeStop {
     const pid = this.#o.root.pid;
     this.#refind(this.#graceOver ? 'SIGKILL' : this.#o.signal);
     const survivors = () =>
-      stillAlive(mergeProcs(this.#snapshot, listProcesses().filter((p) => p.pgrp === pid || p.sid === pid)));
+      stillAlive(
+        mergeProcs(
+          this.#snapshot,
+          listProcesses().filter((p) => p.pgrp === pid || p.sid === pid),
+        ),
+      );
     let left = survivors();
     // Polls use real time: they only observe deaths. The grace itself is a Clock timer, so a
     // TestClock decides when SIGKILL comes, and a test needs no advance for children that obey.

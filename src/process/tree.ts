@@ -198,7 +198,7 @@ function environValue(pid: number, name: string): string | undefined {
   const env = readWhole(`/proc/${pid}/environ`);
   if (env === undefined) return undefined;
   const key = `${name}=`;
-  for (let at = 0; ; ) {
+  for (let at = 0; ;) {
     const i = env.indexOf(key, at, 'latin1');
     if (i < 0) return undefined;
     if (i === 0 || env[i - 1] === 0) {
@@ -221,7 +221,7 @@ function readWhole(path: string): Buffer | undefined {
     const n = readSync(fd, buf, 0, buf.length, 0);
     if (n < buf.length) return buf.subarray(0, n);
     const parts = [Buffer.from(buf)];
-    for (let pos = n; ; ) {
+    for (let pos = n; ;) {
       const chunk = Buffer.alloc(buf.length);
       const k = readSync(fd, chunk, 0, chunk.length, pos);
       if (k === 0) break;

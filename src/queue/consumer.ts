@@ -61,10 +61,18 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
   const graceMs = options.graceMs ?? 3000;
   const timeoutMs = options.timeoutMs;
   const backoff = resolveBackoff(options.backoff);
-  for (const [name, v, min] of [['concurrency', concurrency, 1], ['batchSize', batchSize, 1]] as const) {
+  for (const [name, v, min] of [
+    ['concurrency', concurrency, 1],
+    ['batchSize', batchSize, 1],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
   }
-  for (const [name, v] of [['leaseMs', leaseMs], ['pollMs', pollMs], ['graceMs', graceMs], ['timeoutMs', timeoutMs ?? 1]] as const) {
+  for (const [name, v] of [
+    ['leaseMs', leaseMs],
+    ['pollMs', pollMs],
+    ['graceMs', graceMs],
+    ['timeoutMs', timeoutMs ?? 1],
+  ] as const) {
     if (!(v >= 0) || !Number.isFinite(v) || v > 2_147_483_647 || (name === 'leaseMs' && v < 20) || (name === 'timeoutMs' && v <= 0)) {
       throw new RangeError(`${name} is invalid: ${v}`);
     }
@@ -82,16 +90,19 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
   /** Jobs started from those held ahead whose start is not yet recorded in the store. */
   let unmarked: Job[] = [];
   // Each acknowledgement also records the starts made since the last one, in its statement.
-  const acks = new AckBatcher<Job>(async (jobs) => {
-    const marks = unmarked;
-    unmarked = [];
-    try {
-      return (await store.completeMany(jobs, token, marks)).done;
-    } catch (err) {
-      unmarked.push(...marks);
-      throw err;
-    }
-  }, (j) => j.id);
+  const acks = new AckBatcher<Job>(
+    async (jobs) => {
+      const marks = unmarked;
+      unmarked = [];
+      try {
+        return (await store.completeMany(jobs, token, marks)).done;
+      } catch (err) {
+        unmarked.push(...marks);
+        throw err;
+      }
+    },
+    (j) => j.id,
+  );
 
   /**
    * Records the start of a job held ahead: with the next acknowledgement when one is under
@@ -149,7 +160,8 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     const durationMs = clock.now() - startedAt;
     if (r.abortedBy === 'lease') return; // someone else owns the job now
     if (ok && r.abortedBy !== 'timeout') {
-      if (await durable('acknowledge', () => acks.submit(job), ctx.closing)) emit({ type: 'done', job: { ...job, state: 'done' }, durationMs });
+      if (await durable('acknowledge', () => acks.submit(job), ctx.closing))
+        emit({ type: 'done', job: { ...job, state: 'done' }, durationMs });
       else logger.warn({ jobId: job.id, kind }, 'job finished but its claim was lost (lease expired or cancelled)');
       return;
     }
@@ -205,7 +217,11 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
         await settle(r, ok, err, startedAt);
       } catch (storeErr) {
         if (!ctx.closing.aborted) fail(storeErr);
-        else logger.warn({ err: storeErr, jobId: job.id, kind }, 'queue closed before the job could be recorded; it is redelivered after its lease');
+        else
+          logger.warn(
+            { err: storeErr, jobId: job.id, kind },
+            'queue closed before the job could be recorded; it is redelivered after its lease',
+          );
       } finally {
         if (running.get(job.id) === r) running.delete(job.id);
       }
@@ -359,10 +375,7 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
     }
     if (running.size > 0) {
       const grace = new AbortController();
-      await Promise.race([
-        Promise.all([...running.values()].map((r) => r.done)),
-        clock.sleep(graceMs, grace.signal).catch(() => {}),
-      ]);
+      await Promise.race([Promise.all([...running.values()].map((r) => r.done)), clock.sleep(graceMs, grace.signal).catch(() => {})]);
       grace.abort();
     }
   }

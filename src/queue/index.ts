@@ -26,14 +26,4 @@ export type { ScheduleOptions, SchedulerOptions } from './scheduler.js';
 export { DriverMissingError } from './driver.js';
 export type { Handler } from './consumer.js';
 export type { LeaseStart } from './lease.js';
-export type {
-  Job,
-  JobState,
-  AddOptions,
-  WorkerOptions,
-  BackoffOptions,
-  LeaseOptions,
-  JobEvent,
-  Counts,
-  Store,
-} from './types.js';
+export type { Job, JobState, AddOptions, WorkerOptions, BackoffOptions, LeaseOptions, JobEvent, Counts, Store } from './types.js';

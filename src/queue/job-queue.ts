@@ -244,7 +244,8 @@ export class JobQueue {
    */
   async prune(options: { olderThanMs: number; states?: JobState[] }): Promise<number> {
     const olderThanMs = options?.olderThanMs;
-    if (typeof olderThanMs !== 'number' || !(olderThanMs >= 0)) throw new RangeError(`prune needs olderThanMs >= 0, got ${String(olderThanMs)}`);
+    if (typeof olderThanMs !== 'number' || !(olderThanMs >= 0))
+      throw new RangeError(`prune needs olderThanMs >= 0, got ${String(olderThanMs)}`);
     const states = options.states ?? ['done', 'cancelled'];
     for (const s of states) {
       if (s !== 'done' && s !== 'failed' && s !== 'cancelled') throw new RangeError(`prune cannot remove ${s} jobs`);
@@ -264,7 +265,10 @@ export class JobQueue {
       await Promise.allSettled(workers.map((w) => w.wait()));
       // Handlers that ignored their abort keep their jobs only while the queue is open.
       if (this.#lingering.size > 0) {
-        this.#logger.warn({ jobs: this.#lingering.size }, 'closing with handlers still running; their jobs are redelivered after their leases');
+        this.#logger.warn(
+          { jobs: this.#lingering.size },
+          'closing with handlers still running; their jobs are redelivered after their leases',
+        );
       }
       this.#closingSignal.abort();
       await Promise.allSettled([...this.#lingering]);

@@ -101,7 +101,13 @@ class MemoryStore implements Store {
     return out;
   }
 
-  async claim(kind: string, n: number, startN: number, leaseMs: number, token: string): Promise<{ claims: Claim[]; nextDueMs: number | null }> {
+  async claim(
+    kind: string,
+    n: number,
+    startN: number,
+    leaseMs: number,
+    token: string,
+  ): Promise<{ claims: Claim[]; nextDueMs: number | null }> {
     const now = this.#now();
     // A named queue's job is claimable only while nothing of its queue runs and no live job
     // of its queue was added before it.

@@ -176,9 +176,7 @@ export async function migrate(tx: MigrationTx, schema: string): Promise<number[]
   const done = new Set(rows.map((r) => Number(r['version'])));
   const newest = Math.max(0, ...done);
   if (newest > LATEST_VERSION) {
-    throw new MigrationError(
-      `schema ${schema} is at migration ${newest}, newer than this bosun knows (${LATEST_VERSION}); upgrade bosun`,
-    );
+    throw new MigrationError(`schema ${schema} is at migration ${newest}, newer than this bosun knows (${LATEST_VERSION}); upgrade bosun`);
   }
   const applied: number[] = [];
   for (const m of MIGRATIONS) {

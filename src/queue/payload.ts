@@ -127,7 +127,8 @@ export function checkInt(field: string, value: number, min = INT32_MIN): number 
 /** Epoch ms of a `runAt`, inside the range every store can hold. */
 export function checkTime(field: string, value: Date | number): number {
   const ms = value instanceof Date ? value.getTime() : value;
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new RangeError(`${field} must be a valid Date or epoch ms, got ${String(value)}`);
+  if (typeof ms !== 'number' || !Number.isFinite(ms))
+    throw new RangeError(`${field} must be a valid Date or epoch ms, got ${String(value)}`);
   if (ms < MIN_TIME_MS || ms > MAX_TIME_MS) {
     throw new RangeError(`${field} must lie between years 1000 and 9999 (epoch ms ${MIN_TIME_MS} to ${MAX_TIME_MS}), got ${ms}`);
   }

@@ -34,7 +34,8 @@ function cronOf(cron: string, timezone: string | null): Cron {
 /** Validates `q.schedule` input into what the store keeps. */
 export function scheduleSpec(name: unknown, options: ScheduleOptions): ScheduleSpec {
   const n = checkText('schedule name', name);
-  if (typeof options?.cron !== 'string' || options.cron.trim() === '') throw new TypeError(`schedule ${n}: cron must be a cron expression string`);
+  if (typeof options?.cron !== 'string' || options.cron.trim() === '')
+    throw new TypeError(`schedule ${n}: cron must be a cron expression string`);
   const kind = checkKind(options.kind);
   const payloadJson = checkPayload(options.payload === undefined ? null : options.payload);
   const timezone = options.timezone === undefined ? null : checkText(`schedule ${n}: timezone`, options.timezone, 100);
@@ -42,7 +43,10 @@ export function scheduleSpec(name: unknown, options: ScheduleOptions): ScheduleS
   try {
     next = cronOf(options.cron, timezone).nextRun();
   } catch (err) {
-    throw new RangeError(`schedule ${n}: invalid cron ${JSON.stringify(options.cron)}${timezone ? ` or timezone ${timezone}` : ''}: ${(err as Error).message}`, { cause: err });
+    throw new RangeError(
+      `schedule ${n}: invalid cron ${JSON.stringify(options.cron)}${timezone ? ` or timezone ${timezone}` : ''}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (next === null) throw new RangeError(`schedule ${n}: cron ${JSON.stringify(options.cron)} has no future run`);
   return { name: n, cron: options.cron, kind, payloadJson, timezone };
@@ -75,8 +79,18 @@ export function startScheduler(ctx: { store: Store; clock: Clock; logger: Logger
       // The latest tick at or before now; with several missed, only that one is added.
       const latest = c.previousRuns(1, new Date(nowMs + 1))[0]?.getTime();
       if (latest !== undefined && latest > s.lastTickMs) {
-        const job = { kind: s.kind, payloadJson: s.payloadJson, runAtMs: latest, delayMs: 0, priority: 0, maxAttempts: 5, key: null, queue: null };
-        if (await store.tick(s.name, s.lastTickMs, latest, job)) logger.debug({ schedule: s.name, tick: new Date(latest).toISOString() }, 'scheduled job added');
+        const job = {
+          kind: s.kind,
+          payloadJson: s.payloadJson,
+          runAtMs: latest,
+          delayMs: 0,
+          priority: 0,
+          maxAttempts: 5,
+          key: null,
+          queue: null,
+        };
+        if (await store.tick(s.name, s.lastTickMs, latest, job))
+          logger.debug({ schedule: s.name, tick: new Date(latest).toISOString() }, 'scheduled job added');
       }
       const next = c.nextRun(new Date(nowMs))?.getTime();
       if (next !== undefined) nextIn = Math.min(nextIn, next - nowMs);

@@ -172,10 +172,7 @@ export class SqlStore implements Store {
       }
     }
     if (missing.length > 0) {
-      const live = await this.#query(
-        `SELECT * FROM ${this.#s}.jobs WHERE key = ANY($1::text[]) AND state IN ${LIVE}`,
-        [missing],
-      );
+      const live = await this.#query(`SELECT * FROM ${this.#s}.jobs WHERE key = ANY($1::text[]) AND state IN ${LIVE}`, [missing]);
       const byKey = new Map(live.map(rowToJob).map((j) => [j.key, j]));
       const retry: number[] = [];
       jobs.forEach((j, i) => {
@@ -193,7 +190,13 @@ export class SqlStore implements Store {
     return out as Job[];
   }
 
-  async claim(kind: string, n: number, startN: number, leaseMs: number, token: string): Promise<{ claims: Claim[]; nextDueMs: number | null }> {
+  async claim(
+    kind: string,
+    n: number,
+    startN: number,
+    leaseMs: number,
+    token: string,
+  ): Promise<{ claims: Claim[]; nextDueMs: number | null }> {
     const rows = await this.#query(`SELECT ${this.#s}.claim($1, $2, $3, $4, $5) AS r`, [kind, n, startN, token, leaseMs]);
     const r = rows[0]!['r'] as { jobs: Row[]; next_ms: number | null };
     const claims = r.jobs.map((row) => ({ job: rowToJob(row), waitMs: Math.max(0, Number(row['wait_ms'])) }));
@@ -332,9 +335,7 @@ export class SqlStore implements Store {
   }
 
   async counts(): Promise<Counts> {
-    const rows = await this.#query(
-      `SELECT kind, state, count(*)::integer AS n FROM ${this.#s}.jobs GROUP BY kind, state`,
-    );
+    const rows = await this.#query(`SELECT kind, state, count(*)::integer AS n FROM ${this.#s}.jobs GROUP BY kind, state`);
     const total = emptyStateCounts();
     const byKind: Counts['byKind'] = {};
     for (const r of rows) {

@@ -45,8 +45,18 @@ export class ServiceMetrics {
       labelNames: ['task', 'quantile'],
       registers,
     });
-    this.#samples = new Counter({ name: 'bosun_task_duration_samples_total', help: 'Units of work timed', labelNames: ['task'], registers });
-    this.#taskUp = new Gauge({ name: 'bosun_task_up', help: '1 if the task is running, else 0; label state has its state', labelNames: ['task', 'state'], registers });
+    this.#samples = new Counter({
+      name: 'bosun_task_duration_samples_total',
+      help: 'Units of work timed',
+      labelNames: ['task'],
+      registers,
+    });
+    this.#taskUp = new Gauge({
+      name: 'bosun_task_up',
+      help: '1 if the task is running, else 0; label state has its state',
+      labelNames: ['task', 'state'],
+      registers,
+    });
     this.#uptime = new Gauge({ name: 'bosun_service_uptime_seconds', help: 'Seconds since the service was created', registers });
     this.#healthy = new Gauge({ name: 'bosun_service_healthy', help: '1 when every task started and none failed', registers });
   }
@@ -88,7 +98,12 @@ export class ServiceMetrics {
         if (m instanceof prom().Counter) m.inc({ task }, value);
         else m.set({ task }, value);
       }
-      for (const [q, ms] of [['0.5', t.timing.p50Ms], ['0.9', t.timing.p90Ms], ['0.99', t.timing.p99Ms], ['1', t.timing.maxMs]] as const) {
+      for (const [q, ms] of [
+        ['0.5', t.timing.p50Ms],
+        ['0.9', t.timing.p90Ms],
+        ['0.99', t.timing.p99Ms],
+        ['1', t.timing.maxMs],
+      ] as const) {
         this.#duration.set({ task, quantile: q }, ms / 1000);
       }
       this.#samples.inc({ task }, t.timing.count);

@@ -61,7 +61,10 @@ export function flagName(prefix: string, option: string): string {
 }
 
 export function envName(service: string, prefix: string, option: string): string {
-  return [service, prefix, option].filter((p) => p !== '').map(upperSnake).join('_');
+  return [service, prefix, option]
+    .filter((p) => p !== '')
+    .map(upperSnake)
+    .join('_');
 }
 
 /** Parses "250", "250ms", "1.5s", "2m", "1h", "1d" into ms; undefined when malformed. Core's, re-exported. */
@@ -211,7 +214,9 @@ export function formatHelp(serviceName: string, groups: OptionGroup[]): string {
     for (const [option, spec] of entries) {
       const flag = `${flagName(group.prefix, option)}${spec.type === 'boolean' ? '' : ` <${spec.type}>`}`;
       const dflt =
-        spec.default === undefined ? '' : ` (default: ${spec.type === 'duration' ? formatDuration(spec.default as number) : String(spec.default)})`;
+        spec.default === undefined
+          ? ''
+          : ` (default: ${spec.type === 'duration' ? formatDuration(spec.default as number) : String(spec.default)})`;
       lines.push(`  ${flag.padEnd(40)} ${spec.help ?? ''}${dflt}`.trimEnd());
       lines.push(`  ${''.padEnd(40)} env ${envName(serviceName, group.prefix, option)}`);
     }

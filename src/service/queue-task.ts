@@ -65,7 +65,12 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     return {
       workers: { type: 'integer', default: this.workers, min: 1, help: 'items executed at once' },
       maxQueue: { type: 'integer', default: this.maxQueue, min: 0, help: 'queued items beyond which submit waits (0: unbounded)' },
-      drainMs: { type: 'duration', default: this.drainMs, min: 0, help: 'on stop, how long queued items keep running before the rest are rejected' },
+      drainMs: {
+        type: 'duration',
+        default: this.drainMs,
+        min: 0,
+        help: 'on stop, how long queued items keep running before the rest are rejected',
+      },
       ...super.optionSpecs(),
     };
   }
@@ -121,11 +126,19 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
     if (full && opts?.wait === false) {
       c.rejected!++;
       return Promise.reject(
-        new QueueFullError(`task ${this.name}: queue is full (maxQueue ${this.#maxQueue}); try again later, or submit without { wait: false } to wait for room`),
+        new QueueFullError(
+          `task ${this.name}: queue is full (maxQueue ${this.#maxQueue}); try again later, or submit without { wait: false } to wait for room`,
+        ),
       );
     }
     const promise = new Promise<Result>(capture);
-    const entry: Entry<Item, Result> = { item, resolve: captured.resolve as (r: Result) => void, reject: captured.reject, tries: 0, done: false };
+    const entry: Entry<Item, Result> = {
+      item,
+      resolve: captured.resolve as (r: Result) => void,
+      reject: captured.reject,
+      tries: 0,
+      done: false,
+    };
     if (full) {
       this.#blocked.push(entry);
       c.waiting!++;
@@ -141,7 +154,8 @@ export abstract class QueueTask<Item = unknown, Result = unknown> extends Task {
   }
 
   override warnings(): string[] {
-    if (this.#maxQueue > 0 && this.counters.queueDepth! >= this.#maxQueue * 0.9) return [`queue at ${this.counters.queueDepth}/${this.#maxQueue}`];
+    if (this.#maxQueue > 0 && this.counters.queueDepth! >= this.#maxQueue * 0.9)
+      return [`queue at ${this.counters.queueDepth}/${this.#maxQueue}`];
     return [];
   }
 

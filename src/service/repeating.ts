@@ -24,7 +24,14 @@ export abstract class RepeatingTask extends Task {
     maxFailures: { type: 'integer', default: 0, min: 0, help: 'fail the service after this many failed runs in a row (0: never)' },
   };
 
-  override readonly counters: Record<string, number> = { completed: 0, failed: 0, tryLater: 0, consecutiveFailures: 0, triggered: 0, running: 0 };
+  override readonly counters: Record<string, number> = {
+    completed: 0,
+    failed: 0,
+    tryLater: 0,
+    consecutiveFailures: 0,
+    triggered: 0,
+    running: 0,
+  };
   #sleepers: Array<() => void> = [];
   #triggered = false;
   #triggerWaiters: Array<() => void> = [];

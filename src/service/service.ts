@@ -109,7 +109,8 @@ export class Service implements Worker, Reporter {
     for (const cls of classes) {
       const prefix = cls.prefix ?? kebab(cls.name);
       const other = prefixes.get(prefix);
-      if (other !== undefined) throw new AlreadyExistsError(`tasks ${other} and ${cls.name} both use the flag prefix "${prefix}"; set static prefix on one`);
+      if (other !== undefined)
+        throw new AlreadyExistsError(`tasks ${other} and ${cls.name} both use the flag prefix "${prefix}"; set static prefix on one`);
       prefixes.set(prefix, cls.name);
       this.#groups.push({ title: cls.name, prefix, specs: cls.optionSpecs() });
     }
@@ -276,7 +277,8 @@ export class Service implements Worker, Reporter {
     await this.#stopAll(inited);
     // Tasks that never finished init still get their signal, so nothing they hold waits forever.
     for (const r of this.#records) r.stop.abort();
-    if (this.#status !== undefined) await this.#status.close(this.#error ?? new DeadError(`service ${this.name} stopped before its status server listened`));
+    if (this.#status !== undefined)
+      await this.#status.close(this.#error ?? new DeadError(`service ${this.name} stopped before its status server listened`));
     this.#state = this.#error === undefined ? 'STOPPED' : 'FAILED';
     // A service that never became ALIVE failed to start (a second settle is a no-op).
     this.#startupDone(this.#error ?? new DeadError(`service ${this.name} was stopped before it had started`));

@@ -14,16 +14,7 @@ import { TimingSummary } from './timing.js';
 import type { Service } from './service.js';
 
 export type TaskState =
-  | 'created'
-  | 'initializing'
-  | 'initialized'
-  | 'starting'
-  | 'running'
-  | 'restarting'
-  | 'stopping'
-  | 'stopped'
-  | 'failed'
-  | 'skipped';
+  'created' | 'initializing' | 'initialized' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed' | 'skipped';
 
 /** What the Service hands a task at construction: read-only, and live (state and error follow the Service's record). */
 export interface TaskContext {

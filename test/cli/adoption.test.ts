@@ -82,8 +82,17 @@ programs:
 
       // No gap in the printer's counter: what it printed while no daemon ran reached its log.
       const log = join(p.home, 'logs', 'printer-0.log');
-      await waitFor('the printer to print after adoption', () => readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('count ')).length > 80);
-      const counts = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('count ')).map((l) => Number(l.slice(6)));
+      await waitFor(
+        'the printer to print after adoption',
+        () =>
+          readFileSync(log, 'utf8')
+            .split('\n')
+            .filter((l) => l.startsWith('count ')).length > 80,
+      );
+      const counts = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('count '))
+        .map((l) => Number(l.slice(6)));
       counts.forEach((n, i) => assert.equal(n, i + 1, `line ${i + 1} of the printer's log says count ${n}`));
 
       const shut = await cli(['shutdown'], { cwd: p.dir });
@@ -123,7 +132,10 @@ programs:
         return up(s) && pid(s, 'edited') !== pid(before, 'edited') ? s : undefined;
       });
       assert.equal(pid(after, 'same'), pid(before, 'same'), 'the unchanged program was adopted');
-      assert.ok(!alive(pid(before, 'edited')), 'the old copy of the changed program is gone (it ignores SIGTERM: SIGKILL after killTimeout)');
+      assert.ok(
+        !alive(pid(before, 'edited')),
+        'the old copy of the changed program is gone (it ignores SIGTERM: SIGKILL after killTimeout)',
+      );
       assert.equal(programsWith(mark).length, 2, 'one copy of each');
       const logs = await cli(['logs', 'edited', '-n', '50'], { cwd: p.dir });
       assert.match(logs.stdout, /env=two/);
@@ -134,4 +146,3 @@ programs:
     }
   });
 });
-

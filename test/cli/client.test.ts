@@ -57,11 +57,18 @@ describe('client commands and a running daemon', () => {
   });
 
   test('an invalid config in the folder does not lock the operator out: status, logs and stop still work', async () => {
-    for (const broken of ['programs:\n  api: { restart: sometimes }\n', 'programs:\n  api: { command: [node\n', 'home: [not, a, path]\nprograms: 3\n']) {
+    for (const broken of [
+      'programs:\n  api: { restart: sometimes }\n',
+      'programs:\n  api: { command: [node\n',
+      'home: [not, a, path]\nprograms: 3\n',
+    ]) {
       p.write(broken);
       const status = await cli(['status', '--json'], { cwd: p.dir });
       assert.equal(status.code, 0, status.stderr);
-      assert.deepEqual((JSON.parse(status.stdout) as Status).programs.map((x) => x.name), ['api', 'other']);
+      assert.deepEqual(
+        (JSON.parse(status.stdout) as Status).programs.map((x) => x.name),
+        ['api', 'other'],
+      );
       const logs = await cli(['logs', 'api', '-n', '1'], { cwd: p.dir });
       assert.equal(logs.code, 0, logs.stderr);
       assert.match(logs.stdout, /^\S+Z api\[0\] out \| /);
@@ -100,15 +107,19 @@ describe('client commands and a running daemon', () => {
     assert.equal(run.stderr, 'bosun: no such config file: typo.yaml\n');
   });
 
-  test("another user is told permission denied (exit 1), not that no daemon runs", { skip: isRoot ? false : 'needs root to act as another user' }, async () => {
-    const r = await cliAs('nobody', ['status', '--home', p.home]);
-    assert.equal(r.code, 1, r.stderr);
-    assert.equal(r.stderr, `bosun: permission denied: the daemon on ${p.home} belongs to user root; use sudo\n`);
-  });
+  test(
+    'another user is told permission denied (exit 1), not that no daemon runs',
+    { skip: isRoot ? false : 'needs root to act as another user' },
+    async () => {
+      const r = await cliAs('nobody', ['status', '--home', p.home]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, `bosun: permission denied: the daemon on ${p.home} belongs to user root; use sudo\n`);
+    },
+  );
 });
 
 describe('client commands after the config changed', () => {
-  test("editing home under a running daemon: status still finds it, and says where it runs", async () => {
+  test('editing home under a running daemon: status still finds it, and says where it runs', async () => {
     const p = tempProject(`home: ./first\ndashboard: false\nprograms:\n  api: { command: ${prog()} }\n`);
     let d: Daemon | undefined;
     try {
@@ -116,8 +127,14 @@ describe('client commands after the config changed', () => {
       p.write(`home: ./second\ndashboard: false\nprograms:\n  api: { command: ${prog()} }\n`);
       const r = await cli(['status', '--json'], { cwd: p.dir });
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual((JSON.parse(r.stdout) as Status).programs.map((x) => x.name), ['api']);
-      assert.equal(r.stderr, `bosun: the daemon of ${p.config} runs on home ${join(p.dir, 'first')} (the config now says ${join(p.dir, 'second')})\n`);
+      assert.deepEqual(
+        (JSON.parse(r.stdout) as Status).programs.map((x) => x.name),
+        ['api'],
+      );
+      assert.equal(
+        r.stderr,
+        `bosun: the daemon of ${p.config} runs on home ${join(p.dir, 'first')} (the config now says ${join(p.dir, 'second')})\n`,
+      );
       // A home of another config is not taken for this one's.
       const other = tempProject(`home: ./second\nprograms:\n  api: { command: ${prog()} }\n`);
       try {
@@ -156,18 +173,22 @@ describe('bosun start', () => {
     }
   });
 
-  test('on a home it may not create: one line saying permission denied, exit 1, no trace', { skip: isRoot ? false : 'needs root to act as another user' }, async () => {
-    const m = `bosun-eacces-${process.pid}`;
-    const p = tempProject(`dashboard: false\nprograms:\n  api: { command: ${prog()}, env: { BOSUN_TEST_VALUE: ${m} } }\n`);
-    try {
-      // nobody can read the config but not create .bosun beside it.
-      chmodSync(p.dir, 0o755);
-      const r = await cliAs('nobody', ['start', '-c', p.config]);
-      assert.equal(r.code, 1, r.stderr);
-      assert.equal(r.stderr, `bosun: cannot create home ${p.home}: EACCES: permission denied, mkdir '${p.home}'\n`);
-      assert.deepEqual(processesWith(m), []);
-    } finally {
-      p.cleanup();
-    }
-  });
+  test(
+    'on a home it may not create: one line saying permission denied, exit 1, no trace',
+    { skip: isRoot ? false : 'needs root to act as another user' },
+    async () => {
+      const m = `bosun-eacces-${process.pid}`;
+      const p = tempProject(`dashboard: false\nprograms:\n  api: { command: ${prog()}, env: { BOSUN_TEST_VALUE: ${m} } }\n`);
+      try {
+        // nobody can read the config but not create .bosun beside it.
+        chmodSync(p.dir, 0o755);
+        const r = await cliAs('nobody', ['start', '-c', p.config]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stderr, `bosun: cannot create home ${p.home}: EACCES: permission denied, mkdir '${p.home}'\n`);
+        assert.deepEqual(processesWith(m), []);
+      } finally {
+        p.cleanup();
+      }
+    },
+  );
 });

@@ -58,7 +58,10 @@ programs:
     const after = await d.status();
     assert.notEqual(after.programs[2]!.pid, before.programs[2]!.pid);
     assert.equal(after.programs[2]!.restarts, 0, 'a restart by command does not count');
-    assert.equal((await fetch(`${base}api/programs/nope/stop`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status, 404);
+    assert.equal(
+      (await fetch(`${base}api/programs/nope/stop`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status,
+      404,
+    );
     assert.equal(await statusWithHost(`${base}metrics`, 'evil.example'), 403, 'DNS-rebinding hosts are refused');
     assert.equal(await statusWithHost(`${base}metrics`, 'localhost'), 200);
   });
@@ -67,9 +70,24 @@ programs:
     const s = await d.until('all running', (s) => s.programs.every((x) => x.pid !== null));
     assert.equal((await fetch(`${base}api/status`)).status, 403);
     const api = (await (await fetch(`${base}api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as typeof s;
-    assert.deepEqual(api.programs.map((x) => [x.name, x.instance, x.pid]), s.programs.map((x) => [x.name, x.instance, x.pid]));
-    assert.deepEqual(Object.keys(api.programs[0]!).slice(0, 8), ['name', 'instance', 'pid', 'state', 'restarts', 'uptimeMs', 'memoryBytes', 'cpuPercent']);
-    assert.deepEqual(s.programs.map((x) => `${x.name}[${x.instance}]`), ['api[0]', 'api[1]', 'other[0]']);
+    assert.deepEqual(
+      api.programs.map((x) => [x.name, x.instance, x.pid]),
+      s.programs.map((x) => [x.name, x.instance, x.pid]),
+    );
+    assert.deepEqual(Object.keys(api.programs[0]!).slice(0, 8), [
+      'name',
+      'instance',
+      'pid',
+      'state',
+      'restarts',
+      'uptimeMs',
+      'memoryBytes',
+      'cpuPercent',
+    ]);
+    assert.deepEqual(
+      s.programs.map((x) => `${x.name}[${x.instance}]`),
+      ['api[0]', 'api[1]', 'other[0]'],
+    );
     const metrics = await (await fetch(`${base}metrics`)).text();
     assert.match(metrics, /^# TYPE bosun_program_up gauge$/m);
     assert.match(metrics, /^bosun_program_up\{program="api",instance="1"\} 1$/m);
@@ -92,7 +110,10 @@ programs:
     const b = await cli(['--home', p.home, 'status', '--json']);
     assert.equal(a.code, 0);
     assert.equal(b.code, 0);
-    assert.deepEqual(JSON.parse(a.stdout).programs.map((x: { name: string }) => x.name), JSON.parse(b.stdout).programs.map((x: { name: string }) => x.name));
+    assert.deepEqual(
+      JSON.parse(a.stdout).programs.map((x: { name: string }) => x.name),
+      JSON.parse(b.stdout).programs.map((x: { name: string }) => x.name),
+    );
     const unknown = await cli(['restart', 'nope', '--home', p.home]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /unknown program 'nope'/);
@@ -110,7 +131,13 @@ programs:
     assert.equal(stop.code, 0, stop.stderr);
     for (const pid of pids) assert.equal(existsSync(`/proc/${pid}`), false, `pid ${pid} is gone when stop returns`);
     const stopped = await d.status();
-    assert.deepEqual(stopped.programs.slice(0, 2).map((x) => [x.state, x.pid, x.uptimeMs, x.cpuPercent]), [['stopped', null, 0, 0], ['stopped', null, 0, 0]]);
+    assert.deepEqual(
+      stopped.programs.slice(0, 2).map((x) => [x.state, x.pid, x.uptimeMs, x.cpuPercent]),
+      [
+        ['stopped', null, 0, 0],
+        ['stopped', null, 0, 0],
+      ],
+    );
     const restart = await cli(['restart', 'api', '--home', p.home]);
     assert.equal(restart.code, 0);
     const now = await d.status();
@@ -133,7 +160,10 @@ programs:
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
       // api ticks every 100 ms, so new lines keep coming whenever the follower starts reading.
-      await waitFor('ticks from both instances', () => /^\S+Z api\[0\] out \| tick$/m.test(out) && /^\S+Z api\[1\] out \| tick$/m.test(out));
+      await waitFor(
+        'ticks from both instances',
+        () => /^\S+Z api\[0\] out \| tick$/m.test(out) && /^\S+Z api\[1\] out \| tick$/m.test(out),
+      );
     } finally {
       child.kill('SIGINT');
     }

@@ -4,7 +4,18 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -26,7 +37,11 @@ describe('daemon.log', () => {
       assert.equal(existsSync(`${path}.3`), false, 'no more than keep rotated files');
       const files = [`${path}.2`, `${path}.1`, path];
       for (const f of files) assert.ok(statSync(f).size <= 4096, `${f} is within maxSize`);
-      const kept = files.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l !== ''));
+      const kept = files.flatMap((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       assert.deepEqual(kept, lines.slice(-kept.length), 'the kept lines are the newest ones, in order, none missing');
       assert.ok(kept.length > 100);
       assert.deepEqual(out.problems(), []);
@@ -52,35 +67,42 @@ describe('daemon.log', () => {
     }
   });
 
-  test('a full disk costs lines, not the writer; once space is back the next line says how many were lost', { skip: isRoot ? false : 'needs root to mount a tmpfs' }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bosun-dlog-'));
-    const mnt = join(dir, 'mnt');
-    mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
-    const path = join(mnt, 'daemon.log');
-    const out = DaemonOutput.file(path);
-    try {
-      out.line('first');
-      fill(join(mnt, 'filler'));
-      // The file's last page may still hold some bytes: write until lines are lost.
-      for (let i = 0; i < 200 && out.problems().length === 0; i++) out.line(`lost ${i} ${'y'.repeat(100)}`);
-      const [problem] = out.problems();
-      assert.equal(problem?.target, path);
-      assert.match(problem!.error, /ENOSPC/);
-      out.line('also lost');
-      assert.equal(out.problems()[0]!.lost, 2);
-      rmSync(join(mnt, 'filler'));
-      out.line('back');
-      assert.deepEqual(out.problems(), []);
-      const text = readFileSync(path, 'utf8');
-      assert.match(text, /^first\n/);
-      assert.match(text, /\nbosun: .*daemon\.log: ENOSPC: no space left on device, write; 2 lines could not be written; writing again\nback\n$/);
-    } finally {
-      out.close();
-      execFileSync('umount', [mnt]);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  test(
+    'a full disk costs lines, not the writer; once space is back the next line says how many were lost',
+    { skip: isRoot ? false : 'needs root to mount a tmpfs' },
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'bosun-dlog-'));
+      const mnt = join(dir, 'mnt');
+      mkdirSync(mnt);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+      const path = join(mnt, 'daemon.log');
+      const out = DaemonOutput.file(path);
+      try {
+        out.line('first');
+        fill(join(mnt, 'filler'));
+        // The file's last page may still hold some bytes: write until lines are lost.
+        for (let i = 0; i < 200 && out.problems().length === 0; i++) out.line(`lost ${i} ${'y'.repeat(100)}`);
+        const [problem] = out.problems();
+        assert.equal(problem?.target, path);
+        assert.match(problem!.error, /ENOSPC/);
+        out.line('also lost');
+        assert.equal(out.problems()[0]!.lost, 2);
+        rmSync(join(mnt, 'filler'));
+        out.line('back');
+        assert.deepEqual(out.problems(), []);
+        const text = readFileSync(path, 'utf8');
+        assert.match(text, /^first\n/);
+        assert.match(
+          text,
+          /\nbosun: .*daemon\.log: ENOSPC: no space left on device, write; 2 lines could not be written; writing again\nback\n$/,
+        );
+      } finally {
+        out.close();
+        execFileSync('umount', [mnt]);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 /** Fills the file system holding `file` (a tmpfs in these tests) to the last block. */
@@ -95,7 +117,9 @@ function fill(file: string): void {
 describe("bosun run's stdout", () => {
   test('on a full device (/dev/full): the daemon keeps running and its programs too', async () => {
     const m = `bosun-full-${process.pid}`;
-    const p = tempProject(`dashboard: false\nprograms:\n  api: { command: ${prog('--tick', 100)}, env: { BOSUN_TEST_VALUE: ${m} }, logs: { file: api.log } }\n`);
+    const p = tempProject(
+      `dashboard: false\nprograms:\n  api: { command: ${prog('--tick', 100)}, env: { BOSUN_TEST_VALUE: ${m} }, logs: { file: api.log } }\n`,
+    );
     const full = openSync('/dev/full', 'w');
     const child = spawn(process.execPath, [CLI, 'run'], { cwd: p.dir, stdio: ['ignore', full, 'pipe'] });
     closeSync(full);
@@ -148,43 +172,53 @@ describe("bosun run's stdout", () => {
 });
 
 describe('the detached daemon with its home on a full disk', () => {
-  test('keeps supervising; daemon.log takes lines again, with a note of the lost ones, once space is back', { skip: isRoot ? false : 'needs root to mount a tmpfs' }, async () => {
-    const m = `bosun-enospc-${process.pid}`;
-    const p = tempProject('');
-    const home = join(p.dir, 'home');
-    mkdirSync(home);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', home]);
-    const log = join(home, 'daemon.log');
-    const filler = join(home, 'filler');
-    try {
-      // Program logs live elsewhere: this is about the daemon's own output.
-      p.write(`home: ./home\ndashboard: false\nprograms:\n  api: { command: [sleep, "1000"], env: { BOSUN_TEST_VALUE: ${m} }, instances: 20, logs: { file: api.log } }\n`);
-      const started = await cli(['start'], { cwd: p.dir });
-      assert.equal(started.code, 0, started.stderr);
-      fill(filler);
-      let size = statSync(log).size;
-      // Restart until daemon.log stops growing: its writes fail from then on.
-      for (let i = 0; ; i++) {
-        assert.ok(i < 10, 'daemon.log kept growing on a full disk');
-        const r = await cli(['restart', 'all', '--home', home]);
-        assert.equal(r.code, 0, r.stderr);
-        const now = statSync(log).size;
-        if (now === size) break;
-        size = now;
+  test(
+    'keeps supervising; daemon.log takes lines again, with a note of the lost ones, once space is back',
+    { skip: isRoot ? false : 'needs root to mount a tmpfs' },
+    async () => {
+      const m = `bosun-enospc-${process.pid}`;
+      const p = tempProject('');
+      const home = join(p.dir, 'home');
+      mkdirSync(home);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', home]);
+      const log = join(home, 'daemon.log');
+      const filler = join(home, 'filler');
+      try {
+        // Program logs live elsewhere: this is about the daemon's own output.
+        p.write(
+          `home: ./home\ndashboard: false\nprograms:\n  api: { command: [sleep, "1000"], env: { BOSUN_TEST_VALUE: ${m} }, instances: 20, logs: { file: api.log } }\n`,
+        );
+        const started = await cli(['start'], { cwd: p.dir });
+        assert.equal(started.code, 0, started.stderr);
+        fill(filler);
+        let size = statSync(log).size;
+        // Restart until daemon.log stops growing: its writes fail from then on.
+        for (let i = 0; ; i++) {
+          assert.ok(i < 10, 'daemon.log kept growing on a full disk');
+          const r = await cli(['restart', 'all', '--home', home]);
+          assert.equal(r.code, 0, r.stderr);
+          const now = statSync(log).size;
+          if (now === size) break;
+          size = now;
+        }
+        const s = JSON.parse((await cli(['status', '--json', '--home', home])).stdout) as Status;
+        assert.equal(s.programs.length, 20);
+        for (const x of s.programs)
+          assert.ok(x.state === 'running' && x.pid !== null && existsSync(`/proc/${x.pid}`), `${x.name}[${x.instance}] runs`);
+        rmSync(filler);
+        assert.equal((await cli(['restart', 'api', '--home', home])).code, 0);
+        const text = readFileSync(log, 'utf8');
+        assert.match(
+          text,
+          /bosun: .*daemon\.log: ENOSPC: no space left on device, write; \d+ lines? could not be written; writing again\n/,
+        );
+        assert.match(text.slice(text.lastIndexOf('writing again')), / api\[19\] started pid=\d+/);
+      } finally {
+        await cli(['shutdown', '--home', home]);
+        await until(() => processesWith(m).length === 0, 'the fleet gone', 10_000).catch(() => undefined);
+        execFileSync('umount', [home]);
+        p.cleanup();
       }
-      const s = JSON.parse((await cli(['status', '--json', '--home', home])).stdout) as Status;
-      assert.equal(s.programs.length, 20);
-      for (const x of s.programs) assert.ok(x.state === 'running' && x.pid !== null && existsSync(`/proc/${x.pid}`), `${x.name}[${x.instance}] runs`);
-      rmSync(filler);
-      assert.equal((await cli(['restart', 'api', '--home', home])).code, 0);
-      const text = readFileSync(log, 'utf8');
-      assert.match(text, /bosun: .*daemon\.log: ENOSPC: no space left on device, write; \d+ lines? could not be written; writing again\n/);
-      assert.match(text.slice(text.lastIndexOf('writing again')), / api\[19\] started pid=\d+/);
-    } finally {
-      await cli(['shutdown', '--home', home]);
-      await until(() => processesWith(m).length === 0, 'the fleet gone', 10_000).catch(() => undefined);
-      execFileSync('umount', [home]);
-      p.cleanup();
-    }
-  });
+    },
+  );
 });

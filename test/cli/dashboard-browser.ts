@@ -10,7 +10,13 @@ import { chromium, type BrowserContext, type Locator, type Page } from 'playwrig
 import { TEST_OUTPUT, startDaemon, tempProject, type Daemon } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-export const BROWSER_TEST = { skip: !existsSync(CHROMIUM) && !process.env.CI && 'no /usr/bin/chromium (apt-get install -y chromium); under CI, where .ci/run installs it, this fails instead', timeout: 120_000 };
+export const BROWSER_TEST = {
+  skip:
+    !existsSync(CHROMIUM) &&
+    !process.env.CI &&
+    'no /usr/bin/chromium (apt-get install -y chromium); under CI, where .ci/run installs it, this fails instead',
+  timeout: 120_000,
+};
 
 export interface Session {
   d: Daemon;
@@ -55,9 +61,11 @@ export async function openDashboard(s: Session, key: string, viewport?: { width:
   page.on('pageerror', (e) => errors.push(e.message));
   if (viewport !== undefined) await page.setViewportSize(viewport);
   await page.goto(`${s.base}#token=${s.token}`);
-  await inst(page, key).waitFor({ timeout: 15_000 }).catch((err: unknown) => {
-    throw new Error(`the page never showed ${key}${errors.length > 0 ? ` (page errors: ${errors.join('; ')})` : ''}`, { cause: err });
-  });
+  await inst(page, key)
+    .waitFor({ timeout: 15_000 })
+    .catch((err: unknown) => {
+      throw new Error(`the page never showed ${key}${errors.length > 0 ? ` (page errors: ${errors.join('; ')})` : ''}`, { cause: err });
+    });
   return page;
 }
 

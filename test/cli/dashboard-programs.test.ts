@@ -12,14 +12,26 @@ import { validateConfig } from '../../src/fleet/config.js';
 const FILE = join('/srv/app', 'bosun.config.yaml');
 
 test('details name the command, cwd, env keys (never values), limits and log files', () => {
-  const config = validateConfig({
-    home: '/srv/app/.bosun',
-    programs: {
-      api: { command: 'node server.js --port 3000', cwd: 'api', env: { TOKEN: 'hush-7', PORT: '3000' }, instances: 2, ready: { log: 'listening' }, memoryLimit: '256MB', after: ['db'] },
-      db: { command: ['postgres', '-D', 'data dir'], shell: false },
-      sh: { command: 'echo $HOME', shell: true },
+  const config = validateConfig(
+    {
+      home: '/srv/app/.bosun',
+      programs: {
+        api: {
+          command: 'node server.js --port 3000',
+          cwd: 'api',
+          env: { TOKEN: 'hush-7', PORT: '3000' },
+          instances: 2,
+          ready: { log: 'listening' },
+          memoryLimit: '256MB',
+          after: ['db'],
+        },
+        db: { command: ['postgres', '-D', 'data dir'], shell: false },
+        sh: { command: 'echo $HOME', shell: true },
+      },
     },
-  }, FILE, { checkFiles: false });
+    FILE,
+    { checkFiles: false },
+  );
   const [api, db, sh] = programInfos(config);
   assert.deepEqual(api!.command, ['node', 'server.js', '--port', '3000']);
   assert.equal(api!.cwd, '/srv/app/api');
@@ -40,11 +52,24 @@ test('sockets, watch, schedule, rolling and env file are shown when the config h
   try {
     mkdirSync(join(dir, 'src'));
     writeFileSync(join(dir, '.env'), 'FROM_FILE=hush-8\n');
-    const config = validateConfig({
-      programs: {
-        web: { command: ['node', 'web.js'], instances: 2, listen: [3000, 'unix:web.sock'], rolling: true, envFile: '.env', env: { OWN: 'x' }, watch: { paths: ['src'], ignore: ['*.tmp'], debounce: '250ms' }, cronRestart: '0 3 * * *' },
+    const config = validateConfig(
+      {
+        programs: {
+          web: {
+            command: ['node', 'web.js'],
+            instances: 2,
+            listen: [3000, 'unix:web.sock'],
+            rolling: true,
+            envFile: '.env',
+            env: { OWN: 'x' },
+            watch: { paths: ['src'], ignore: ['*.tmp'], debounce: '250ms' },
+            cronRestart: '0 3 * * *',
+          },
+        },
       },
-    }, join(dir, 'bosun.config.yaml'), { checkFiles: false });
+      join(dir, 'bosun.config.yaml'),
+      { checkFiles: false },
+    );
     const [info] = programInfos(config);
     assert.equal(info!.listen.length, 2);
     assert.equal(info!.listen[0], '3000');

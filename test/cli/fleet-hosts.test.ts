@@ -51,7 +51,10 @@ function assertNoOverlap(list: Tenure[]): void {
   for (let i = 1; i < list.length; i++) {
     const prev = list[i - 1]!;
     const cur = list[i]!;
-    assert.ok(cur.from > prev.to, `overlap: ${prev.host} (pid ${prev.pid}) ran until ${prev.to}, ${cur.host} (pid ${cur.pid}) began at ${cur.from}`);
+    assert.ok(
+      cur.from > prev.to,
+      `overlap: ${prev.host} (pid ${prev.pid}) ran until ${prev.to}, ${cur.host} (pid ${cur.pid}) began at ${cur.from}`,
+    );
   }
 }
 
@@ -137,15 +140,23 @@ programs:
 
   /** The host of the tenure that is beating now (its last heartbeat within 300 ms). */
   async function holder(): Promise<Tenure> {
-    return waitFor('a host to run the singleton', () => {
-      const last = tenures(beats()).at(-1);
-      return last !== undefined && monotonicMs() - last.to < 300 ? last : undefined;
-    }, 20_000);
+    return waitFor(
+      'a host to run the singleton',
+      () => {
+        const last = tenures(beats()).at(-1);
+        return last !== undefined && monotonicMs() - last.to < 300 ? last : undefined;
+      },
+      20_000,
+    );
   }
 
   /** Waits for a tenure on another host than `old` to begin after `t0`; returns how long after t0. */
   async function takeover(old: Tenure, t0: number): Promise<{ tenure: Tenure; ms: number }> {
-    const tenure = await waitFor(`another host than ${old.host} to run the singleton`, () => tenures(beats()).find((t) => t.host !== old.host && t.from > old.from), 20_000);
+    const tenure = await waitFor(
+      `another host than ${old.host} to run the singleton`,
+      () => tenures(beats()).find((t) => t.host !== old.host && t.from > old.from),
+      20_000,
+    );
     return { tenure, ms: tenure.from - t0 };
   }
 
@@ -155,7 +166,10 @@ programs:
     const token = readFileSync(`${home}/token`, 'utf8').trim();
     assert.equal((await fetch(`${base}api/fleet`)).status, 403, 'no token, no fleet');
     const api = (await (await fetch(`${base}api/fleet`, { headers: { authorization: `Bearer ${token}` } })).json()) as FleetBody;
-    assert.deepEqual(api.hosts.map((h) => h.host), ['a', 'b', 'c']);
+    assert.deepEqual(
+      api.hosts.map((h) => h.host),
+      ['a', 'b', 'c'],
+    );
     if (!existsSync(CHROMIUM)) {
       assert.ok(!process.env.CI, 'under CI Chromium is installed');
       return; // no browser here: the API above is what the page renders
@@ -195,13 +209,17 @@ programs:
       [new URL(`/bosun_missing_${process.pid}`, DATABASE_URL).toString(), /^fleet\.database: cannot use .*does not exist/m],
     ];
     for (const [database, pattern] of cases) {
-      const p = tempProject(`dashboard: false\nfleet: { database: ${JSON.stringify(database)}, host: x, schema: ${schema} }\nprograms:\n  web: { command: [node, -e, "setInterval(() => {}, 1000)"] }\n`);
+      const p = tempProject(
+        `dashboard: false\nfleet: { database: ${JSON.stringify(database)}, host: x, schema: ${schema} }\nprograms:\n  web: { command: [node, -e, "setInterval(() => {}, 1000)"] }\n`,
+      );
       const r = await cli(['run', '--config', p.config], { timeoutMs: 30_000 });
       p.cleanup();
       assert.equal(r.code, 2, `${database}: ${r.stderr}`);
       assert.match(r.stderr, pattern);
     }
-    const p = tempProject(`dashboard: false\nfleet: { database: ${JSON.stringify(DATABASE_URL)}, host: x, leaseTtl: 2s, schema: ${schema} }\nprograms:\n  beat: { command: [node, -e, "setInterval(() => {}, 1000)"], placement: singleton, killTimeout: 5s }\n`);
+    const p = tempProject(
+      `dashboard: false\nfleet: { database: ${JSON.stringify(DATABASE_URL)}, host: x, leaseTtl: 2s, schema: ${schema} }\nprograms:\n  beat: { command: [node, -e, "setInterval(() => {}, 1000)"], placement: singleton, killTimeout: 5s }\n`,
+    );
     const r = await cli(['run', '--config', p.config]);
     p.cleanup();
     assert.equal(r.code, 2, r.stderr);
@@ -212,12 +230,17 @@ programs:
     const loads = async (yaml: string, check: (home: string) => Promise<void>) => {
       const p = tempProject(yaml);
       const trace = join(p.dir, 'loads');
-      const child = spawn(process.execPath, ['--import', TRACE, CLI, 'run', p.config], { env: { ...process.env, BOSUN_TRACE_LOADS: trace }, stdio: 'ignore' });
+      const child = spawn(process.execPath, ['--import', TRACE, CLI, 'run', p.config], {
+        env: { ...process.env, BOSUN_TRACE_LOADS: trace },
+        stdio: 'ignore',
+      });
       try {
         await waitFor('the daemon to answer', async () => (await cli(['status', '--home', p.home])).code === 0 || undefined);
         await check(p.home);
         assert.equal((await cli(['shutdown', '--home', p.home])).code, 0);
-        return readFileSync(trace, 'utf8').split('\n').filter((u) => u.includes('/node_modules/pg/'));
+        return readFileSync(trace, 'utf8')
+          .split('\n')
+          .filter((u) => u.includes('/node_modules/pg/'));
       } finally {
         child.kill('SIGKILL');
         p.cleanup();
@@ -230,7 +253,10 @@ programs:
       assert.match(r.stderr, /not part of a fleet: its config has no fleet\.database/);
     });
     assert.deepEqual(without, [], 'no pg module without fleet');
-    const withFleet = await loads(`dashboard: false\nfleet: { database: ${JSON.stringify(DATABASE_URL)}, host: loads, schema: ${schema}_loads }\nprograms:\n  web: { ${idle} }\n`, async () => {});
+    const withFleet = await loads(
+      `dashboard: false\nfleet: { database: ${JSON.stringify(DATABASE_URL)}, host: loads, schema: ${schema}_loads }\nprograms:\n  web: { ${idle} }\n`,
+      async () => {},
+    );
     assert.ok(withFleet.length > 0, 'the trace sees pg when the config has fleet');
     await sql(`DROP SCHEMA IF EXISTS "${schema}_loads" CASCADE`);
   });
@@ -242,12 +268,23 @@ programs:
       const b = await fleet('a');
       return b.programs.length === 9 && b.programs.filter((p) => p.name === 'beat' && p.state === 'standby').length === 2 ? b : undefined;
     });
-    assert.deepEqual(body.hosts.map((h) => [h.host, h.state]), [['a', 'up'], ['b', 'up'], ['c', 'up']]);
+    assert.deepEqual(
+      body.hosts.map((h) => [h.host, h.state]),
+      [
+        ['a', 'up'],
+        ['b', 'up'],
+        ['c', 'up'],
+      ],
+    );
     for (const p of body.programs) assert.ok(names.includes(p.host as (typeof names)[number]), `host on every row: ${JSON.stringify(p)}`);
     const beatRows = body.programs.filter((p) => p.name === 'beat');
-    assert.deepEqual(beatRows.filter((p) => p.state === 'running').map((p) => p.host), [first.host]);
+    assert.deepEqual(
+      beatRows.filter((p) => p.state === 'running').map((p) => p.host),
+      [first.host],
+    );
     // What comes after the singleton runs on its holder only; a standby program is not ready.
-    for (const p of body.programs.filter((x) => x.name === 'report')) assert.equal(p.state, p.host === first.host ? 'running' : 'waiting', JSON.stringify(p));
+    for (const p of body.programs.filter((x) => x.name === 'report'))
+      assert.equal(p.state, p.host === first.host ? 'running' : 'waiting', JSON.stringify(p));
     for (const p of body.programs.filter((x) => x.name === 'web')) assert.equal(p.state, 'running');
     const table = await cli(['status', '--fleet', '--home', projects.get('b')!.home]);
     assert.equal(table.code, 0, table.stderr);
@@ -274,19 +311,31 @@ programs:
     const seenUp: number[] = [];
     const [killed, unreachableMs] = await Promise.all([
       takeover(old, t0),
-      waitFor(`${old.host} to show as unreachable`, async () => {
-        const began = monotonicMs() - t0;
-        const b = await fleet(watcher);
-        const h = b.hosts.find((x) => x.host === old.host);
-        if (h?.state === 'up') seenUp.push(began);
-        if (h?.state !== 'unreachable') return undefined;
-        assert.ok(b.programs.filter((p) => p.host === old.host).every((p) => p.state === 'unreachable'), 'its rows are not shown as running');
-        return monotonicMs() - t0;
-      }, 20_000),
+      waitFor(
+        `${old.host} to show as unreachable`,
+        async () => {
+          const began = monotonicMs() - t0;
+          const b = await fleet(watcher);
+          const h = b.hosts.find((x) => x.host === old.host);
+          if (h?.state === 'up') seenUp.push(began);
+          if (h?.state !== 'unreachable') return undefined;
+          assert.ok(
+            b.programs.filter((p) => p.host === old.host).every((p) => p.state === 'unreachable'),
+            'its rows are not shown as running',
+          );
+          return monotonicMs() - t0;
+        },
+        20_000,
+      ),
     ]);
-    log.push(`SIGKILL of ${old.host}: ${killed.tenure.host} after ${killed.ms}ms; unreachable seen after ${unreachableMs}ms (last seen up by a call begun at ${Math.max(0, ...seenUp)}ms)`);
+    log.push(
+      `SIGKILL of ${old.host}: ${killed.tenure.host} after ${killed.ms}ms; unreachable seen after ${unreachableMs}ms (last seen up by a call begun at ${Math.max(0, ...seenUp)}ms)`,
+    );
     assert.ok(killed.ms <= bound, log.at(-1));
-    assert.ok(seenUp.every((began) => began <= TTL + 200), log.at(-1));
+    assert.ok(
+      seenUp.every((began) => began <= TTL + 200),
+      log.at(-1),
+    );
     // The host comes back on its home and takes its name again (its predecessor there is dead).
     await daemons.get(old.host)!.exited;
     await start(old.host);
@@ -313,7 +362,11 @@ programs:
     log.push(`SIGSTOP of ${old.host}: ${stopped.tenure.host} after ${stopped.ms}ms`);
     assert.ok(stopped.ms <= bound, log.at(-1));
     // Thawed, it finds the lease taken and stays standby.
-    await waitFor(`${old.host} to show standby after it thawed`, async () => (await fleet(old.host)).programs.some((p) => p.host === old.host && p.name === 'beat' && p.state === 'standby') || undefined);
+    await waitFor(
+      `${old.host} to show standby after it thawed`,
+      async () =>
+        (await fleet(old.host)).programs.some((p) => p.host === old.host && p.name === 'beat' && p.state === 'standby') || undefined,
+    );
 
     // 4. A clean shutdown of the holder releases the lease.
     old = await holder();

@@ -67,7 +67,11 @@ export function jitteredAround(line: string, baseMs: number): boolean {
   return ms >= Math.floor(baseMs * 0.9) && ms <= Math.ceil(baseMs * 1.1);
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -78,7 +82,20 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false |
 }
 
 export interface Status {
-  programs: { name: string; instance: number; pid: number | null; state: string; restarts: number; uptimeMs: number; memoryBytes: number; cpuPercent: number; lastExit?: { code: number | null; signal: string | null; at: string }; reason?: string; detail?: string; waitingFor?: string[] }[];
+  programs: {
+    name: string;
+    instance: number;
+    pid: number | null;
+    state: string;
+    restarts: number;
+    uptimeMs: number;
+    memoryBytes: number;
+    cpuPercent: number;
+    lastExit?: { code: number | null; signal: string | null; at: string };
+    reason?: string;
+    detail?: string;
+    waitingFor?: string[];
+  }[];
 }
 
 /** A foreground `bosun run` in `dir`, its stdout lines collected. */
@@ -111,10 +128,14 @@ export class Daemon {
 
   /** Waits until a line matches; returns its index. */
   line(pattern: RegExp, timeoutMs = 15_000, from = 0): Promise<number> {
-    return waitFor(`a line matching ${pattern} (got:\n${this.lines.join('\n')}\n${this.stderr})`, () => {
-      const i = this.lines.findIndex((l, n) => n >= from && pattern.test(l));
-      return i < 0 ? undefined : i;
-    }, timeoutMs);
+    return waitFor(
+      `a line matching ${pattern} (got:\n${this.lines.join('\n')}\n${this.stderr})`,
+      () => {
+        const i = this.lines.findIndex((l, n) => n >= from && pattern.test(l));
+        return i < 0 ? undefined : i;
+      },
+      timeoutMs,
+    );
   }
 
   async status(): Promise<Status> {
@@ -124,10 +145,14 @@ export class Daemon {
   }
 
   async until(what: string, pred: (s: Status) => boolean, timeoutMs = 15_000): Promise<Status> {
-    return waitFor(what, async () => {
-      const s = await this.status();
-      return pred(s) ? s : undefined;
-    }, timeoutMs);
+    return waitFor(
+      what,
+      async () => {
+        const s = await this.status();
+        return pred(s) ? s : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** Shuts the daemon down (or kills it if that fails); safe to call twice. */

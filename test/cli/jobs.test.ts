@@ -22,9 +22,13 @@ async function seed(q: JobQueue): Promise<Job[]> {
     { kind: 'email', payload: 2, options: { maxAttempts: 1 } },
   ]);
   await q.add('email', 3);
-  const w = q.worker('email', (job) => {
-    if (job.payload !== 3) throw new Error(`smtp refused ${String(job.payload)}\n    at send (mail.js:1:1)`);
-  }, { pollMs: 20 });
+  const w = q.worker(
+    'email',
+    (job) => {
+      if (job.payload !== 3) throw new Error(`smtp refused ${String(job.payload)}\n    at send (mail.js:1:1)`);
+    },
+    { pollMs: 20 },
+  );
   await waitFor('seeded', async () => (await q.counts()).byKind['email']?.failed === 2 && (await q.counts()).byKind['email']?.done === 1);
   await stopWorker(w);
   return bad;
@@ -98,7 +102,7 @@ describe('bosun jobs', () => {
     assert.match(down.stderr, /cannot open the queue/);
   });
 
-  test('a PGlite queue: the config\'s queue key, and a directory held by another process named', async () => {
+  test("a PGlite queue: the config's queue key, and a directory held by another process named", async () => {
     const p = tempProject(`queue: { pglite: ./jobs }\nprograms:\n  a: { command: ${prog()} }\n`);
     try {
       const local = await JobQueue.open({ store: pgliteStore(join(p.dir, 'jobs')) });
@@ -115,7 +119,7 @@ describe('bosun jobs', () => {
     }
   });
 
-  test('the config\'s queue key is validated: exactly one of database or pglite', async () => {
+  test("the config's queue key is validated: exactly one of database or pglite", async () => {
     for (const [yaml, message] of [
       ['queue: {}', /^queue: expected exactly one of database \(a PostgreSQL URL\) or pglite \(a directory\), got neither$/m],
       ['queue: { database: "postgres://x", pglite: ./q }', /^queue: expected exactly one of .* got both$/m],
@@ -150,7 +154,9 @@ describe('the dashboard queue page', () => {
   });
 
   test('its data and actions need the token; with it: counts, failed jobs, retry and cancel', async () => {
-    const p = tempProject(`dashboard: { port: 0 }\nqueue: { database: "${DATABASE_URL}", schema: ${schema} }\nprograms:\n  a: { command: ${prog()} }\n`);
+    const p = tempProject(
+      `dashboard: { port: 0 }\nqueue: { database: "${DATABASE_URL}", schema: ${schema} }\nprograms:\n  a: { command: ${prog()} }\n`,
+    );
     const d = await startDaemon(p.dir, p.home);
     try {
       const base = d.lines[await d.line(/^dashboard http:\/\/127\.0\.0\.1:\d+\/$/)]!.split(' ')[1]!;
@@ -163,9 +169,15 @@ describe('the dashboard queue page', () => {
       assert.equal((await fetch(`${base}api/queue`, { headers: { authorization: 'Bearer 00' } })).status, 403);
       assert.equal((await fetch(`${base}api/queue/jobs/${bad[0]!.id}/retry`, { method: 'POST' })).status, 403);
       assert.equal((await q.get(bad[0]!.id))!.state, 'failed', 'nothing changed without the token');
-      const data = (await (await fetch(`${base}api/queue`, { headers: auth })).json()) as { counts: { byKind: Record<string, Record<string, number>> }; failed: { id: string; error: string }[] };
+      const data = (await (await fetch(`${base}api/queue`, { headers: auth })).json()) as {
+        counts: { byKind: Record<string, Record<string, number>> };
+        failed: { id: string; error: string }[];
+      };
       assert.equal(data.counts.byKind['email']!['failed'], 2);
-      assert.deepEqual(data.failed.map((f) => f.id), [bad[1]!.id, bad[0]!.id]);
+      assert.deepEqual(
+        data.failed.map((f) => f.id),
+        [bad[1]!.id, bad[0]!.id],
+      );
       assert.equal(data.failed[0]!.error, 'Error: smtp refused 2');
       const retry = await fetch(`${base}api/queue/jobs/${bad[0]!.id}/retry`, { method: 'POST', headers: auth });
       assert.equal(retry.status, 200);
@@ -181,32 +193,38 @@ describe('the dashboard queue page', () => {
     }
   });
 
-  test('in a browser: the page shows the counts and failed jobs, and a click retries one', { skip: !existsSync(CHROMIUM) && !process.env.CI && 'no /usr/bin/chromium', timeout: 90_000 }, async () => {
-    const p = tempProject(`dashboard: { port: 0 }\nqueue: { database: "${DATABASE_URL}", schema: ${schema} }\nprograms:\n  a: { command: ${prog()} }\n`);
-    const d = await startDaemon(p.dir, p.home);
-    const profile = mkdtempSync(join(tmpdir(), 'bosun-chromium-'));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    try {
-      const base = d.lines[await d.line(/^dashboard http:\/\/127\.0\.0\.1:\d+\/$/)]!.split(' ')[1]!;
-      const token = readFileSync(`${p.home}/token`, 'utf8').trim();
-      const page = await browser.newPage();
-      await page.goto(`${base}queue#token=${token}`);
-      const row = page.locator(`tr[data-job="${bad[1]!.id}"]`);
-      await row.waitFor({ timeout: 15_000 });
-      assert.match((await row.textContent()) ?? '', /smtp refused 2/);
-      assert.equal(await page.locator('tr[data-kind="email"] [data-state="done"]').textContent(), '1');
-      await row.locator('button[data-action="retry"]').click();
-      await row.waitFor({ state: 'detached', timeout: 15_000 });
-      assert.equal((await q.get(bad[1]!.id))!.state, 'pending');
-    } finally {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
-      await d.stop();
-      p.cleanup();
-    }
-  });
+  test(
+    'in a browser: the page shows the counts and failed jobs, and a click retries one',
+    { skip: !existsSync(CHROMIUM) && !process.env.CI && 'no /usr/bin/chromium', timeout: 90_000 },
+    async () => {
+      const p = tempProject(
+        `dashboard: { port: 0 }\nqueue: { database: "${DATABASE_URL}", schema: ${schema} }\nprograms:\n  a: { command: ${prog()} }\n`,
+      );
+      const d = await startDaemon(p.dir, p.home);
+      const profile = mkdtempSync(join(tmpdir(), 'bosun-chromium-'));
+      const browser = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      try {
+        const base = d.lines[await d.line(/^dashboard http:\/\/127\.0\.0\.1:\d+\/$/)]!.split(' ')[1]!;
+        const token = readFileSync(`${p.home}/token`, 'utf8').trim();
+        const page = await browser.newPage();
+        await page.goto(`${base}queue#token=${token}`);
+        const row = page.locator(`tr[data-job="${bad[1]!.id}"]`);
+        await row.waitFor({ timeout: 15_000 });
+        assert.match((await row.textContent()) ?? '', /smtp refused 2/);
+        assert.equal(await page.locator('tr[data-kind="email"] [data-state="done"]').textContent(), '1');
+        await row.locator('button[data-action="retry"]').click();
+        await row.waitFor({ state: 'detached', timeout: 15_000 });
+        assert.equal((await q.get(bad[1]!.id))!.state, 'pending');
+      } finally {
+        await browser.close();
+        rmSync(profile, { recursive: true, force: true });
+        await d.stop();
+        p.cleanup();
+      }
+    },
+  );
 });

@@ -16,7 +16,10 @@ import { CLI, cli, prog, startDaemon, tempProject, type Daemon } from './helpers
 const LINES = fileURLToPath(new URL('./fixtures/lines.js', import.meta.url));
 
 /** `bosun ...args`, its stdout kept as bytes. */
-function follower(args: string[], cwd?: string): { child: ChildProcess; out: () => Buffer; stderr: () => string; closed: Promise<number | null> } {
+function follower(
+  args: string[],
+  cwd?: string,
+): { child: ChildProcess; out: () => Buffer; stderr: () => string; closed: Promise<number | null> } {
   const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   let stderr = '';
@@ -28,19 +31,23 @@ function follower(args: string[], cwd?: string): { child: ChildProcess; out: () 
 
 /** Waits until `pid` holds `path` open: the follower is reading it. */
 async function holdsOpen(pid: number, path: string): Promise<void> {
-  await until(() => {
-    try {
-      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-        try {
-          return readlinkSync(`/proc/${pid}/fd/${fd}`) === path;
-        } catch {
-          return false;
-        }
-      });
-    } catch {
-      return false;
-    }
-  }, `pid ${pid} to open ${path}`, 10_000);
+  await until(
+    () => {
+      try {
+        return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+          try {
+            return readlinkSync(`/proc/${pid}/fd/${fd}`) === path;
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return false;
+      }
+    },
+    `pid ${pid} to open ${path}`,
+    10_000,
+  );
 }
 
 /** The numbers n of `<time> <instance> out | line n` lines in `text`, in the order printed. */
@@ -114,7 +121,13 @@ describe('bosun logs', () => {
       follow: true,
       signal: abort.signal,
       pollMs: 5,
-      write: (chunk) => void seen.push(...chunk.toString().split('\n').filter((l) => l !== '')),
+      write: (chunk) =>
+        void seen.push(
+          ...chunk
+            .toString()
+            .split('\n')
+            .filter((l) => l !== ''),
+        ),
     });
     try {
       let n = 0;
@@ -135,8 +148,14 @@ describe('bosun logs', () => {
       write(50);
       await until(() => seen.length >= n, 'the last lines', 10_000, 1);
       // Each poll sleeps on the signal; a leak would add a listener per poll.
-      assert.ok(getEventListeners(abort.signal, 'abort').length <= 1, `abort listeners: ${getEventListeners(abort.signal, 'abort').length}`);
-      assert.deepEqual(seen, Array.from({ length: n }, (_, i) => `- app[0] - | line ${i}`));
+      assert.ok(
+        getEventListeners(abort.signal, 'abort').length <= 1,
+        `abort listeners: ${getEventListeners(abort.signal, 'abort').length}`,
+      );
+      assert.deepEqual(
+        seen,
+        Array.from({ length: n }, (_, i) => `- app[0] - | line ${i}`),
+      );
     } finally {
       abort.abort();
       await following;
@@ -148,7 +167,9 @@ describe('bosun logs', () => {
 describe('bosun logs -f on a running daemon', () => {
   test('loses no line across rotations of a program writing 40 KB/s, without listener warnings', async () => {
     const count = 4000;
-    const p = tempProject(`dashboard: false\nprograms:\n  api: { command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(LINES)}, "${count}", "20", "25"], restart: never, logs: { maxSize: 32KB, keep: 3 } }\n`);
+    const p = tempProject(
+      `dashboard: false\nprograms:\n  api: { command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(LINES)}, "${count}", "20", "25"], restart: never, logs: { maxSize: 32KB, keep: 3 } }\n`,
+    );
     let d: Daemon | undefined;
     try {
       d = await startDaemon(p.dir, p.home);
@@ -165,7 +186,11 @@ describe('bosun logs -f on a running daemon', () => {
       const got = numbers(f.out().toString(), 'api[0]');
       const rotated = readdirSync(join(p.home, 'logs')).filter((n) => /^api-0\.log\.\d$/.test(n));
       assert.ok(rotated.length > 0, 'the log rotated');
-      assert.deepEqual(got, Array.from({ length: count }, (_, i) => i), `lost ${count - new Set(got).size} of ${count} lines`);
+      assert.deepEqual(
+        got,
+        Array.from({ length: count }, (_, i) => i),
+        `lost ${count - new Set(got).size} of ${count} lines`,
+      );
       assert.doesNotMatch(f.stderr(), /MaxListenersExceededWarning|Warning/);
     } finally {
       await d?.stop();
@@ -184,7 +209,12 @@ describe('bosun logs -f on a running daemon', () => {
         p.write(`dashboard: false\nprograms:\n  api: { command: ${prog()} }\n  added: { command: ${prog('--say', 'hello-from-added')} }\n`);
         const r = await cli(['reload'], { cwd: p.dir });
         assert.equal(r.code, 0, r.stderr);
-        await until(() => /^\S+Z added\[0\] out \| pid=\d+ env= hello-from-added$/m.test(f.out().toString()), 'the added program in the follower', 15_000, 20);
+        await until(
+          () => /^\S+Z added\[0\] out \| pid=\d+ env= hello-from-added$/m.test(f.out().toString()),
+          'the added program in the follower',
+          15_000,
+          20,
+        );
       } finally {
         f.child.kill('SIGINT');
       }

@@ -145,9 +145,18 @@ describe('bosun: shared sockets and rolling restarts', { concurrency: 1 }, () =>
       await waitFor('answers from the new processes', () => after.every((pid) => (l.pids.get(pid!) ?? 0) > 0) && l.ok > answered + 20);
       await l.stop();
       assert.deepEqual(l.failures, [], `${l.failures.length} of ${l.ok + l.failures.length} requests failed`);
-      assert.ok(after.every((pid, i) => pid !== null && pid !== before[i] && !before.includes(pid)), `${before} -> ${after}`);
+      assert.ok(
+        after.every((pid, i) => pid !== null && pid !== before[i] && !before.includes(pid)),
+        `${before} -> ${after}`,
+      );
       const s = await d.status();
-      assert.deepEqual(s.programs.map((x) => [x.state, x.restarts, x.reason]), [['ready', 0, 'command'], ['ready', 0, 'command']]);
+      assert.deepEqual(
+        s.programs.map((x) => [x.state, x.restarts, x.reason]),
+        [
+          ['ready', 0, 'command'],
+          ['ready', 0, 'command'],
+        ],
+      );
       assertRolled(d, before, after);
     });
   });
@@ -167,7 +176,10 @@ describe('bosun: shared sockets and rolling restarts', { concurrency: 1 }, () =>
       await waitFor('answers from the new processes', () => after.every((pid) => (l.pids.get(pid!) ?? 0) > 0));
       await l.stop();
       assert.deepEqual(l.failures, [], `${l.failures.length} of ${l.ok + l.failures.length} requests failed`);
-      assert.ok(after.every((pid) => pid !== null && !before.includes(pid)), `${before} -> ${after}`);
+      assert.ok(
+        after.every((pid) => pid !== null && !before.includes(pid)),
+        `${before} -> ${after}`,
+      );
       assertRolled(d, before, after);
       const values = new Set<string>();
       for (let i = 0; i < 10; i++) values.add((await get(port)).value);
@@ -180,22 +192,31 @@ describe('bosun: shared sockets and rolling restarts', { concurrency: 1 }, () =>
     const dir = mkdtempSync(join(tmpdir(), 'bosun-notready-'));
     const flag = join(dir, 'not-ready');
     try {
-      await withProject(webConfig(port, `    readyTimeout: 1500ms\n    env: { NOT_READY_FILE: ${JSON.stringify(flag)} }\n`).replace('    readyTimeout: 3s\n', ''), async (d, p) => {
-        const before = livePids(await d.until('both ready', (s) => s.programs.every((x) => x.state === 'ready')));
-        writeFileSync(flag, '');
-        const r = await cli(['restart', 'web', '--rolling', '--home', p.home]);
-        assert.equal(r.code, 1, r.stdout);
-        assert.match(r.stderr, /rolling restart stopped at instance 0: its replacement \(pid \d+\) did not become ready/);
-        assert.match(r.stderr, /instance 0 keeps its old process/);
-        const s = await d.status();
-        assert.deepEqual(livePids(s), before, 'both old processes still run');
-        assert.equal(s.programs[0]!.state, 'ready');
-        assert.equal(s.programs[0]!.reason, 'ready-timeout');
-        assert.match(s.programs[0]!.detail!, /rolling restart stopped at instance 0/);
-        const answers = new Set<number>();
-        for (let i = 0; i < 20; i++) answers.add((await get(port)).pid);
-        assert.ok([...answers].every((pid) => before.includes(pid)), 'only the old processes answer');
-      });
+      await withProject(
+        webConfig(port, `    readyTimeout: 1500ms\n    env: { NOT_READY_FILE: ${JSON.stringify(flag)} }\n`).replace(
+          '    readyTimeout: 3s\n',
+          '',
+        ),
+        async (d, p) => {
+          const before = livePids(await d.until('both ready', (s) => s.programs.every((x) => x.state === 'ready')));
+          writeFileSync(flag, '');
+          const r = await cli(['restart', 'web', '--rolling', '--home', p.home]);
+          assert.equal(r.code, 1, r.stdout);
+          assert.match(r.stderr, /rolling restart stopped at instance 0: its replacement \(pid \d+\) did not become ready/);
+          assert.match(r.stderr, /instance 0 keeps its old process/);
+          const s = await d.status();
+          assert.deepEqual(livePids(s), before, 'both old processes still run');
+          assert.equal(s.programs[0]!.state, 'ready');
+          assert.equal(s.programs[0]!.reason, 'ready-timeout');
+          assert.match(s.programs[0]!.detail!, /rolling restart stopped at instance 0/);
+          const answers = new Set<number>();
+          for (let i = 0; i < 20; i++) answers.add((await get(port)).pid);
+          assert.ok(
+            [...answers].every((pid) => before.includes(pid)),
+            'only the old processes answer',
+          );
+        },
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -216,37 +237,46 @@ describe('bosun: shared sockets and rolling restarts', { concurrency: 1 }, () =>
 });
 
 describe('bosun: watch, cronRestart, envFile, --version, startup', { concurrency: 1 }, () => {
-  test('watch: touching a file restarts once after the debounce; the program\'s own log in the home does not', async () => {
-    await withProject(`dashboard: false
+  test("watch: touching a file restarts once after the debounce; the program's own log in the home does not", async () => {
+    await withProject(
+      `dashboard: false
 programs:
   app: { command: ${prog('--tick', 40)}, watch: { paths: ["."], debounce: 300ms } }
-`, async (d, p) => {
-      const started = () => d.lines.filter((l) => / app\[0\] started /.test(l)).length;
-      const first = (await d.until('running', (s) => s.programs[0]!.state === 'running')).programs[0]!.pid;
-      mkdirSync(join(p.dir, 'src'));
-      writeFileSync(join(p.dir, 'src', 'index.js'), 'changed');
-      const s = await d.until('the watch restart', (s) => s.programs[0]!.pid !== first && s.programs[0]!.state === 'running');
-      assert.equal(s.programs[0]!.reason, 'watch');
-      assert.equal(s.programs[0]!.restarts, 0, 'a watch restart is a command, not a crash');
-      // The program keeps writing its log inside the watched folder (in the home): no restart for that.
-      const log = join(p.home, 'logs', 'app-0.log');
-      const ticks = () => readFileSync(log, 'utf8').split('\n').filter((l) => l === 'tick').length;
-      const now = ticks();
-      await waitFor('ten more ticks in the log', () => ticks() >= now + 10);
-      assert.equal(started(), 2, d.lines.join('\n'));
-    });
+`,
+      async (d, p) => {
+        const started = () => d.lines.filter((l) => / app\[0\] started /.test(l)).length;
+        const first = (await d.until('running', (s) => s.programs[0]!.state === 'running')).programs[0]!.pid;
+        mkdirSync(join(p.dir, 'src'));
+        writeFileSync(join(p.dir, 'src', 'index.js'), 'changed');
+        const s = await d.until('the watch restart', (s) => s.programs[0]!.pid !== first && s.programs[0]!.state === 'running');
+        assert.equal(s.programs[0]!.reason, 'watch');
+        assert.equal(s.programs[0]!.restarts, 0, 'a watch restart is a command, not a crash');
+        // The program keeps writing its log inside the watched folder (in the home): no restart for that.
+        const log = join(p.home, 'logs', 'app-0.log');
+        const ticks = () =>
+          readFileSync(log, 'utf8')
+            .split('\n')
+            .filter((l) => l === 'tick').length;
+        const now = ticks();
+        await waitFor('ten more ticks in the log', () => ticks() >= now + 10);
+        assert.equal(started(), 2, d.lines.join('\n'));
+      },
+    );
   });
 
   test('cronRestart with a per-second schedule restarts the program with reason cron', async () => {
-    await withProject(`dashboard: false
+    await withProject(
+      `dashboard: false
 programs:
   app: { command: ${prog()}, cronRestart: "* * * * * *" }
-`, async (d) => {
-      const first = (await d.until('running', (s) => s.programs[0]!.state === 'running')).programs[0]!.pid;
-      const s = await d.until('the cron restart', (s) => s.programs[0]!.pid !== first && s.programs[0]!.pid !== null, 5000);
-      assert.equal(s.programs[0]!.reason, 'cron');
-      assert.equal(s.programs[0]!.restarts, 0);
-    });
+`,
+      async (d) => {
+        const first = (await d.until('running', (s) => s.programs[0]!.state === 'running')).programs[0]!.pid;
+        const s = await d.until('the cron restart', (s) => s.programs[0]!.pid !== first && s.programs[0]!.pid !== null, 5000);
+        assert.equal(s.programs[0]!.reason, 'cron');
+        assert.equal(s.programs[0]!.restarts, 0);
+      },
+    );
   });
 
   test('envFile: its values reach the program and env wins over them; a missing file is a config error', async () => {
@@ -299,7 +329,7 @@ programs:
       assert.match(unit, /^KillMode=process$/m);
       assert.match(unit, /^# KillMode=process: when the daemon dies, systemd must not kill the programs/m);
       assert.match(unit, /^Restart=always$/m);
-      assert.match(unit, /^TimeoutStopSec=50$/m, 'the programs\' killTimeouts fit in the stop timeout');
+      assert.match(unit, /^TimeoutStopSec=50$/m, "the programs' killTimeouts fit in the stop timeout");
       assert.match(unit, new RegExp(`^WorkingDirectory=${p.dir}$`, 'm'));
       const dir = join(p.dir, 'units');
       const inst = await cli(['startup', '--install', '--unit-dir', dir], { cwd: p.dir });
@@ -316,7 +346,7 @@ programs:
   });
 });
 
-describe('bosun: sockets and rolls across a daemon\'s death', { concurrency: 1 }, () => {
+describe("bosun: sockets and rolls across a daemon's death", { concurrency: 1 }, () => {
   const alive = (pid: number) => {
     try {
       return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
@@ -333,36 +363,44 @@ describe('bosun: sockets and rolls across a daemon\'s death', { concurrency: 1 }
         return false;
       }
     });
-  const status = async (home: string) => JSON.parse((await cli(['status', '--json', '--home', home])).stdout) as Awaited<ReturnType<Daemon['status']>>;
+  const status = async (home: string) =>
+    JSON.parse((await cli(['status', '--json', '--home', home])).stdout) as Awaited<ReturnType<Daemon['status']>>;
   const killDaemon = async (home: string) => {
     const daemon = Number(readFileSync(join(home, 'bosun.pid'), 'utf8').trim());
     process.kill(daemon, 'SIGKILL');
     await waitFor('the daemon to be gone', () => !alive(daemon));
   };
 
-  test('adopted instances keep serving the earlier daemon\'s socket; a rolling restart then restarts the program whole and binds it anew', async () => {
+  test("adopted instances keep serving the earlier daemon's socket; a rolling restart then restarts the program whole and binds it anew", async () => {
     const port = await freePort();
     const mark = `ops-adopt-${process.pid}-${Date.now()}`;
     const p = tempProject(webConfig(port, `    env: { BOSUN_TEST_MARK: "${mark}" }\n`));
     try {
       assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
-      const before = livePids(await waitFor('both ready', async () => {
-        const s = await status(p.home);
-        return s.programs.every((x) => x.state === 'ready') ? s : undefined;
-      }));
+      const before = livePids(
+        await waitFor('both ready', async () => {
+          const s = await status(p.home);
+          return s.programs.every((x) => x.state === 'ready') ? s : undefined;
+        }),
+      );
       await killDaemon(p.home);
       // No daemon: the instances still accept on the socket they were handed.
       assert.ok(before.includes((await get(port)).pid));
       assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
-      const adopted = livePids(await waitFor('both adopted', async () => {
-        const s = await status(p.home);
-        return s.programs.every((x) => x.state === 'ready') ? s : undefined;
-      }));
+      const adopted = livePids(
+        await waitFor('both adopted', async () => {
+          const s = await status(p.home);
+          return s.programs.every((x) => x.state === 'ready') ? s : undefined;
+        }),
+      );
       assert.deepEqual(adopted, before, 'same pids');
       const r = await cli(['restart', 'web', '--rolling', '--home', p.home]);
       assert.equal(r.code, 0, r.stderr);
       const after = livePids(await status(p.home));
-      assert.ok(after.every((pid) => pid !== null && !before.includes(pid)), `${before} -> ${after}`);
+      assert.ok(
+        after.every((pid) => pid !== null && !before.includes(pid)),
+        `${before} -> ${after}`,
+      );
       const seen = new Set<number>();
       await waitFor('both new instances to answer on the socket bound anew', async () => {
         seen.add((await get(port)).pid);
@@ -381,7 +419,12 @@ describe('bosun: sockets and rolls across a daemon\'s death', { concurrency: 1 }
     const mark = `ops-midroll-${process.pid}-${Date.now()}`;
     const dir = mkdtempSync(join(tmpdir(), 'bosun-midroll-'));
     const flag = join(dir, 'not-ready');
-    const p = tempProject(webConfig(port, `    readyTimeout: 60s\n    env: { BOSUN_TEST_MARK: "${mark}", NOT_READY_FILE: ${JSON.stringify(flag)} }\n`).replace('    readyTimeout: 3s\n', ''));
+    const p = tempProject(
+      webConfig(port, `    readyTimeout: 60s\n    env: { BOSUN_TEST_MARK: "${mark}", NOT_READY_FILE: ${JSON.stringify(flag)} }\n`).replace(
+        '    readyTimeout: 3s\n',
+        '',
+      ),
+    );
     try {
       assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
       await waitFor('both ready', async () => (await status(p.home)).programs.every((x) => x.state === 'ready'));
@@ -410,33 +453,46 @@ describe('bosun: sockets and rolls across a daemon\'s death', { concurrency: 1 }
 
 describe('bosun logs: time and stream on every line, -n across rotated files, --raw', { concurrency: 1 }, () => {
   test('each line shows its time and stream; -n reads back into rotated files; --raw prints the bytes as written', async () => {
-    await withProject(`dashboard: false
+    await withProject(
+      `dashboard: false
 programs:
   talk:
     command: 'i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo "out $i"; echo "err $i" >&2; done; sleep 60'
     shell: true
     logs: { maxSize: 4KB, keep: 3 }
-`, async (_d, p) => {
-      const log = join(p.home, 'logs', 'talk-0.log');
-      const all = () => [`${log}.3`, `${log}.2`, `${log}.1`, log].map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : '')).join('');
-      await waitFor('all 800 lines written', () => all().includes('out 400\n') && all().includes('err 400\n'));
-      assert.ok(readFileSync(`${log}.1`, 'utf8').length > 0, 'the log was rotated');
-      assert.ok(!readFileSync(log, 'utf8').includes('out 1\n'), 'the first lines are in a rotated file only');
-      const r = await cli(['logs', 'talk', '-n', '800', '--home', p.home]);
-      assert.equal(r.code, 0, r.stderr);
-      const lines = r.stdout.split('\n').filter((l) => l !== '');
-      assert.equal(lines.length, 800, 'all 800 lines, back across the rotated files');
-      const parsed = lines.map((l) => /^(\d{4}-\d\d-\d\dT[\d:.]+Z) talk\[0\] (out|err) \| (out|err) (\d+)$/.exec(l));
-      assert.ok(parsed.every((m) => m !== null), lines.find((_l, i) => parsed[i] === null));
-      assert.ok(parsed.every((m) => m![2] === m![3]), 'each line is tagged with the stream it was written to');
-      for (const stream of ['out', 'err']) {
-        const numbers: number[] = parsed.filter((m) => m![2] === stream).map((m) => Number(m![4]));
-        assert.deepEqual(numbers, Array.from({ length: 400 }, (_, i) => i + 1), `${stream} lines in order, none lost`);
-      }
-      const raw = await cli(['logs', 'talk', '-n', '3', '--raw', '--home', p.home]);
-      assert.equal(raw.code, 0, raw.stderr);
-      const file = readFileSync(log, 'utf8').split('\n');
-      assert.equal(raw.stdout, `${file.slice(-4, -1).join('\n')}\n`, 'the last 3 lines exactly as in the file');
-    });
+`,
+      async (_d, p) => {
+        const log = join(p.home, 'logs', 'talk-0.log');
+        const all = () => [`${log}.3`, `${log}.2`, `${log}.1`, log].map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : '')).join('');
+        await waitFor('all 800 lines written', () => all().includes('out 400\n') && all().includes('err 400\n'));
+        assert.ok(readFileSync(`${log}.1`, 'utf8').length > 0, 'the log was rotated');
+        assert.ok(!readFileSync(log, 'utf8').includes('out 1\n'), 'the first lines are in a rotated file only');
+        const r = await cli(['logs', 'talk', '-n', '800', '--home', p.home]);
+        assert.equal(r.code, 0, r.stderr);
+        const lines = r.stdout.split('\n').filter((l) => l !== '');
+        assert.equal(lines.length, 800, 'all 800 lines, back across the rotated files');
+        const parsed = lines.map((l) => /^(\d{4}-\d\d-\d\dT[\d:.]+Z) talk\[0\] (out|err) \| (out|err) (\d+)$/.exec(l));
+        assert.ok(
+          parsed.every((m) => m !== null),
+          lines.find((_l, i) => parsed[i] === null),
+        );
+        assert.ok(
+          parsed.every((m) => m![2] === m![3]),
+          'each line is tagged with the stream it was written to',
+        );
+        for (const stream of ['out', 'err']) {
+          const numbers: number[] = parsed.filter((m) => m![2] === stream).map((m) => Number(m![4]));
+          assert.deepEqual(
+            numbers,
+            Array.from({ length: 400 }, (_, i) => i + 1),
+            `${stream} lines in order, none lost`,
+          );
+        }
+        const raw = await cli(['logs', 'talk', '-n', '3', '--raw', '--home', p.home]);
+        assert.equal(raw.code, 0, raw.stderr);
+        const file = readFileSync(log, 'utf8').split('\n');
+        assert.equal(raw.stdout, `${file.slice(-4, -1).join('\n')}\n`, 'the last 3 lines exactly as in the file');
+      },
+    );
   });
 });

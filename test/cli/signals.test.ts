@@ -52,7 +52,9 @@ describe('signals to bosun run', { concurrency: 2 }, () => {
   test('SIGTERM during start-up (dashboard loading, programs spawning) leaves no stale socket or pid file', async () => {
     for (let round = 0; round < 3; round++) {
       const m = marker();
-      const p = tempProject(`dashboard: { port: 0 }\nprograms:\n  api: { command: ${prog()}, env: { BOSUN_TEST_VALUE: ${m} }, instances: 3 }\n`);
+      const p = tempProject(
+        `dashboard: { port: 0 }\nprograms:\n  api: { command: ${prog()}, env: { BOSUN_TEST_VALUE: ${m} }, instances: 3 }\n`,
+      );
       try {
         const child = spawn(process.execPath, [CLI, 'run'], { cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe'] });
         let stderr = '';
@@ -72,14 +74,18 @@ describe('signals to bosun run', { concurrency: 2 }, () => {
 
   test('a second signal while stopping exits 1 at once, and still leaves no stale files', async () => {
     const m = marker();
-    const p = tempProject(`dashboard: false\nprograms:\n  stubborn: { command: ${prog('--ignore-term')}, env: { BOSUN_TEST_VALUE: ${m} }, killTimeout: 20s }\n`);
+    const p = tempProject(
+      `dashboard: false\nprograms:\n  stubborn: { command: ${prog('--ignore-term')}, env: { BOSUN_TEST_VALUE: ${m} }, killTimeout: 20s }\n`,
+    );
     let d: Daemon | undefined;
     try {
       d = await startDaemon(p.dir, p.home);
       await d.until('running', (s) => s.programs[0]!.pid !== null);
       process.kill(d.pid, 'SIGINT');
       // The program got its SIGTERM (and ignores it): the daemon is waiting out killTimeout.
-      await waitFor('the SIGTERM to reach the program', () => readFileSync(join(p.home, 'logs', 'stubborn-0.log'), 'utf8').includes('ignoring SIGTERM'));
+      await waitFor('the SIGTERM to reach the program', () =>
+        readFileSync(join(p.home, 'logs', 'stubborn-0.log'), 'utf8').includes('ignoring SIGTERM'),
+      );
       process.kill(d.pid, 'SIGINT');
       assert.equal(await d.exited, 1);
       assert.match(d.stderr, /SIGINT again, exiting now/);

@@ -41,7 +41,10 @@ describe('supervisor strategy', { concurrency: 2 }, () => {
       const from = d.lines.length;
       process.kill(before.programs[1]!.pid!, 'SIGKILL');
       const old = pids(before);
-      const after = await d.until('a, b and c to have new pids', (s) => ['a', 'b', 'c'].every((n) => byName(s, n).pid !== null && byName(s, n).pid !== old[n]) && byName(s, 'a').state === 'ready');
+      const after = await d.until(
+        'a, b and c to have new pids',
+        (s) => ['a', 'b', 'c'].every((n) => byName(s, n).pid !== null && byName(s, n).pid !== old[n]) && byName(s, 'a').state === 'ready',
+      );
       const log = d.lines.join('\n');
       const bExited = find(d, from, / b\[0\] exited code=null signal=SIGKILL$/);
       const cExited = find(d, from, / c\[0\] exited /);
@@ -58,7 +61,16 @@ describe('supervisor strategy', { concurrency: 2 }, () => {
       const delay = Number(/in=(\d+)ms/.exec(d.lines[bRestarting]!)![1]);
       assert.ok(at(d.lines[aStarted]!) - at(d.lines[bExited]!) >= delay - 10, `the group restarts after b's backoff:\n${log}`);
       assert.equal(find(d, from, / [acd]\[0\] restarting/), -1, `only the crashed instance prints restarting:\n${log}`);
-      assert.deepEqual(after.programs.map((x) => [x.name, x.restarts]), [['a', 0], ['b', 1], ['c', 0], ['d', 0]], 'only the crash counts as a restart');
+      assert.deepEqual(
+        after.programs.map((x) => [x.name, x.restarts]),
+        [
+          ['a', 0],
+          ['b', 1],
+          ['c', 0],
+          ['d', 0],
+        ],
+        'only the crash counts as a restart',
+      );
       assert.equal(byName(after, 'd').state, 'stopped');
       assert.equal(byName(after, 'd').pid, null);
       assert.equal(find(d, from, / d\[0\] /), -1, `d, stopped by command, is left alone:\n${log}`);
@@ -71,7 +83,9 @@ describe('supervisor strategy', { concurrency: 2 }, () => {
       const old = pids(before);
       const from = d.lines.length;
       process.kill(old.b!, 'SIGKILL');
-      const after = await d.until('b and c to have new pids', (s) => ['b', 'c'].every((n) => byName(s, n).pid !== null && byName(s, n).pid !== old[n]));
+      const after = await d.until('b and c to have new pids', (s) =>
+        ['b', 'c'].every((n) => byName(s, n).pid !== null && byName(s, n).pid !== old[n]),
+      );
       const log = d.lines.join('\n');
       assert.equal(byName(after, 'a').pid, old.a, `a keeps its pid:\n${log}`);
       assert.equal(byName(after, 'a').state, 'ready');
@@ -80,7 +94,14 @@ describe('supervisor strategy', { concurrency: 2 }, () => {
       const bStarted = find(d, from, / b\[0\] started /);
       const cStarted = find(d, from, / c\[0\] started /);
       assert.ok(find(d, from, / b\[0\] exited /) < cExited && cExited < bStarted && bStarted < cStarted, log);
-      assert.deepEqual(after.programs.map((x) => [x.name, x.restarts]), [['a', 0], ['b', 1], ['c', 0]]);
+      assert.deepEqual(
+        after.programs.map((x) => [x.name, x.restarts]),
+        [
+          ['a', 0],
+          ['b', 1],
+          ['c', 0],
+        ],
+      );
     });
   });
 });

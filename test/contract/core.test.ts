@@ -102,7 +102,10 @@ describe('contract: clock and TestClock', () => {
     }, 10);
     clock.setTimeout(() => seen.push(`b@${clock.now()}`), 15);
     // async work chained on a timer also runs, and its timer fires too
-    void clock.sleep(5).then(() => clock.sleep(20)).then(() => seen.push(`d@${clock.now()}`));
+    void clock
+      .sleep(5)
+      .then(() => clock.sleep(20))
+      .then(() => seen.push(`d@${clock.now()}`));
     assert.equal(clock.pending(), 3);
     await clock.advance(30);
     assert.deepEqual(seen, ['a@10', 'b@15', 'c@20', 'd@25']);
@@ -134,8 +137,7 @@ describe('contract: clock and TestClock', () => {
 describe('contract: workers from functions', () => {
   test('startWorker: kill is clean, an abort surfaced after kill is clean, an error rejects', async () => {
     const w = startWorker(
-      (signal) =>
-        new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
+      (signal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
     );
     w.kill();
     w.kill(); // idempotent
@@ -354,16 +356,39 @@ describe('contract: Supervisor', () => {
         });
       },
     });
-    await sup.startChild({ id: 'tmp', restart: 'temporary', start: () => startWorker(() => clock.sleep(5).then(() => { throw new Error('x'); })) });
+    await sup.startChild({
+      id: 'tmp',
+      restart: 'temporary',
+      start: () =>
+        startWorker(() =>
+          clock.sleep(5).then(() => {
+            throw new Error('x');
+          }),
+        ),
+    });
     await sup.startChild({ id: 'p', start: () => noopWorker() });
-    assert.deepEqual(sup.children().map((c) => c.id), ['t', 'tmp', 'p']);
+    assert.deepEqual(
+      sup.children().map((c) => c.id),
+      ['t', 'tmp', 'p'],
+    );
     await clock.advance(5);
-    assert.deepEqual(sup.children().map((c) => c.id), ['t', 'p'], 'temporary removed after it stopped');
+    assert.deepEqual(
+      sup.children().map((c) => c.id),
+      ['t', 'p'],
+      'temporary removed after it stopped',
+    );
     await clock.advance(5);
     assert.equal(tRuns, 2, 'transient restarted after error');
-    assert.deepEqual(sup.children().map((c) => c.id), ['t', 'p']);
+    assert.deepEqual(
+      sup.children().map((c) => c.id),
+      ['t', 'p'],
+    );
     await clock.advance(10);
-    assert.deepEqual(sup.children().map((c) => c.id), ['p'], 'transient removed after clean stop');
+    assert.deepEqual(
+      sup.children().map((c) => c.id),
+      ['p'],
+      'transient removed after clean stop',
+    );
     await stopWorker(sup);
   });
 
@@ -407,7 +432,10 @@ describe('contract: Supervisor', () => {
     crash(new Error('boom'));
     await clock.advance(0);
     assert.deepEqual(starts, ['tmp', 'crashy', 'call', 'crashy', 'call']);
-    assert.deepEqual(sup.children().map((c) => c.id), ['crashy', 'call']);
+    assert.deepEqual(
+      sup.children().map((c) => c.id),
+      ['crashy', 'call'],
+    );
     await stopWorker(sup);
   });
 
@@ -424,7 +452,10 @@ describe('contract: Supervisor', () => {
     await sup.restartChild('w');
     assert.equal(starts, 2);
     await sup.terminateChild('w');
-    assert.deepEqual(sup.children().map((c) => [c.id, c.state]), [['w', 'stopped']]);
+    assert.deepEqual(
+      sup.children().map((c) => [c.id, c.state]),
+      [['w', 'stopped']],
+    );
     await sup.restartChild('w');
     assert.equal(starts, 3);
     await sup.deleteChild('w');
@@ -571,7 +602,10 @@ describe('contract: what core gained for the fleet', () => {
     const sup = new Supervisor({ clock, children: [ready('a', 100), ready('b', 100)] });
     await clock.advance(99);
     assert.deepEqual(calls, ['a']);
-    assert.deepEqual(sup.children().map((c) => c.state), ['starting', 'starting']);
+    assert.deepEqual(
+      sup.children().map((c) => c.state),
+      ['starting', 'starting'],
+    );
     await clock.advance(1);
     assert.deepEqual(calls, ['a', 'b']);
     await clock.advance(100);
@@ -602,7 +636,10 @@ describe('contract: Runner', () => {
       });
     });
     await runner.startWorker('b', async () => noopWorker());
-    await assert.rejects(runner.startWorker('a', () => noopWorker()), AlreadyExistsError);
+    await assert.rejects(
+      runner.startWorker('a', () => noopWorker()),
+      AlreadyExistsError,
+    );
     assert.deepEqual(runner.workerNames().sort(), ['a', 'b']);
     const wb: Worker = await runner.worker('b');
     assert.equal(typeof wb.kill, 'function');
@@ -625,7 +662,10 @@ describe('contract: Runner', () => {
     await assert.rejects(runner.worker('nope'), NotFoundError);
 
     await stopWorker(runner);
-    await assert.rejects(runner.startWorker('late', () => noopWorker()), DeadError);
+    await assert.rejects(
+      runner.startWorker('late', () => noopWorker()),
+      DeadError,
+    );
   });
 
   test('isFatal stops the runner and it fails with that error', async () => {

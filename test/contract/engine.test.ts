@@ -205,10 +205,14 @@ describe('contract: Engine', () => {
           (signal) =>
             new Promise<void>((resolve, reject) => {
               bounceInput = () => reject(new BounceError());
-              signal.addEventListener('abort', () => {
-                log.push(`stop:in@${clock.now()}`);
-                resolve();
-              }, { once: true });
+              signal.addEventListener(
+                'abort',
+                () => {
+                  log.push(`stop:in@${clock.now()}`);
+                  resolve();
+                },
+                { once: true },
+              );
             }),
         );
       },

@@ -55,7 +55,11 @@ describe('contract: bosun/fleet', () => {
       assert.equal(after[0]!.pid, before[0]);
       assert.notEqual(after[1]!.pid, before[1]);
       assert.ok(after[1]!.pid !== null);
-      assert.deepEqual(after.map((p) => p.restarts), [0, 0], 'a restart by command does not count');
+      assert.deepEqual(
+        after.map((p) => p.restarts),
+        [0, 0],
+        'a restart by command does not count',
+      );
       assert.equal(after[1]!.reason, 'command');
       await assert.rejects(fleet.stop('nope'), NotFoundError);
       assert.ok(events.some((e) => e.program === 'api' && e.instance === 1 && e.event === 'stopped'));

@@ -81,7 +81,10 @@ describe('contract: monitorProcess', () => {
   test('killSignal is what kill() sends first; a child that ignores it gets SIGKILL after killGraceMs', async () => {
     const polite = monitorProcess({
       command: process.execPath,
-      args: ['-e', 'process.on("SIGINT", () => { console.log("got SIGINT"); process.exit(0); }); console.log("up"); setInterval(() => {}, 1000)'],
+      args: [
+        '-e',
+        'process.on("SIGINT", () => { console.log("got SIGINT"); process.exit(0); }); console.log("up"); setInterval(() => {}, 1000)',
+      ],
       killSignal: 'SIGINT',
     });
     await until('up', () => polite.tail().includes('up'));
@@ -128,7 +131,12 @@ describe('contract: monitorProcess', () => {
     `;
     const w = monitorProcess({ command: process.execPath, args: ['-e', script], killGraceMs: 300 });
     await until('pids line', () => w.tail().some((l) => l.startsWith('pids')));
-    const pids = w.tail().find((l) => l.startsWith('pids'))!.split(' ').slice(1).map(Number);
+    const pids = w
+      .tail()
+      .find((l) => l.startsWith('pids'))!
+      .split(' ')
+      .slice(1)
+      .map(Number);
     assert.equal(pids.length, 2);
     assert.ok(pids.every(alive));
     w.kill();
@@ -220,7 +228,10 @@ describe('contract: ProcessPool', () => {
       assert.equal(err.signal, null);
       const after = await pool.run<number>('pid');
       assert.notEqual(after, before);
-      await assert.rejects(pool.run('selfKill'), (e: unknown) => e instanceof ChildDeathError && e.exitCode === null && e.signal === 'SIGKILL');
+      await assert.rejects(
+        pool.run('selfKill'),
+        (e: unknown) => e instanceof ChildDeathError && e.exitCode === null && e.signal === 'SIGKILL',
+      );
       const ac = new AbortController();
       const hung = pool.run('hang', [], { signal: ac.signal });
       setTimeout(() => ac.abort(new Error('enough')), 50);
@@ -241,8 +252,14 @@ describe('contract: ProcessPool', () => {
 
     const pool2 = new ProcessPool({ module: poolModule, size: 1 });
     const pid2 = await pool2.run<number>('pid');
-    const running = pool2.run('hang').then(() => 'resolved', (e: unknown) => e);
-    const queued = pool2.run('add', [1, 2]).then(() => 'resolved', (e: unknown) => e);
+    const running = pool2.run('hang').then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    const queued = pool2.run('add', [1, 2]).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
     await new Promise((r) => setTimeout(r, 20));
     await pool2.destroy();
     assert.ok((await running) instanceof Error);
@@ -253,9 +270,18 @@ describe('contract: ProcessPool', () => {
   test('taskTimeoutMs rejects with TimeoutError and the pool goes on; maxQueue refuses beyond it', async () => {
     const pool = new ProcessPool({ module: poolModule, size: 1, taskTimeoutMs: 200, maxQueue: 1 });
     try {
-      const hung = pool.run('hang').then(() => 'resolved', (e: unknown) => e);
-      const queued = pool.run('add', [1, 1]).then((v) => v, (e: unknown) => e);
-      const refused = await pool.run('add', [1, 1]).then(() => 'resolved', (e: unknown) => e);
+      const hung = pool.run('hang').then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+      const queued = pool.run('add', [1, 1]).then(
+        (v) => v,
+        (e: unknown) => e,
+      );
+      const refused = await pool.run('add', [1, 1]).then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
       assert.ok(refused instanceof Error, 'beyond maxQueue');
       assert.ok((await hung) instanceof TimeoutError, String(await hung));
       assert.equal(await queued, 2);

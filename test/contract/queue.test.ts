@@ -26,10 +26,7 @@ async function until<T>(what: string, cond: () => T | Promise<T>, ms = 10_000): 
   }
 }
 
-function suite(
-  name: string,
-  makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void>; schema?: string }>,
-): void {
+function suite(name: string, makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void>; schema?: string }>): void {
   describe(`contract: JobQueue on ${name}`, () => {
     let q: JobQueue;
     let cleanup: () => Promise<void>;
@@ -85,7 +82,7 @@ function suite(
       const long = 'k'.repeat(1001);
       await assert.rejects(q.add(long, {}), (err: Error) => err instanceof RangeError && /at most 1000 bytes/.test(err.message));
       assert.throws(() => q.worker(long, async () => {}), RangeError);
-      const job = await q.add('é'.repeat(500), {});   // 1000 bytes exactly is accepted
+      const job = await q.add('é'.repeat(500), {}); // 1000 bytes exactly is accepted
       assert.equal(job.kind, 'é'.repeat(500));
       await q.cancel(job.id);
     });
@@ -159,7 +156,11 @@ function suite(
       assert.equal(failed?.attempts, 1);
       assert.match(failed?.lastError ?? '', /bad 1/);
       const list = await q.failed({ kind: k });
-      assert.deepEqual(list.map((j) => j.id), [j2.id, j1.id], 'newest first');
+      assert.deepEqual(
+        list.map((j) => j.id),
+        [j2.id, j1.id],
+        'newest first',
+      );
       assert.equal((await q.failed({ kind: k, limit: 1 })).length, 1);
       mayPass = true;
       const retried = await q.retry(j1.id);
@@ -223,26 +224,30 @@ function suite(
       await Promise.all([stopWorker(w1), stopWorker(w2)]);
     });
 
-    test('a consumer process that dies is redelivered after its lease', { skip: name !== 'postgresStore' ? 'memory and PGlite stores belong to one process; another process cannot share them' : false }, async () => {
-      const k = kind('crash');
-      const job = await q.add(k, null);
-      const script = fileURLToPath(new URL('./fixtures/crash-consumer.js', import.meta.url));
-      const child = spawn(process.execPath, [script, DATABASE_URL, schema!, k], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d));
-      try {
-        await until('child started the job', () => out.includes(`started ${job.id}`));
-      } finally {
-        child.kill('SIGKILL');
-      }
-      await new Promise((r) => child.once('close', r));
-      assert.equal((await q.get(job.id))?.state, 'running');
-      const attempts: number[] = [];
-      const w = q.worker(k, async (j) => void attempts.push(j.attempts), { pollMs: 20 });
-      await until('redelivered', async () => (await q.get(job.id))?.state === 'done', 10_000);
-      assert.deepEqual(attempts, [2]);
-      await stopWorker(w);
-    });
+    test(
+      'a consumer process that dies is redelivered after its lease',
+      { skip: name !== 'postgresStore' ? 'memory and PGlite stores belong to one process; another process cannot share them' : false },
+      async () => {
+        const k = kind('crash');
+        const job = await q.add(k, null);
+        const script = fileURLToPath(new URL('./fixtures/crash-consumer.js', import.meta.url));
+        const child = spawn(process.execPath, [script, DATABASE_URL, schema!, k], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d));
+        try {
+          await until('child started the job', () => out.includes(`started ${job.id}`));
+        } finally {
+          child.kill('SIGKILL');
+        }
+        await new Promise((r) => child.once('close', r));
+        assert.equal((await q.get(job.id))?.state, 'running');
+        const attempts: number[] = [];
+        const w = q.worker(k, async (j) => void attempts.push(j.attempts), { pollMs: 20 });
+        await until('redelivered', async () => (await q.get(job.id))?.state === 'done', 10_000);
+        assert.deepEqual(attempts, [2]);
+        await stopWorker(w);
+      },
+    );
 
     test('add(..., { queue }): jobs of one named queue run one at a time, in order', async () => {
       const k = kind('named');
@@ -266,7 +271,12 @@ function suite(
     test('worker(..., { timeoutMs }): a handler still running is aborted and its attempt fails with TimeoutError', async () => {
       const k = kind('timeout');
       let reason: unknown;
-      const w = q.worker(k, (_job, signal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject((reason = signal.reason)), { once: true })), { ...fastWorker, timeoutMs: 50 });
+      const w = q.worker(
+        k,
+        (_job, signal) =>
+          new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject((reason = signal.reason)), { once: true })),
+        { ...fastWorker, timeoutMs: 50 },
+      );
       const job = await q.add(k, null, { maxAttempts: 1 });
       await until('failed', async () => (await q.get(job.id))?.state === 'failed');
       assert.ok(reason instanceof TimeoutError);
@@ -323,11 +333,14 @@ suite('pgliteStore', async () => {
 });
 
 describe('contract: pgliteStore directory lock', () => {
-  test('a second opener fails at once with StoreLockedError naming the holder\'s pid', async () => {
+  test("a second opener fails at once with StoreLockedError naming the holder's pid", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bosun-contract-lock-'));
     try {
       const q = await JobQueue.open({ store: pgliteStore(dir) });
-      await assert.rejects(JobQueue.open({ store: pgliteStore(dir) }), (err: unknown) => err instanceof StoreLockedError && err.pid === process.pid && err.message.includes(String(process.pid)));
+      await assert.rejects(
+        JobQueue.open({ store: pgliteStore(dir) }),
+        (err: unknown) => err instanceof StoreLockedError && err.pid === process.pid && err.message.includes(String(process.pid)),
+      );
       await q.close();
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -56,26 +56,50 @@ describe('contract: Service lifecycle', () => {
     const log: string[] = [];
     class A extends Task {
       static override loopless = true;
-      override async init() { log.push('init:A'); }
-      override async start() { log.push('start:A'); }
-      override async stop() { log.push('stop:A'); }
-      override async join() { log.push('join:A'); }
+      override async init() {
+        log.push('init:A');
+      }
+      override async start() {
+        log.push('start:A');
+      }
+      override async stop() {
+        log.push('stop:A');
+      }
+      override async join() {
+        log.push('join:A');
+      }
     }
     class B extends Task {
       static override deps = [A];
-      override async init() { log.push('init:B'); }
-      override async start() { log.push('start:B'); }
-      override async stop() { log.push('stop:B'); }
-      override async join() { log.push('join:B'); }
+      override async init() {
+        log.push('init:B');
+      }
+      override async start() {
+        log.push('start:B');
+      }
+      override async stop() {
+        log.push('stop:B');
+      }
+      override async join() {
+        log.push('join:B');
+      }
       override async run(signal: AbortSignal) {
         await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
       }
     }
     class Skipped extends Task {
-      override async init(): Promise<void> { throw new SkipTask('not today'); }
-      override async start() { log.push('start:Skipped'); }
-      override async stop() { log.push('stop:Skipped'); }
-      override async join() { log.push('join:Skipped'); }
+      override async init(): Promise<void> {
+        throw new SkipTask('not today');
+      }
+      override async start() {
+        log.push('start:Skipped');
+      }
+      override async stop() {
+        log.push('stop:Skipped');
+      }
+      override async join() {
+        log.push('join:Skipped');
+      }
     }
     class Unknown extends Task {}
     const svc = new Service({ name: 'svc', tasks: [B, Skipped], argv: [], env: {}, clock: new TestClock() });
@@ -185,7 +209,10 @@ describe('contract: QueueTask', () => {
     assert.equal(await retried, 14);
     const at = tries.get(7)!;
     const t0 = at[0]!;
-    assert.deepEqual(at.map((t) => t - t0), [0, 100, 300, 700]);
+    assert.deepEqual(
+      at.map((t) => t - t0),
+      [0, 100, 300, 700],
+    );
     assert.equal(q.counters['completed'], 4);
     assert.equal(q.counters['tryLater'], 3);
     assert.equal(typeof q.counters['queueDepth'], 'number');
@@ -209,7 +236,10 @@ describe('contract: QueueTask', () => {
     await new Promise((r) => setTimeout(r, 5));
     await clock.advance(40_000 + 60_000);
     assert.equal(await p, 1);
-    assert.deepEqual(times.map((t) => t - times[0]!), [0, 40_000, 100_000]);
+    assert.deepEqual(
+      times.map((t) => t - times[0]!),
+      [0, 40_000, 100_000],
+    );
     await stopWorker(svc);
   });
 
@@ -229,7 +259,12 @@ describe('contract: QueueTask', () => {
     const svc = new Service({ name: 'svc', tasks: [Q], argv: [], env: {}, clock });
     const q = svc.getTask(Q);
     await new Promise((r) => setTimeout(r, 5));
-    const ps = [1, 2, 3, 4].map((i) => q.submit(i).then((v) => v, (e: unknown) => e));
+    const ps = [1, 2, 3, 4].map((i) =>
+      q.submit(i).then(
+        (v) => v,
+        (e: unknown) => e,
+      ),
+    );
     await clock.advance(0);
     svc.kill();
     await clock.advance(0);
@@ -294,11 +329,7 @@ describe('contract: runMain', () => {
   }
 
   test('--help lists the flag and variable and exits 0; SIGTERM stops cleanly with 0; a bad value exits non-zero naming the flag', async () => {
-    const [help, term, bad] = await Promise.all([
-      run(['--help']),
-      run([], {}, 'SIGTERM'),
-      run(['--fetch-task-interval', 'soon']),
-    ]);
+    const [help, term, bad] = await Promise.all([run(['--help']), run([], {}, 'SIGTERM'), run(['--fetch-task-interval', 'soon'])]);
     assert.equal(help.code, 0);
     assert.match(help.out, /--fetch-task-interval/);
     assert.match(help.out, /SVC_FETCH_TASK_INTERVAL/);

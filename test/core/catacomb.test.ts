@@ -38,8 +38,7 @@ describe('Catacomb', () => {
   test('an error recorded after a clean kill still wins, but a kill reason that is an abort does not count', async () => {
     const real = new Error('real');
     const c = Catacomb.invoke({
-      work: (c) =>
-        new Promise<void>((_, reject) => c.dying.addEventListener('abort', () => reject(real), { once: true })),
+      work: (c) => new Promise<void>((_, reject) => c.dying.addEventListener('abort', () => reject(real), { once: true })),
     });
     c.kill(new KilledError('asked to stop'));
     await assert.rejects(c.wait(), (err: unknown) => err === real);
@@ -74,10 +73,7 @@ describe('Catacomb', () => {
   test('wait() settles only after every added worker stopped', async () => {
     let release!: () => void;
     const slow = startWorker(
-      (signal) =>
-        new Promise<void>((resolve) =>
-          signal.addEventListener('abort', () => (release = resolve), { once: true }),
-        ),
+      (signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => (release = resolve), { once: true })),
     );
     const c = Catacomb.invoke({ init: [slow], work: async () => {} });
     let settled = false;

@@ -52,7 +52,10 @@ describe('child kind', () => {
     assert.equal(clock.pending(), 0, 'no abandon timer is armed');
     w.finish();
     await settle();
-    assert.deepEqual(sup.children().map((c) => c.state), ['stopped']);
+    assert.deepEqual(
+      sup.children().map((c) => c.state),
+      ['stopped'],
+    );
     assert.deepEqual(abandoned, []);
     sup.kill();
     await sup.wait();
@@ -67,7 +70,10 @@ describe('child kind', () => {
     await sup.startChild({ id: 'tree', start: () => tree });
     await sup.startChild({ id: 'plain', start: () => plain });
     assert.deepEqual(await terminateOver(clock, sup, 'plain', [4999, 1]), [false, true]);
-    assert.deepEqual(abandoned.map((e) => [e.id, e.shutdownMs]), [['plain', 5000]]);
+    assert.deepEqual(
+      abandoned.map((e) => [e.id, e.shutdownMs]),
+      [['plain', 5000]],
+    );
     assert.deepEqual(await terminateOver(clock, sup, 'tree', [60_000]), [false]);
     tree.finish();
     await settle();
@@ -86,10 +92,13 @@ describe('child kind', () => {
     await sup.startChild({ id: 'w', kind: 'tree', shutdownMs: 2000, start: () => deafWorker() });
     assert.deepEqual(await terminateOver(clock, sup, 'inner', [999, 1]), [false, true]);
     assert.deepEqual(await terminateOver(clock, sup, 'w', [1999, 1]), [false, true]);
-    assert.deepEqual(abandoned.map((e) => [e.id, e.shutdownMs]), [
-      ['inner', 1000],
-      ['w', 2000],
-    ]);
+    assert.deepEqual(
+      abandoned.map((e) => [e.id, e.shutdownMs]),
+      [
+        ['inner', 1000],
+        ['w', 2000],
+      ],
+    );
     sup.kill();
     await clock.waitAdvance(8000, 1); // the inner supervisor, abandoned, still stops its own child
     await sup.wait();
@@ -103,7 +112,10 @@ describe('child kind', () => {
     const inner = new Supervisor({ clock, name: 'inner', children: [probe.spec('slow', { ignoreKill: true, shutdownMs: 8000 })] });
     await sup.startChild({ id: 'inner', kind: 'worker', start: () => inner });
     assert.deepEqual(await terminateOver(clock, sup, 'inner', [4999, 1]), [false, true]);
-    assert.deepEqual(abandoned.map((e) => [e.id, e.shutdownMs]), [['inner', 5000]]);
+    assert.deepEqual(
+      abandoned.map((e) => [e.id, e.shutdownMs]),
+      [['inner', 5000]],
+    );
     await clock.advance(3000);
     await inner.wait();
     sup.kill();

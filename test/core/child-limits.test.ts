@@ -92,17 +92,32 @@ describe('a child with its own restart limit', () => {
   });
 
   test('bad limits are refused at the call that gave them, naming the child', () => {
-    assert.throws(() => new Supervisor({ children: [{ id: 'x', intensity: -1, start: () => crashable().worker }] }), /child x: intensity must be/);
-    assert.throws(() => new Supervisor({ children: [{ id: 'y', backoff: { factor: 0.5 }, start: () => crashable().worker }] }), /child y: backoff.factor must be/);
+    assert.throws(
+      () => new Supervisor({ children: [{ id: 'x', intensity: -1, start: () => crashable().worker }] }),
+      /child x: intensity must be/,
+    );
+    assert.throws(
+      () => new Supervisor({ children: [{ id: 'y', backoff: { factor: 0.5 }, start: () => crashable().worker }] }),
+      /child y: backoff.factor must be/,
+    );
   });
 
   test('startChild puts the child before the sibling named, else last', async () => {
     const clock = new TestClock();
-    const sup = new Supervisor({ clock, children: [{ id: 'a', start: () => crashable().worker }, { id: 'c', start: () => crashable().worker }] });
+    const sup = new Supervisor({
+      clock,
+      children: [
+        { id: 'a', start: () => crashable().worker },
+        { id: 'c', start: () => crashable().worker },
+      ],
+    });
     await clock.advance(0);
     await sup.startChild({ id: 'b', start: () => crashable().worker }, { before: 'c' });
     await sup.startChild({ id: 'd', start: () => crashable().worker });
-    assert.deepEqual(sup.children().map((c) => c.id), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(
+      sup.children().map((c) => c.id),
+      ['a', 'b', 'c', 'd'],
+    );
     sup.kill();
     await sup.wait();
   });

@@ -27,12 +27,37 @@ import { TestClock } from '../../src/testing/index.js';
 const otp: Record<string, string[]> = {
   // rest_for_one [w1, w2]: w1 crashes and its restart fails once. OTP stops at the failed
   // child and retries from it; bosun used to go on to w2 (start w2, stop w2, start w1, start w2).
-  restfail: ['start w1', 'start w2', 'crash w1', 'stop w2', 'startfail w1', 'start w1', 'start w2', 'children w1:running w2:running', 'stop w2', 'stop w1'],
+  restfail: [
+    'start w1',
+    'start w2',
+    'crash w1',
+    'stop w2',
+    'startfail w1',
+    'start w1',
+    'start w2',
+    'children w1:running w2:running',
+    'stop w2',
+    'stop w1',
+  ],
   // one_for_all [w1, w2, w3]: w1 crashes and w2's restart fails once: w3 is not started, and
   // the retry restarts the whole group again.
   allfail: [
-    'start w1', 'start w2', 'start w3', 'crash w1', 'stop w3', 'stop w2', 'start w1', 'startfail w2', 'stop w1',
-    'start w1', 'start w2', 'start w3', 'children w1:running w2:running w3:running', 'stop w3', 'stop w2', 'stop w1',
+    'start w1',
+    'start w2',
+    'start w3',
+    'crash w1',
+    'stop w3',
+    'stop w2',
+    'start w1',
+    'startfail w2',
+    'stop w1',
+    'start w1',
+    'start w2',
+    'start w3',
+    'children w1:running w2:running w3:running',
+    'stop w3',
+    'stop w2',
+    'stop w1',
   ],
   // startChild of a supervisor whose own child cannot start: an error, and nothing changes.
   startchild: ['start h', 'startfail leaf', 'result error', 'children h:running', 'stop h'],
@@ -94,7 +119,12 @@ class Trace {
   children(sup: Supervisor): void {
     // OTP shows a child that is not running and not restarting as pid `undefined`: `stopped`.
     const state = (s: string) => (s === 'running' ? 'running' : s === 'stopped' || s === 'failed' ? 'stopped' : 'restarting');
-    this.lines.push(`children ${sup.children().map((c) => `${c.id}:${state(c.state)}`).join(' ')}`);
+    this.lines.push(
+      `children ${sup
+        .children()
+        .map((c) => `${c.id}:${state(c.state)}`)
+        .join(' ')}`,
+    );
   }
 }
 
@@ -143,7 +173,10 @@ async function bosun(name: string, backoff: BackoffOptions | undefined): Promise
       sup = t.sup({
         intensity: 10,
         autoShutdown: 'any_significant',
-        children: [t.worker('h', 'permanent'), t.child('inner', 'transient', { intensity: 0, children: [t.worker('leaf', 'permanent')] }, true)],
+        children: [
+          t.worker('h', 'permanent'),
+          t.child('inner', 'transient', { intensity: 0, children: [t.worker('leaf', 'permanent')] }, true),
+        ],
       });
       await clock.advance(0);
       let exited = false;

@@ -1,15 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import {
-  AlreadyExistsError,
-  DeadError,
-  NotFoundError,
-  Runner,
-  startWorker,
-  stopWorker,
-  type Worker,
-} from '../../src/core/index.js';
+import { AlreadyExistsError, DeadError, NotFoundError, Runner, startWorker, stopWorker, type Worker } from '../../src/core/index.js';
 import { TestClock, settle } from '../../src/testing/index.js';
 
 /** A start function whose runs the test can fail or finish, counting calls. */
@@ -114,9 +106,7 @@ describe('Runner', () => {
     // b fails with the more important error while it is being stopped because of a's.
     await runner.startWorker('a', () => startWorker(() => new Promise<void>((_, reject) => setImmediate(() => reject(minor)))));
     await runner.startWorker('b', () =>
-      startWorker(
-        (signal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(major), { once: true })),
-      ),
+      startWorker((signal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(major), { once: true }))),
     );
     const c = controlled();
     await runner.startWorker('c', c.start);
@@ -142,8 +132,7 @@ describe('Runner', () => {
     let failX!: () => void;
     await runner.startWorker('y', () =>
       startWorker(
-        (signal) =>
-          new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(new Error('second')), { once: true })),
+        (signal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(new Error('second')), { once: true })),
       ),
     );
     await runner.startWorker('x', () => startWorker(() => new Promise<void>((_, reject) => (failX = () => reject(first)))));
@@ -204,8 +193,7 @@ describe('Runner', () => {
     // Never produces a worker; gives up only when its signal aborts.
     await runner.startWorker(
       'never',
-      (signal) =>
-        new Promise<Worker>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
+      (signal) => new Promise<Worker>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
     );
     const ac = new AbortController();
     const waiting = runner.worker('never', ac.signal);

@@ -167,7 +167,10 @@ describe('start_link: start order', () => {
             log.push('done:migrate');
           },
         },
-        { id: 'api', start: () => (log.push('call:api'), startWorker((s) => new Promise<void>((r) => s.addEventListener('abort', () => r())))) },
+        {
+          id: 'api',
+          start: () => (log.push('call:api'), startWorker((s) => new Promise<void>((r) => s.addEventListener('abort', () => r())))),
+        },
       ],
     });
     const removed: string[] = [];
@@ -215,10 +218,10 @@ describe('start_link: group restarts', () => {
   });
 
   test('a group member that fails to become ready restarts the group from itself, after its backoff', async () => {
-    const { clock, r, sup } = setup(
-      (r) => [r.spec('w1', 10), r.spec('w2', 10, (n) => n === 2), r.spec('w3', 10, (n) => n === 2)],
-      { strategy: 'rest_for_one', backoff: { initialMs: 50, jitter: 0 } },
-    );
+    const { clock, r, sup } = setup((r) => [r.spec('w1', 10), r.spec('w2', 10, (n) => n === 2), r.spec('w3', 10, (n) => n === 2)], {
+      strategy: 'rest_for_one',
+      backoff: { initialMs: 50, jitter: 0 },
+    });
     await clock.advance(30);
     r.take();
     r.workers.get('w1')!.crash();
@@ -252,7 +255,7 @@ describe('start_link: failures', () => {
     assert.equal(started.error, done.error, 'started() rejects with the error the supervisor died of');
   });
 
-  test("a Worker whose started() rejects is a failed start, and that Worker is stopped", async () => {
+  test('a Worker whose started() rejects is a failed start, and that Worker is stopped', async () => {
     const { clock, r, sup } = setup((r) => [r.spec('a', 0), r.startedSpec('b', 10, true)]);
     const done = track(sup.wait());
     await clock.advance(10);
@@ -290,7 +293,10 @@ describe('start_link: failures', () => {
     await clock.advance(10);
     assert.deepEqual(r.take(), ['ready:a']);
     assert.deepEqual(restarting, ['a crashed', 'a never became ready']);
-    assert.deepEqual(sup.children().map((c) => [c.state, c.restarts]), [['running', 2]]);
+    assert.deepEqual(
+      sup.children().map((c) => [c.state, c.restarts]),
+      [['running', 2]],
+    );
     sup.kill();
     await sup.wait();
   });
@@ -376,7 +382,10 @@ describe('start_link: while a start is pending', () => {
     const sup = new Supervisor({
       clock,
       children: [
-        { id: 'a', start: () => startWorker((s) => new Promise<void>((r) => s.addEventListener('abort', () => (log.push('stop:a'), r())))) },
+        {
+          id: 'a',
+          start: () => startWorker((s) => new Promise<void>((r) => s.addEventListener('abort', () => (log.push('stop:a'), r())))),
+        },
         {
           id: 'deaf',
           // Ignores its signal: resolves its Worker when the test says. Shutdown must wait.

@@ -159,7 +159,7 @@ describe('Supervisor strategies', () => {
     await stop(sup);
   });
 
-  test('the group restart waits for the crashed child\'s backoff, with every member marked restarting', async () => {
+  test("the group restart waits for the crashed child's backoff, with every member marked restarting", async () => {
     const { clock, probe, sup } = setup({
       strategy: 'one_for_all',
       ids: ['a', 'b'],
@@ -223,7 +223,7 @@ describe('Supervisor restart types', () => {
 });
 
 describe('Supervisor restart intensity', () => {
-  test('defaults are OTP\'s: 1 restart in 5 s, so the second crash within 5 s gives up', async () => {
+  test("defaults are OTP's: 1 restart in 5 s, so the second crash within 5 s gives up", async () => {
     const clock = new TestClock();
     const probe = new Probe();
     const sup = new Supervisor({ clock, backoff: noBackoff, children: [probe.spec('a')] });
@@ -323,10 +323,13 @@ describe('Supervisor backoff', () => {
           start: () => {
             calls++;
             if (calls > 1 && calls < 4) throw new Error(`start ${calls} failed`);
-            return startWorker((signal) => new Promise<void>((resolve, reject) => {
-              fail = reject;
-              signal.addEventListener('abort', () => resolve(), { once: true });
-            }));
+            return startWorker(
+              (signal) =>
+                new Promise<void>((resolve, reject) => {
+                  fail = reject;
+                  signal.addEventListener('abort', () => resolve(), { once: true });
+                }),
+            );
           },
         },
       ],
@@ -457,8 +460,7 @@ describe('Supervisor shutdown', () => {
   test('a child supervisor is waited for without limit by default', async () => {
     const clock = new TestClock();
     const probe = new Probe();
-    const inner = () =>
-      new Supervisor({ clock, name: 'inner', children: [probe.spec('slow', { ignoreKill: true, shutdownMs: 20_000 })] });
+    const inner = () => new Supervisor({ clock, name: 'inner', children: [probe.spec('slow', { ignoreKill: true, shutdownMs: 20_000 })] });
     const outer = new Supervisor({ clock, name: 'outer', children: [{ id: 'inner', start: inner }] });
     await settle();
     let stopped = false;
@@ -519,7 +521,7 @@ describe('Supervisor trees', () => {
     probe.crash('leaf');
     await assert.rejects(outer.wait(), (err: unknown) => {
       assert.ok(err instanceof RestartIntensityError);
-      assert.ok(err.cause instanceof RestartIntensityError, 'cause is the inner supervisor\'s give-up');
+      assert.ok(err.cause instanceof RestartIntensityError, "cause is the inner supervisor's give-up");
       return true;
     });
   });
@@ -593,7 +595,10 @@ describe('Supervisor trees', () => {
       }),
       (err) => err === cannot,
     );
-    assert.deepEqual(sup.children().map((c) => [c.id, c.state]), [['healthy', 'running']]);
+    assert.deepEqual(
+      sup.children().map((c) => [c.id, c.state]),
+      [['healthy', 'running']],
+    );
     assert.deepEqual(events, []);
     assert.deepEqual(probe.take(), ['start:healthy', 'start:leaf', 'kill:leaf', 'stop:leaf']);
     await clock.advance(60_000);
@@ -732,7 +737,9 @@ describe('Supervisor children as promises', () => {
     await settle();
     assert.equal(childSignal.aborted, true);
     let killed = false;
-    const w = startWorker((signal) => new Promise<void>((r) => signal.addEventListener('abort', () => ((killed = true), r()), { once: true })));
+    const w = startWorker(
+      (signal) => new Promise<void>((r) => signal.addEventListener('abort', () => ((killed = true), r()), { once: true })),
+    );
     resolveWorker(w);
     await sup.wait();
     assert.equal(killed, true);
@@ -752,7 +759,10 @@ describe('Supervisor children as promises', () => {
       },
     });
     await settle();
-    assert.deepEqual(sup.children().map((c) => c.state), ['starting']);
+    assert.deepEqual(
+      sup.children().map((c) => c.state),
+      ['starting'],
+    );
     finish();
     await added;
     await settle();
@@ -768,8 +778,7 @@ describe('Supervisor children as promises', () => {
     const exits = record(sup, 'childExited');
     const added = sup.startChild({
       id: 'w',
-      start: (signal) =>
-        new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
+      start: (signal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
     });
     await settle();
     await stop(sup);
@@ -797,7 +806,7 @@ describe('Supervisor signals', () => {
     assert.equal(signals[1]!.aborted, true);
   });
 
-  test('every run gets its own signal, and a crashed run\'s signal that work still listens on is aborted', async () => {
+  test("every run gets its own signal, and a crashed run's signal that work still listens on is aborted", async () => {
     const { sup } = setup({ children: [] });
     const signals: AbortSignal[] = [];
     let crash!: (e: Error) => void;
@@ -819,7 +828,7 @@ describe('Supervisor signals', () => {
     await settle();
     assert.equal(signals.length, 2);
     assert.notEqual(signals[1], signals[0]);
-    assert.equal(signals[0]!.aborted, true, 'the crashed run\'s signal is aborted');
+    assert.equal(signals[0]!.aborted, true, "the crashed run's signal is aborted");
     assert.equal(signals[1]!.aborted, false);
     crash(new Error('second crash'));
     await settle();
@@ -921,10 +930,7 @@ describe('Supervisor child management', () => {
       () => new Supervisor({ autoShutdown: 'any_significant', children: [probe.spec('a', { significant: true })] }),
       /permanent child cannot be significant/,
     );
-    assert.throws(
-      () => new Supervisor({ children: [probe.spec('a', { restart: 'transient', significant: true })] }),
-      /autoShutdown/,
-    );
+    assert.throws(() => new Supervisor({ children: [probe.spec('a', { restart: 'transient', significant: true })] }), /autoShutdown/);
     const sup = new Supervisor({ clock: new TestClock() });
     await assert.rejects(sup.startChild({ id: 'x', start: () => 42 as never }), /must return a Worker or a Promise/);
     await stop(sup);

@@ -22,12 +22,21 @@ import * as fleetUnits from '../../src/fleet/units.js';
 describe('backoffDelay and nextFailure', () => {
   const b = { initialMs: 100, factor: 2, maxMs: 1000, jitter: 0, resetAfterMs: 5000 };
   test('the n-th retry waits initialMs × factor^(n-1), capped at maxMs', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(b, n)), [100, 200, 400, 800, 1000, 1000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((n) => backoffDelay(b, n)),
+      [100, 200, 400, 800, 1000, 1000],
+    );
   });
   test('jitter moves it by up to ±jitter with the given random source', () => {
     const j = { ...b, jitter: 0.1 };
-    assert.equal(backoffDelay(j, 1, () => 0), 90);
-    assert.equal(backoffDelay(j, 1, () => 0.5), 100);
+    assert.equal(
+      backoffDelay(j, 1, () => 0),
+      90,
+    );
+    assert.equal(
+      backoffDelay(j, 1, () => 0.5),
+      100,
+    );
     assert.ok(Math.abs(backoffDelay(j, 1, () => 0.999999) - 110) < 1e-3);
   });
   test('a run of resetAfterMs or longer starts the count over', () => {
@@ -134,7 +143,8 @@ describe('one error class per code', () => {
     (A as service.TaskClass).deps = [A];
     assert.throws(
       () => new service.Service({ name: 'svc', tasks: [A], argv: [], env: {} }),
-      (err: unknown) => err instanceof CycleError && err.code === 'ERR_DEPENDENCY_CYCLE' && /task dependency cycle: A -> A/.test(err.message),
+      (err: unknown) =>
+        err instanceof CycleError && err.code === 'ERR_DEPENDENCY_CYCLE' && /task dependency cycle: A -> A/.test(err.message),
     );
   });
 

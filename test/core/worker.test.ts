@@ -2,14 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import {
-  KilledError,
-  finishedWorker,
-  noopWorker,
-  periodicWorker,
-  startWorker,
-  stopWorker,
-} from '../../src/core/index.js';
+import { KilledError, finishedWorker, noopWorker, periodicWorker, startWorker, stopWorker } from '../../src/core/index.js';
 import { TestClock, settle } from '../../src/testing/index.js';
 
 describe('startWorker', () => {
@@ -47,8 +40,7 @@ describe('startWorker', () => {
   test('an error that is not the abort, thrown after a kill, still fails the worker', async () => {
     const boom = new Error('cleanup failed');
     const w = startWorker(
-      (signal) =>
-        new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(boom), { once: true })),
+      (signal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(boom), { once: true })),
     );
     w.kill();
     await assert.rejects(w.wait(), (err: unknown) => err === boom);
@@ -59,9 +51,7 @@ describe('startWorker', () => {
     let seen: unknown;
     const w = startWorker(
       (signal) =>
-        new Promise<void>((resolve) =>
-          signal.addEventListener('abort', () => ((seen = signal.reason), resolve()), { once: true }),
-        ),
+        new Promise<void>((resolve) => signal.addEventListener('abort', () => ((seen = signal.reason), resolve()), { once: true })),
     );
     await stopWorker(w, reason);
     assert.equal(seen, reason);

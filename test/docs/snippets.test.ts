@@ -42,10 +42,13 @@ function extractSnippets(file: string, markdown: string): Snippet[] {
     let end = start;
     while (end < lines.length && !lines[end]!.trimStart().startsWith(fence)) end++;
     const snippet: Snippet = { file, line: start + 1, code: lines.slice(start, end).join('\n') };
-    if (i > 0 && lines[i - 1]!.trim() === '-->') {
-      let top = i - 2;
+    // Blank lines may stand between the comment and the block (the formatter puts one there).
+    let close = i - 1;
+    while (close >= 0 && lines[close]!.trim() === '') close--;
+    if (close >= 0 && lines[close]!.trim() === '-->') {
+      let top = close - 1;
       while (top >= 0 && lines[top]!.trim() !== '<!-- prelude') top--;
-      if (top >= 0) snippet.prelude = { line: top + 2, code: lines.slice(top + 1, i - 1).join('\n') };
+      if (top >= 0) snippet.prelude = { line: top + 2, code: lines.slice(top + 1, close).join('\n') };
     }
     out.push(snippet);
     i = end;
@@ -68,7 +71,22 @@ function markdownFiles(): string[] {
 }
 
 test('the snippet extractor finds ts blocks, their first line and hidden prelude, and skips other languages', () => {
-  const md = ['# x', '```ts', 'const a = 1;', '```', '```sh', 'npm test', '```', '<!-- prelude', 'declare const c: number;', '-->', '```typescript', 'let b;', 'b = c;', '```'];
+  const md = [
+    '# x',
+    '```ts',
+    'const a = 1;',
+    '```',
+    '```sh',
+    'npm test',
+    '```',
+    '<!-- prelude',
+    'declare const c: number;',
+    '-->',
+    '```typescript',
+    'let b;',
+    'b = c;',
+    '```',
+  ];
   const found = extractSnippets('x.md', md.join('\n'));
   assert.deepEqual(found, [
     { file: 'x.md', line: 3, code: 'const a = 1;' },

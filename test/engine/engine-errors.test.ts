@@ -12,9 +12,15 @@ test('a start that throws MissingError is not retried until one of its inputs ch
   const { clock, engine, fleet } = setup();
   let ready = false;
   engine.install('a', fleet.manifold('a'));
-  engine.install('b', fleet.manifold('b', { inputs: ['a'], before: () => {
-    if (!ready) throw new MissingError('a has no address yet');
-  } }));
+  engine.install(
+    'b',
+    fleet.manifold('b', {
+      inputs: ['a'],
+      before: () => {
+        if (!ready) throw new MissingError('a has no address yet');
+      },
+    }),
+  );
   await clock.advance(600_000);
   assert.equal(fleet.attempts.get('b'), 1, 'no spinning while nothing changed');
   assert.equal(engine.report().manifolds['b']?.state, 'stopped');
@@ -31,10 +37,15 @@ test('a start that throws MissingError is not retried until one of its inputs ch
 test('errors back off: errorDelay 1 s, factor 2, max 3 s restarts after 1, 2, 3, 3 s', async () => {
   const { clock, engine, fleet } = setup({ backoffFactor: 2, maxDelayMs: 3000 });
   const times: number[] = [];
-  engine.install('a', fleet.manifold('a', { before: () => {
-    times.push(clock.now());
-    throw new Error('cannot connect');
-  } }));
+  engine.install(
+    'a',
+    fleet.manifold('a', {
+      before: () => {
+        times.push(clock.now());
+        throw new Error('cannot connect');
+      },
+    }),
+  );
   await clock.advance(9500);
   assert.deepEqual(times, [0, 1000, 3000, 6000, 9000]);
   assert.equal(engine.report().manifolds['a']?.lastError, 'cannot connect');
@@ -43,9 +54,14 @@ test('errors back off: errorDelay 1 s, factor 2, max 3 s restarts after 1, 2, 3,
 
 test('a manifold that ran longer than backoffResetMs starts its backoff again from errorDelayMs', async () => {
   const { clock, engine, fleet } = setup({ backoffFactor: 2, maxDelayMs: 60_000, backoffResetMs: 5000 });
-  engine.install('a', fleet.manifold('a', { before: (_ctx, attempt) => {
-    if (attempt <= 2) throw new Error('not yet');
-  } }));
+  engine.install(
+    'a',
+    fleet.manifold('a', {
+      before: (_ctx, attempt) => {
+        if (attempt <= 2) throw new Error('not yet');
+      },
+    }),
+  );
   await clock.advance(3000); // fails at 0 and 1000; starts at 3000
   assert.deepEqual(fleet.startedAt.get('a'), [3000]);
 

@@ -22,7 +22,8 @@ test('install refuses a cycle with a message naming every manifold in it', async
       assert.equal(err.cycle[0], 'c');
       assert.equal(err.cycle.at(-1), 'c');
       assert.ok(err.cycle.includes('a') && err.cycle.includes('b'));
-      for (let i = 0; i + 1 < err.cycle.length; i++) assert.ok(inputs[err.cycle[i]!]!.includes(err.cycle[i + 1]!), `${err.cycle[i]} needs ${err.cycle[i + 1]}`);
+      for (let i = 0; i + 1 < err.cycle.length; i++)
+        assert.ok(inputs[err.cycle[i]!]!.includes(err.cycle[i + 1]!), `${err.cycle[i]} needs ${err.cycle[i + 1]}`);
       assert.ok(err.message.includes(err.cycle.join(' -> ')), err.message);
       return true;
     },
@@ -69,10 +70,24 @@ test('ctx.get refuses undeclared inputs, inputs not running, and inputs that exp
   engine.install('silent', fleet.manifold('silent', { output: false }));
   let undeclared: unknown;
   let nothing: unknown;
-  engine.install('b', fleet.manifold('b', { inputs: ['a', 'silent'], before: (ctx) => {
-    try { ctx.get('z'); } catch (err) { undeclared = err; }
-    try { ctx.get('silent'); } catch (err) { nothing = err; }
-  } }));
+  engine.install(
+    'b',
+    fleet.manifold('b', {
+      inputs: ['a', 'silent'],
+      before: (ctx) => {
+        try {
+          ctx.get('z');
+        } catch (err) {
+          undeclared = err;
+        }
+        try {
+          ctx.get('silent');
+        } catch (err) {
+          nothing = err;
+        }
+      },
+    }),
+  );
   await clock.advance(100);
   assert.ok(undeclared instanceof UndeclaredInputError);
   assert.match(undeclared.message, /"z" is not declared/);
@@ -90,7 +105,7 @@ test('ctx.get refuses undeclared inputs, inputs not running, and inputs that exp
   await stopWorker(engine);
 });
 
-test('report() lists each manifold with its state, inputs, start count, last error and its worker\'s own report', async () => {
+test("report() lists each manifold with its state, inputs, start count, last error and its worker's own report", async () => {
   const { clock, engine, fleet } = setup();
   engine.install('a', fleet.manifold('a'));
   engine.install('b', fleet.manifold('b', { inputs: ['a'], before: () => Promise.reject(new Error('nope')) }));
@@ -109,7 +124,10 @@ test('report() lists each manifold with its state, inputs, start count, last err
   await stopWorker(engine);
   const after = engine.report();
   assert.equal(after.state, 'stopped');
-  assert.deepEqual(Object.values(after.manifolds).map((m) => m.state), ['stopped', 'stopped', 'stopped']);
+  assert.deepEqual(
+    Object.values(after.manifolds).map((m) => m.state),
+    ['stopped', 'stopped', 'stopped'],
+  );
 });
 
 test('an engine installed in an engine shows its manifolds in the outer report', async () => {

@@ -146,12 +146,20 @@ test('a start in flight is aborted through ctx.signal when an input stops, and r
   const { clock, engine, fleet } = setup();
   const signals: AbortSignal[] = [];
   engine.install('a', fleet.manifold('a'));
-  engine.install('b', fleet.manifold('b', { inputs: ['a'], before: (ctx, attempt) => {
-    signals.push(ctx.signal);
-    if (attempt > 1) return;
-    // The first start hangs until it is told to give up.
-    return new Promise<void>((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }));
-  } }));
+  engine.install(
+    'b',
+    fleet.manifold('b', {
+      inputs: ['a'],
+      before: (ctx, attempt) => {
+        signals.push(ctx.signal);
+        if (attempt > 1) return;
+        // The first start hangs until it is told to give up.
+        return new Promise<void>((_resolve, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }),
+        );
+      },
+    }),
+  );
   await clock.advance(100);
   assert.equal(engine.report().manifolds['b']?.state, 'starting');
   assert.equal(signals[0]?.aborted, false);

@@ -95,7 +95,10 @@ test('a waiting visit rejects with AbortedError when its signal aborts or when t
   await assert.rejects(byKill, AbortedError);
   await other.wait();
   assert.throws(() => other.guard.unlock(), DeadError);
-  await assert.rejects(other.guest.visit(() => 1), AbortedError);
+  await assert.rejects(
+    other.guest.visit(() => 1),
+    AbortedError,
+  );
 });
 
 test('lockdown rejects with AbortedError if its signal aborts before visits end; a killed fortress waits for visits in progress', async () => {
@@ -135,5 +138,9 @@ test('the fortress manifold gives dependents a fresh, locked fortress on every s
   assert.ok(fortress instanceof Fortress);
   assert.equal(await fortress.guest.visit(() => 'ok'), 'ok');
   await stopWorker(engine);
-  await assert.rejects(fortress.guest.visit(() => 'late'), AbortedError, 'the engine stopping kills the fortress');
+  await assert.rejects(
+    fortress.guest.visit(() => 'late'),
+    AbortedError,
+    'the engine stopping kills the fortress',
+  );
 });

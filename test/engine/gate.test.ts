@@ -63,7 +63,12 @@ test('the gate manifold shares one gate across restarts, so an unlock is never u
   await stopWorker(engine);
 
   const plain = gateManifold();
-  const w = await plain.start({ get: () => { throw new Error('no inputs'); }, signal: new AbortController().signal });
+  const w = await plain.start({
+    get: () => {
+      throw new Error('no inputs');
+    },
+    signal: new AbortController().signal,
+  });
   assert.ok(plain.output!(w) instanceof Gate);
   await stopWorker(w);
 });

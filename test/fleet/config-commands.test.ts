@@ -55,44 +55,69 @@ describe('validateConfig', () => {
       '/srv/app/bosun.config.yaml',
       noFiles,
     );
-    assert.deepEqual(c.programs.map((p) => p.command), [['sh', '-c', 'echo hi; sleep 100'], ['echo a && echo b'], ["echo 'a b; echo INJECTED'"]]);
+    assert.deepEqual(
+      c.programs.map((p) => p.command),
+      [['sh', '-c', 'echo hi; sleep 100'], ['echo a && echo b'], ["echo 'a b; echo INJECTED'"]],
+    );
   });
 
   test('without a file, relative paths resolve against the working directory; file is empty', () => {
-    const c = validateConfig({ home: 'h', programs: { api: { command: ['x'], cwd: 'sub', logs: { file: 'api.log' } } } }, undefined, noFiles);
+    const c = validateConfig(
+      { home: 'h', programs: { api: { command: ['x'], cwd: 'sub', logs: { file: 'api.log' } } } },
+      undefined,
+      noFiles,
+    );
     assert.equal(c.file, '');
     assert.equal(c.home, join(process.cwd(), 'h'));
     assert.equal(c.programs[0]!.cwd, join(process.cwd(), 'sub'));
     assert.equal(c.programs[0]!.logs.file, join(process.cwd(), 'api.log'));
-    assert.throws(() => validateConfig({ programs: { api: {} } }), (err: ConfigError) => err.message.startsWith('invalid config (object):') && err.problems[0] === 'programs.api.command: required');
+    assert.throws(
+      () => validateConfig({ programs: { api: {} } }),
+      (err: ConfigError) => err.message.startsWith('invalid config (object):') && err.problems[0] === 'programs.api.command: required',
+    );
   });
 
   test('checkFiles: false skips the file-system checks; by default they run', () => {
     const raw = { programs: { api: { command: ['bosun-no-such-binary'], cwd: '/nonexistent/dir' } } };
     assert.equal(validateConfig(raw, '/x/bosun.config.yaml', noFiles).programs[0]!.cwd, '/nonexistent/dir');
-    assert.throws(() => validateConfig(raw, '/x/bosun.config.yaml'), (err: ConfigError) => {
-      assert.deepEqual(err.problems, ["programs.api.cwd: no such directory '/nonexistent/dir'"]);
-      return true;
-    });
+    assert.throws(
+      () => validateConfig(raw, '/x/bosun.config.yaml'),
+      (err: ConfigError) => {
+        assert.deepEqual(err.problems, ["programs.api.cwd: no such directory '/nonexistent/dir'"]);
+        return true;
+      },
+    );
   });
 
   test('durations take days as service options do, up to the longest timer', () => {
     const c = validateConfig({ programs: { a: { command: ['x'], killTimeout: '1d', activityTimeout: '2147483647' } } }, undefined, noFiles);
     assert.equal(c.programs[0]!.killTimeoutMs, 86_400_000);
     assert.equal(c.programs[0]!.activityTimeoutMs, 2 ** 31 - 1);
-    assert.throws(() => validateConfig({ programs: { a: { command: ['x'], killTimeout: '25d' } } }, undefined, noFiles), /programs\.a\.killTimeout: expected a duration of at most 2147483647ms \(about 24\.8 days\), got '25d'/);
+    assert.throws(
+      () => validateConfig({ programs: { a: { command: ['x'], killTimeout: '25d' } } }, undefined, noFiles),
+      /programs\.a\.killTimeout: expected a duration of at most 2147483647ms \(about 24\.8 days\), got '25d'/,
+    );
   });
 
   test('readyTimeout: default 60 s, a duration, at least 1 ms', () => {
     const c = validateConfig({ programs: { a: { command: ['x'] }, b: { command: ['x'], readyTimeout: '90s' } } }, undefined, noFiles);
-    assert.deepEqual(c.programs.map((p) => p.readyTimeoutMs), [60_000, 90_000]);
-    assert.throws(() => validateConfig({ programs: { a: { command: ['x'], readyTimeout: 0 } } }, undefined, noFiles), /programs\.a\.readyTimeout: expected a duration of at least 1ms, got 0/);
+    assert.deepEqual(
+      c.programs.map((p) => p.readyTimeoutMs),
+      [60_000, 90_000],
+    );
+    assert.throws(
+      () => validateConfig({ programs: { a: { command: ['x'], readyTimeout: 0 } } }, undefined, noFiles),
+      /programs\.a\.readyTimeout: expected a duration of at least 1ms, got 0/,
+    );
   });
 
   test('the home given by --home decides the default log paths the shared-log check sees', () => {
     const raw = { programs: { a: { command: ['x'], logs: { file: '/elsewhere/logs/b-0.log' } }, b: { command: ['x'] } } };
     assert.doesNotThrow(() => validateConfig(raw, '/x/bosun.config.yaml', noFiles));
-    assert.throws(() => validateConfig(raw, '/x/bosun.config.yaml', { ...noFiles, home: '/elsewhere' }), /programs\.a\.logs\.file: '\/elsewhere\/logs\/b-0\.log' is also the log of b\[0\]/);
+    assert.throws(
+      () => validateConfig(raw, '/x/bosun.config.yaml', { ...noFiles, home: '/elsewhere' }),
+      /programs\.a\.logs\.file: '\/elsewhere\/logs\/b-0\.log' is also the log of b\[0\]/,
+    );
   });
 });
 
@@ -111,7 +136,9 @@ describe('duplicate JSON keys', () => {
 
 describe('commands in a running daemon', () => {
   test("a quoted string command runs as written: sh -c 'echo hi; sleep 100' stays up", async () => {
-    const p = tempProject(`dashboard: false\nprograms:\n  quoted: { command: "sh -c 'echo hi; exec sleep 100'", logs: { file: quoted.log } }\n  injected: { command: [echo, "a b; echo INJECTED"], shell: true, restart: never, logs: { file: injected.log } }\n`);
+    const p = tempProject(
+      `dashboard: false\nprograms:\n  quoted: { command: "sh -c 'echo hi; exec sleep 100'", logs: { file: quoted.log } }\n  injected: { command: [echo, "a b; echo INJECTED"], shell: true, restart: never, logs: { file: injected.log } }\n`,
+    );
     let d: Daemon | undefined;
     try {
       d = await startDaemon(p.dir, p.home);
@@ -135,9 +162,15 @@ describe('commands in a running daemon', () => {
       p.write(`dashboard: false\nprograms:\n  api: { command: ${prog()}, instances: 100000000, killTimeout: 600h }\n`);
       const r = await cli(['reload'], { cwd: p.dir });
       assert.equal(r.code, 2);
-      assert.equal(r.stderr, "programs.api.instances: expected an integer from 1 to 1024, got 100000000\nprograms.api.killTimeout: expected a duration of at most 2147483647ms (about 24.8 days), got '600h'\n");
+      assert.equal(
+        r.stderr,
+        "programs.api.instances: expected an integer from 1 to 1024, got 100000000\nprograms.api.killTimeout: expected a duration of at most 2147483647ms (about 24.8 days), got '600h'\n",
+      );
       const after = await d.status();
-      assert.deepEqual(after.programs.map((x) => [x.name, x.pid]), before.programs.map((x) => [x.name, x.pid]));
+      assert.deepEqual(
+        after.programs.map((x) => [x.name, x.pid]),
+        before.programs.map((x) => [x.name, x.pid]),
+      );
     } finally {
       await d?.stop();
       p.cleanup();
@@ -154,7 +187,10 @@ describe('commands in a running daemon', () => {
       assert.equal(r.code, 0, r.stderr);
       const s = JSON.parse((await cli(['status', '--json', '--home', p.home])).stdout) as Status;
       assert.equal(s.programs[0]!.name, 'api');
-      const pid = (await waitFor('api running', async () => (JSON.parse((await cli(['status', '--json', '--home', p.home])).stdout) as Status).programs[0]!.pid ?? undefined))!;
+      const pid = (await waitFor(
+        'api running',
+        async () => (JSON.parse((await cli(['status', '--json', '--home', p.home])).stdout) as Status).programs[0]!.pid ?? undefined,
+      ))!;
       assert.match(readFileSync(`/proc/${pid}/environ`, 'latin1'), /BIG_44=v{4000}/);
     } finally {
       await cli(['shutdown', '--home', p.home]);

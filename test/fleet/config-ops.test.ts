@@ -14,7 +14,8 @@ describe('ops config keys', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bosun-config-ops-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'bosun.config.yaml');
-  const one = (web: object) => validateConfig({ programs: { web: { command: 'node web.js', ...web } } }, file, { checkFiles: false }).programs[0]!;
+  const one = (web: object) =>
+    validateConfig({ programs: { web: { command: 'node web.js', ...web } } }, file, { checkFiles: false }).programs[0]!;
   const problems = (web: object): string[] => {
     try {
       one(web);
@@ -47,15 +48,29 @@ describe('ops config keys', () => {
   });
 
   test('bad listen entries are reported at their index', () => {
-    assert.deepEqual(problems({ listen: ['example.com:80', 0, '127.0.0.1:70000', 'unix:', '300.1.1.1:80', '127.0.0.1:3000', '127.0.0.1:3000', `unix:/${'x'.repeat(120)}`] }), [
-      "programs.web.listen[0]: expected PORT, HOST:PORT (HOST an IP address, [v6] in brackets) or unix:PATH, got 'example.com:80'",
-      'programs.web.listen[1]: expected PORT, HOST:PORT (HOST an IP address, [v6] in brackets) or unix:PATH, got 0',
-      "programs.web.listen[2]: port out of range 1-65535, got '127.0.0.1:70000'",
-      "programs.web.listen[3]: expected PORT, HOST:PORT (HOST an IP address, [v6] in brackets) or unix:PATH, got 'unix:'",
-      "programs.web.listen[4]: not an IPv4 address: '300.1.1.1'",
-      'programs.web.listen[6]: 127.0.0.1:3000 is listed twice',
-      `programs.web.listen[7]: the socket path /${'x'.repeat(120)} is longer than the 107 bytes a unix socket path may have`,
-    ]);
+    assert.deepEqual(
+      problems({
+        listen: [
+          'example.com:80',
+          0,
+          '127.0.0.1:70000',
+          'unix:',
+          '300.1.1.1:80',
+          '127.0.0.1:3000',
+          '127.0.0.1:3000',
+          `unix:/${'x'.repeat(120)}`,
+        ],
+      }),
+      [
+        "programs.web.listen[0]: expected PORT, HOST:PORT (HOST an IP address, [v6] in brackets) or unix:PATH, got 'example.com:80'",
+        'programs.web.listen[1]: expected PORT, HOST:PORT (HOST an IP address, [v6] in brackets) or unix:PATH, got 0',
+        "programs.web.listen[2]: port out of range 1-65535, got '127.0.0.1:70000'",
+        "programs.web.listen[3]: expected PORT, HOST:PORT (HOST an IP address, [v6] in brackets) or unix:PATH, got 'unix:'",
+        "programs.web.listen[4]: not an IPv4 address: '300.1.1.1'",
+        'programs.web.listen[6]: 127.0.0.1:3000 is listed twice',
+        `programs.web.listen[7]: the socket path /${'x'.repeat(120)} is longer than the 107 bytes a unix socket path may have`,
+      ],
+    );
     assert.deepEqual(problems({ listen: '3000' }), ["programs.web.listen: expected a list, got '3000'"]);
   });
 
@@ -79,7 +94,7 @@ describe('ops config keys', () => {
     assert.deepEqual(problems({ watch: { paths: [], debounce: 'soon', every: 1 } }), [
       'programs.web.watch.every: unknown key (expected one of paths, ignore, debounce)',
       'programs.web.watch.paths: expected at least one path',
-      "programs.web.watch.debounce: expected a duration (ms number or \"500ms\", \"5s\", \"2m\", \"1h\", \"1d\"), got 'soon'",
+      'programs.web.watch.debounce: expected a duration (ms number or "500ms", "5s", "2m", "1h", "1d"), got \'soon\'',
     ]);
     assert.deepEqual(problems({ watch: 'yes' }), ["programs.web.watch: expected true, false or { paths, ignore, debounce }, got 'yes'"]);
   });
@@ -96,8 +111,12 @@ describe('ops config keys', () => {
   test('ready.http may use {instance} and {port}; {port} needs a TCP listen entry or PORT', () => {
     assert.equal(one({ listen: ['127.0.0.1:3000'], ready: { http: 'http://127.0.0.1:{port}/health?i={instance}' } }).ready?.kind, 'http');
     assert.equal(one({ env: { PORT: 4000 }, ready: { http: 'http://127.0.0.1:{port}/' } }).ready?.kind, 'http');
-    assert.deepEqual(problems({ ready: { http: 'http://127.0.0.1:{port}/' } }), ['programs.web.ready.http: {port} needs a TCP entry in listen or a PORT variable in env or envFile']);
-    assert.deepEqual(problems({ listen: [3000], ready: { http: 'http://127.0.0.1:{host}/' } }), ['programs.web.ready.http: unknown placeholder {host} (expected {instance} or {port})']);
+    assert.deepEqual(problems({ ready: { http: 'http://127.0.0.1:{port}/' } }), [
+      'programs.web.ready.http: {port} needs a TCP entry in listen or a PORT variable in env or envFile',
+    ]);
+    assert.deepEqual(problems({ listen: [3000], ready: { http: 'http://127.0.0.1:{host}/' } }), [
+      'programs.web.ready.http: unknown placeholder {host} (expected {instance} or {port})',
+    ]);
     assert.equal(readyUrl('http://127.0.0.1:{port}/i/{instance}', 2, 3000), 'http://127.0.0.1:3000/i/2');
     assert.equal(readyUrl('http://127.0.0.1:900{instance}/', 1, undefined), 'http://127.0.0.1:9001/');
     assert.equal(portOf(one({ listen: ['unix:w.sock', '127.0.0.1:3000'] }).listen, { PORT: '1' }), 3000);

@@ -42,7 +42,10 @@ describe('config files', () => {
     assert.equal(api.restart, 'always');
     assert.equal(api.instances, 1);
     assert.equal(api.killTimeoutMs, 5000);
-    writeFileSync(join(dir, 'b.mjs'), "export default { home: 'h', dashboard: false, programs: { w: { command: ['node', 'w.js'], ready: { delay: '1s' }, memoryLimit: '64MB' } } };\n");
+    writeFileSync(
+      join(dir, 'b.mjs'),
+      "export default { home: 'h', dashboard: false, programs: { w: { command: ['node', 'w.js'], ready: { delay: '1s' }, memoryLimit: '64MB' } } };\n",
+    );
     const b = await loadConfig(join(dir, 'b.mjs'), { checkFiles: false });
     assert.equal(b.home, join(dir, 'h'));
     assert.equal(b.dashboard, false);
@@ -58,10 +61,15 @@ describe('config files', () => {
     assert.equal(validateConfig({ programs }, file, noFiles).strategy, 'one_for_one');
     assert.equal(validateConfig({ supervisor: { strategy: 'one_for_all' }, programs }, file, noFiles).strategy, 'one_for_all');
     assert.equal(validateConfig({ supervisor: { strategy: 'rest_for_one' }, programs }, file, noFiles).strategy, 'rest_for_one');
-    assert.throws(() => validateConfig({ supervisor: { strategy: 'simple_one_for_one' }, programs }, file, noFiles), (err: ConfigError) => {
-      assert.deepEqual(err.problems, ["supervisor.strategy: expected one_for_one | one_for_all | rest_for_one, got 'simple_one_for_one'"]);
-      return true;
-    });
+    assert.throws(
+      () => validateConfig({ supervisor: { strategy: 'simple_one_for_one' }, programs }, file, noFiles),
+      (err: ConfigError) => {
+        assert.deepEqual(err.problems, [
+          "supervisor.strategy: expected one_for_one | one_for_all | rest_for_one, got 'simple_one_for_one'",
+        ]);
+        return true;
+      },
+    );
   });
 
   test('reports every problem at once, one line each', () => {
@@ -82,22 +90,70 @@ describe('config files', () => {
 
 // Ten (and more) different mistakes; each must exit 2, name the path, and start nothing.
 const INVALID: [string, string, RegExp][] = [
-  ['bad restart value', 'programs:\n  api: { command: [node, a.js], restart: sometimes }\n', /^programs\.api\.restart: expected always \| on-failure \| never, got 'sometimes'$/m],
+  [
+    'bad restart value',
+    'programs:\n  api: { command: [node, a.js], restart: sometimes }\n',
+    /^programs\.api\.restart: expected always \| on-failure \| never, got 'sometimes'$/m,
+  ],
   ['missing command', 'programs:\n  api: { cwd: . }\n', /^programs\.api\.command: required$/m],
-  ['after names an unknown program', 'programs:\n  api: { command: [node, a.js], after: [db] }\n', /^programs\.api\.after\[0\]: unknown program 'db'$/m],
-  ['dependency cycle', 'programs:\n  a: { command: [node, a.js], after: [c] }\n  b: { command: [node, b.js], after: [a] }\n  c: { command: [node, c.js], after: [b] }\n', /^programs\.a\.after: dependency cycle a -> c -> b -> a$/m],
+  [
+    'after names an unknown program',
+    'programs:\n  api: { command: [node, a.js], after: [db] }\n',
+    /^programs\.api\.after\[0\]: unknown program 'db'$/m,
+  ],
+  [
+    'dependency cycle',
+    'programs:\n  a: { command: [node, a.js], after: [c] }\n  b: { command: [node, b.js], after: [a] }\n  c: { command: [node, c.js], after: [b] }\n',
+    /^programs\.a\.after: dependency cycle a -> c -> b -> a$/m,
+  ],
   ['unknown key', 'programs:\n  api: { command: [node, a.js], colour: blue }\n', /^programs\.api\.colour: unknown key/m],
-  ['bad duration', 'programs:\n  api: { command: [node, a.js], killTimeout: 5 sec }\n', /^programs\.api\.killTimeout: expected a duration.*got '5 sec'$/m],
-  ['bad size', 'programs:\n  api: { command: [node, a.js], memoryLimit: lots }\n', /^programs\.api\.memoryLimit: expected a size.*got 'lots'$/m],
-  ['zero instances', 'programs:\n  api: { command: [node, a.js], instances: 0 }\n', /^programs\.api\.instances: expected an integer from 1 to 1024, got 0$/m],
-  ['invalid ready pattern', 'programs:\n  api: { command: [node, a.js], ready: { log: "(" } }\n', /^programs\.api\.ready\.log: not a valid pattern/m],
-  ['ready with two checks', 'programs:\n  api: { command: [node, a.js], ready: { log: x, delay: 1s } }\n', /^programs\.api\.ready: expected exactly one of log, http, message, delay/m],
-  ['dashboard port out of range', 'dashboard: { port: 70000 }\nprograms:\n  api: { command: [node, a.js] }\n', /^dashboard\.port: expected an integer from 0 to 65535, got 70000$/m],
+  [
+    'bad duration',
+    'programs:\n  api: { command: [node, a.js], killTimeout: 5 sec }\n',
+    /^programs\.api\.killTimeout: expected a duration.*got '5 sec'$/m,
+  ],
+  [
+    'bad size',
+    'programs:\n  api: { command: [node, a.js], memoryLimit: lots }\n',
+    /^programs\.api\.memoryLimit: expected a size.*got 'lots'$/m,
+  ],
+  [
+    'zero instances',
+    'programs:\n  api: { command: [node, a.js], instances: 0 }\n',
+    /^programs\.api\.instances: expected an integer from 1 to 1024, got 0$/m,
+  ],
+  [
+    'invalid ready pattern',
+    'programs:\n  api: { command: [node, a.js], ready: { log: "(" } }\n',
+    /^programs\.api\.ready\.log: not a valid pattern/m,
+  ],
+  [
+    'ready with two checks',
+    'programs:\n  api: { command: [node, a.js], ready: { log: x, delay: 1s } }\n',
+    /^programs\.api\.ready: expected exactly one of log, http, message, delay/m,
+  ],
+  [
+    'dashboard port out of range',
+    'dashboard: { port: 70000 }\nprograms:\n  api: { command: [node, a.js] }\n',
+    /^dashboard\.port: expected an integer from 0 to 65535, got 70000$/m,
+  ],
   ['no programs', 'home: ./h\n', /^programs: required$/m],
-  ['command item not a string', 'programs:\n  api: { command: [node, { a: 1 }] }\n', /^programs\.api\.command\[1\]: expected a string, got an object$/m],
+  [
+    'command item not a string',
+    'programs:\n  api: { command: [node, { a: 1 }] }\n',
+    /^programs\.api\.command\[1\]: expected a string, got an object$/m,
+  ],
   ['unknown top-level key', 'programz: {}\nprograms:\n  api: { command: [node, a.js] }\n', /^programz: unknown key/m],
-  ['unknown supervisor strategy', 'supervisor: { strategy: one_for_some }\nprograms:\n  api: { command: [node, a.js] }\n', /^supervisor\.strategy: expected one_for_one \| one_for_all \| rest_for_one, got 'one_for_some'$/m],
-  ['bad backoff factor', 'supervisor: { backoff: { factor: 0.5 } }\nprograms:\n  api: { command: [node, a.js] }\n', /^supervisor\.backoff\.factor: expected a number from 1 to 10, got 0\.5$/m],
+  [
+    'unknown supervisor strategy',
+    'supervisor: { strategy: one_for_some }\nprograms:\n  api: { command: [node, a.js] }\n',
+    /^supervisor\.strategy: expected one_for_one \| one_for_all \| rest_for_one, got 'one_for_some'$/m,
+  ],
+  [
+    'bad backoff factor',
+    'supervisor: { backoff: { factor: 0.5 } }\nprograms:\n  api: { command: [node, a.js] }\n',
+    /^supervisor\.backoff\.factor: expected a number from 1 to 10, got 0\.5$/m,
+  ],
 ];
 
 describe('bosun run with an invalid config', { concurrency: 4 }, () => {

@@ -92,7 +92,13 @@ export class FakeSpawner {
 
   /** Children of `program` (instance `index`, if given) that have not exited. */
   live(program?: string, index?: number): FakeChild[] {
-    return this.children.filter((c) => !c.exited && c.pid !== undefined && (program === undefined || c.program === program) && (index === undefined || c.instance === index));
+    return this.children.filter(
+      (c) =>
+        !c.exited &&
+        c.pid !== undefined &&
+        (program === undefined || c.program === program) &&
+        (index === undefined || c.instance === index),
+    );
   }
 
   /** The one live child of `program[index]`; throws when there is not exactly one. */

@@ -48,7 +48,9 @@ interface Fed {
 async function feed(lead: number, renew: number, killMs: number, ...flags: string[]): Promise<Fed> {
   const dir = mkdtempSync(join(tmpdir(), 'bosun-fence-'));
   dirs.push(dir);
-  const feeder = spawn(process.execPath, [FEEDER, dir, String(lead), String(renew), String(killMs), ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const feeder = spawn(process.execPath, [FEEDER, dir, String(lead), String(renew), String(killMs), ...flags], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   track(feeder.pid!);
   const out: string[] = [];
   let buf = '';
@@ -63,7 +65,8 @@ async function feed(lead: number, renew: number, killMs: number, ...flags: strin
   await until(() => !Number.isNaN(value('fence')) && !Number.isNaN(value('program')), 'the feeder to start its fence and program', 20_000);
   const fence = value('fence');
   track(fence);
-  const read = (role: string) => (existsSync(join(dir, `${role}.pid`)) ? Number(readFileSync(join(dir, `${role}.pid`), 'utf8')) : undefined);
+  const read = (role: string) =>
+    existsSync(join(dir, `${role}.pid`)) ? Number(readFileSync(join(dir, `${role}.pid`), 'utf8')) : undefined;
   const tree = async () => {
     await until(() => ['root', 'child', 'escaped'].every((r) => read(r) !== undefined), 'the tree to start', 20_000);
     const t = { root: read('root')!, child: read('child')!, escaped: read('escaped')! };
@@ -137,7 +140,10 @@ describe('fence: the singleton watchdog (real processes)', () => {
     const t = await f.tree();
     await until(() => f.out.includes('closed'), 'the feeder to release and close its fence', 20_000);
     await until(() => !isAlive(f.fence), 'the fence to exit', 5000);
-    assert.ok(isAlive(t.root) && isAlive(t.child) && isAlive(t.escaped), 'nothing was fenced: the deadlines kept moving, then it was released');
+    assert.ok(
+      isAlive(t.root) && isAlive(t.child) && isAlive(t.escaped),
+      'nothing was fenced: the deadlines kept moving, then it was released',
+    );
     for (const p of [t.root, t.child, t.escaped]) process.kill(p, 'SIGKILL');
   });
 

@@ -24,7 +24,9 @@ const prog = { command: ['node', 'x.js'] };
 
 describe('fleet config', () => {
   test('defaults: the host is the hostname, the lease 15 s, the schema bosun', () => {
-    const c = validateConfig({ fleet: { database: URL }, programs: { cron: { ...prog, placement: 'singleton' } } }, FILE, { checkFiles: false });
+    const c = validateConfig({ fleet: { database: URL }, programs: { cron: { ...prog, placement: 'singleton' } } }, FILE, {
+      checkFiles: false,
+    });
     assert.deepEqual(c.fleet, { database: URL, host: hostname(), leaseTtlMs: 15_000, schema: 'bosun' });
     assert.equal(c.programs[0]!.placement, 'singleton');
   });
@@ -51,14 +53,25 @@ describe('fleet config', () => {
   });
 
   test('a missing database is reported at fleet.database', () => {
-    assert.deepEqual(problems({ fleet: { host: 'web-1' }, programs: { web: prog } }), ['fleet.database: required (the PostgreSQL URL every daemon of the fleet shares)']);
+    assert.deepEqual(problems({ fleet: { host: 'web-1' }, programs: { web: prog } }), [
+      'fleet.database: required (the PostgreSQL URL every daemon of the fleet shares)',
+    ]);
   });
 
   test('unknown keys, bad host names and schemas at their paths', () => {
     const p = problems({ fleet: { database: URL, host: 'web 1', schema: 'a-b', ttl: 3 }, programs: { web: prog } });
-    assert.ok(p.some((l) => l.startsWith('fleet.ttl: unknown key')), p.join('\n'));
-    assert.ok(p.some((l) => l.startsWith("fleet.host: a host name may hold")), p.join('\n'));
-    assert.ok(p.some((l) => l.startsWith('fleet.schema: expected a plain identifier')), p.join('\n'));
+    assert.ok(
+      p.some((l) => l.startsWith('fleet.ttl: unknown key')),
+      p.join('\n'),
+    );
+    assert.ok(
+      p.some((l) => l.startsWith('fleet.host: a host name may hold')),
+      p.join('\n'),
+    );
+    assert.ok(
+      p.some((l) => l.startsWith('fleet.schema: expected a plain identifier')),
+      p.join('\n'),
+    );
   });
 
   test('a lease too short to fence the program given its killTimeout is named at fleet.leaseTtl, with the arithmetic', () => {
@@ -71,7 +84,10 @@ describe('fleet config', () => {
     const min = Number(/at least (\d+)ms$/.exec(p[0]!)![1]);
     assert.ok(leaseTiming(min).maxKillTimeoutMs >= 5000, `${min}ms fences a 5 s killTimeout`);
     assert.deepEqual(problems({ fleet: { database: URL, leaseTtl: min }, programs: { cron: { ...prog, placement: 'singleton' } } }), []);
-    assert.deepEqual(problems({ fleet: { database: URL, leaseTtl: '3s' }, programs: { cron: { ...prog, placement: 'singleton', killTimeout: 1700 } } }), []);
+    assert.deepEqual(
+      problems({ fleet: { database: URL, leaseTtl: '3s' }, programs: { cron: { ...prog, placement: 'singleton', killTimeout: 1700 } } }),
+      [],
+    );
     // Programs that are not singletons are not fenced: any killTimeout will do.
     assert.deepEqual(problems({ fleet: { database: URL, leaseTtl: '3s' }, programs: { web: { ...prog, killTimeout: '1m' } } }), []);
   });

@@ -36,12 +36,34 @@ describe('host registry (PostgreSQL)', () => {
     assert.equal(await a.refresh([row('web', 'backoff', null)]), true);
     const fleet = await b.fleetStatus();
     assert.equal(fleet.self, 'b');
-    assert.deepEqual(fleet.hosts.map((h) => [h.host, h.state, h.home]), [['a', 'up', '/srv/a'], ['b', 'up', '/srv/b']]);
-    assert.deepEqual(fleet.programs.map((p) => [p.host, p.name, p.state]), [['a', 'web', 'backoff'], ['b', 'web', 'running'], ['b', 'cron', 'running']]);
+    assert.deepEqual(
+      fleet.hosts.map((h) => [h.host, h.state, h.home]),
+      [
+        ['a', 'up', '/srv/a'],
+        ['b', 'up', '/srv/b'],
+      ],
+    );
+    assert.deepEqual(
+      fleet.programs.map((p) => [p.host, p.name, p.state]),
+      [
+        ['a', 'web', 'backoff'],
+        ['b', 'web', 'running'],
+        ['b', 'cron', 'running'],
+      ],
+    );
     await a.close();
     const later = await b.fleetStatus();
-    assert.deepEqual(later.hosts.map((h) => [h.host, h.state]), [['a', 'gone'], ['b', 'up']]);
-    assert.deepEqual(later.programs.map((p) => p.host), ['b', 'b']);
+    assert.deepEqual(
+      later.hosts.map((h) => [h.host, h.state]),
+      [
+        ['a', 'gone'],
+        ['b', 'up'],
+      ],
+    );
+    assert.deepEqual(
+      later.programs.map((p) => p.host),
+      ['b', 'b'],
+    );
     // A gone host's name is free again.
     const again = await HostRegistry.open(settings('a', schema), '/srv/elsewhere');
     await again.close();
@@ -54,7 +76,10 @@ describe('host registry (PostgreSQL)', () => {
     const first = await HostRegistry.open(settings('web-1', schema), '/srv/one');
     await assert.rejects(HostRegistry.open(settings('web-1', schema), '/srv/two'), (err: unknown) => {
       assert.ok(err instanceof HostClaimedError);
-      assert.match(err.message, /^fleet\.host: host name 'web-1' is claimed by a live daemon: pid \d+ on machine .+ \(home \/srv\/one\).*this daemon is pid \d+ on machine .+ \(home \/srv\/two\)/);
+      assert.match(
+        err.message,
+        /^fleet\.host: host name 'web-1' is claimed by a live daemon: pid \d+ on machine .+ \(home \/srv\/one\).*this daemon is pid \d+ on machine .+ \(home \/srv\/two\)/,
+      );
       return true;
     });
     // The same home on the same machine is its own successor (the home admits one daemon): taken over.

@@ -104,11 +104,13 @@ const node = (...args: string[]) => ['node', ...args];
 const delayOf = (line: string | undefined) => Number(/in=(\d+)ms/.exec(line ?? '')?.[1]);
 
 /** Prints `ready now` `afterMs` after spawn for the programs named. */
-const readyAfter = (afterMs: number, ...names: string[]) => (s: FakeSpawner, clock: TestClock) => {
-  s.onSpawn = (c: FakeChild) => {
-    if (names.includes(c.program)) clock.setTimeout(() => c.print('ready now'), afterMs);
+const readyAfter =
+  (afterMs: number, ...names: string[]) =>
+  (s: FakeSpawner, clock: TestClock) => {
+    s.onSpawn = (c: FakeChild) => {
+      if (names.includes(c.program)) clock.setTimeout(() => c.print('ready now'), afterMs);
+    };
   };
-};
 
 describe('fleet policy (TestClock, fake children)', () => {
   test('instances that crash together restart after jittered delays, not in lockstep', async () => {
@@ -169,7 +171,10 @@ describe('fleet policy (TestClock, fake children)', () => {
     assert.equal(row.state, 'backoff');
     assert.equal(row.reason, 'ready-timeout');
     assert.equal(row.restarts, 1);
-    assert.ok(r.events.some((e) => e.startsWith('api[0] exited ') && e.endsWith(' reason=ready-timeout')), r.events.join('\n'));
+    assert.ok(
+      r.events.some((e) => e.startsWith('api[0] exited ') && e.endsWith(' reason=ready-timeout')),
+      r.events.join('\n'),
+    );
     assert.equal(r.spawner.children[0]!.signals[0], 'SIGTERM', 'killed with its killSignal');
   });
 
@@ -193,7 +198,13 @@ describe('fleet policy (TestClock, fake children)', () => {
     assert.equal(r.row('web').state, 'running');
     assert.equal(r.row('web').waitingFor, undefined);
     // A dependency that fails for good leaves its dependents waiting, not started.
-    const r2 = rig({ supervisor: { intensity: 0 }, programs: { dep: { command: node('dep.js'), after: ['ghost'] }, ghost: { command: ['/no/such/binary'] } } }, (s) => s.missing.add('/no/such/binary'));
+    const r2 = rig(
+      {
+        supervisor: { intensity: 0 },
+        programs: { dep: { command: node('dep.js'), after: ['ghost'] }, ghost: { command: ['/no/such/binary'] } },
+      },
+      (s) => s.missing.add('/no/such/binary'),
+    );
     await r2.flush();
     assert.equal(r2.row('ghost').state, 'failed');
     assert.equal(r2.row('ghost').reason, 'intensity');
@@ -215,7 +226,10 @@ describe('fleet policy (TestClock, fake children)', () => {
     await r.flush();
     assert.equal(r.row('slow').state, 'ready');
     assert.equal(r.row('next').state, 'running');
-    assert.deepEqual(r.events.map((e) => e.split(' ').slice(0, 2).join(' ')), ['slow[0] started', 'slow[0] ready', 'next[0] started']);
+    assert.deepEqual(
+      r.events.map((e) => e.split(' ').slice(0, 2).join(' ')),
+      ['slow[0] started', 'slow[0] ready', 'next[0] started'],
+    );
   });
 
   test('restarts by command do not count; name:index acts on one instance; unknown targets are NotFoundError', async () => {
@@ -228,14 +242,23 @@ describe('fleet policy (TestClock, fake children)', () => {
     assert.equal(r.row('web', 1).reason, 'command');
     await r.fleet.restart('web');
     assert.notEqual(r.row('web', 0).pid, p0);
-    assert.deepEqual(r.fleet.status().programs.map((p) => [p.state, p.restarts]), [['running', 0], ['running', 0]]);
+    assert.deepEqual(
+      r.fleet.status().programs.map((p) => [p.state, p.restarts]),
+      [
+        ['running', 0],
+        ['running', 0],
+      ],
+    );
     await r.fleet.stop('web:0');
     assert.equal(r.row('web', 0).state, 'stopped');
     assert.equal(r.row('web', 0).pid, null);
     assert.equal(r.row('web', 1).state, 'running');
     await r.fleet.start('web');
     assert.equal(r.row('web', 0).state, 'running');
-    await assert.rejects(r.fleet.restart('nope'), (e: unknown) => e instanceof NotFoundError && /unknown program 'nope' \(known: web\)/.test(e.message));
+    await assert.rejects(
+      r.fleet.restart('nope'),
+      (e: unknown) => e instanceof NotFoundError && /unknown program 'nope' \(known: web\)/.test(e.message),
+    );
     await assert.rejects(r.fleet.stop('web:2'), (e: unknown) => e instanceof NotFoundError && /no instance 2/.test(e.message));
     assert.equal(r.spawner.live('web').length, 2);
   });
@@ -261,7 +284,9 @@ describe('fleet policy (TestClock, fake children)', () => {
   });
 
   test('reload puts a changed program back in its place: shutdown still stops dependents first', async () => {
-    const raw = (value: string) => ({ programs: { db: { command: node('db.js'), env: { V: value } }, web: { command: node('web.js'), after: ['db'] } } });
+    const raw = (value: string) => ({
+      programs: { db: { command: node('db.js'), env: { V: value } }, web: { command: node('web.js'), after: ['db'] } },
+    });
     const r = rig(raw('1'));
     await r.flush();
     await r.fleet.reload(r.config(raw('2')));
@@ -290,7 +315,10 @@ describe('fleet policy (TestClock, fake children)', () => {
       await r.flush();
       await r.clock.advance(150);
       await r.flush();
-      assert.deepEqual(r.fleet.status().programs.map((p) => p.state), ['ready', 'running', 'running']);
+      assert.deepEqual(
+        r.fleet.status().programs.map((p) => p.state),
+        ['ready', 'running', 'running'],
+      );
       const before = Object.fromEntries(['a', 'b', 'c'].map((n) => [n, r.row(n).pid]));
       r.events.length = 0;
       r.spawner.one('b').exit(null, 'SIGKILL');
@@ -305,11 +333,19 @@ describe('fleet policy (TestClock, fake children)', () => {
         await r.until(() => r.events.includes(`a[0] started pid=${r.row('a').pid}`), 'a to start');
         await r.clock.advance(150);
       }
-      const expectedStarts = strategy === 'one_for_all' ? ['a[0] started', 'a[0] ready', 'b[0] started', 'c[0] started'] : ['b[0] started', 'c[0] started'];
+      const expectedStarts =
+        strategy === 'one_for_all' ? ['a[0] started', 'a[0] ready', 'b[0] started', 'c[0] started'] : ['b[0] started', 'c[0] started'];
       const starts = () => r.events.filter((e) => / (started|ready)/.test(e)).map((e) => e.split(' ').slice(0, 2).join(' '));
       await r.until(() => starts().length === expectedStarts.length, 'the group to start again');
       assert.deepEqual(starts(), expectedStarts, r.events.join('\n'));
-      assert.deepEqual(r.fleet.status().programs.map((p) => [p.name, p.restarts]), [['a', 0], ['b', 1], ['c', 0]]);
+      assert.deepEqual(
+        r.fleet.status().programs.map((p) => [p.name, p.restarts]),
+        [
+          ['a', 0],
+          ['b', 1],
+          ['c', 0],
+        ],
+      );
       if (strategy === 'rest_for_one') assert.equal(r.row('a').pid, before.a, 'a is before b: untouched');
       assert.equal(r.events.filter((e) => / restarting /.test(e)).length, 1, 'only the crashed instance says restarting');
     });
@@ -344,16 +380,29 @@ describe('fleet ops policy (TestClock, fake children)', () => {
     await r.clock.advance(100);
     await roll;
     await r.flush();
-    assert.deepEqual(kinds(r.events), ['web[0] started', 'web[0] ready', 'web[0] exited', 'web[1] started', 'web[1] ready', 'web[1] exited'], r.events.join('\n'));
+    assert.deepEqual(
+      kinds(r.events),
+      ['web[0] started', 'web[0] ready', 'web[0] exited', 'web[1] started', 'web[1] ready', 'web[1] exited'],
+      r.events.join('\n'),
+    );
     assert.ok(r.events[0]!.includes(`replacing=${before[0]}`), r.events[0]);
     const after = r.fleet.status().programs;
-    assert.deepEqual(after.map((p) => [p.state, p.restarts, p.reason]), [['ready', 0, 'command'], ['ready', 0, 'command']]);
+    assert.deepEqual(
+      after.map((p) => [p.state, p.restarts, p.reason]),
+      [
+        ['ready', 0, 'command'],
+        ['ready', 0, 'command'],
+      ],
+    );
     assert.ok(after.every((p, i) => p.pid !== before[i] && p.pid === r.spawner.one('web', i).pid));
     assert.equal(r.spawner.live('web').length, 2);
   });
 
   test('a replacement that is not ready within readyTimeout stops the roll: the old process runs on and status says why', async () => {
-    const r = rig({ programs: { web: { command: node('web.js'), instances: 2, ready: { log: 'ready now' }, readyTimeout: '2s' } } }, readyAfter(50, 'web'));
+    const r = rig(
+      { programs: { web: { command: node('web.js'), instances: 2, ready: { log: 'ready now' }, readyTimeout: '2s' } } },
+      readyAfter(50, 'web'),
+    );
     await r.flush();
     for (let i = 0; i < 2; i++) {
       await r.clock.advance(50);
@@ -365,7 +414,14 @@ describe('fleet ops policy (TestClock, fake children)', () => {
     await r.until(() => r.spawner.live('web', 0).length === 2, 'the replacement of web[0]');
     const replacement = r.spawner.live('web', 0).find((c) => c.pid !== before[0])!;
     await r.clock.advance(2000);
-    await assert.rejects(roll, (e: unknown) => e instanceof RollingRestartError && e.code === 'ERR_ROLLING_RESTART' && /instance 0 keeps its old process/.test(e.message) && /instance 1 was not restarted/.test(e.message));
+    await assert.rejects(
+      roll,
+      (e: unknown) =>
+        e instanceof RollingRestartError &&
+        e.code === 'ERR_ROLLING_RESTART' &&
+        /instance 0 keeps its old process/.test(e.message) &&
+        /instance 1 was not restarted/.test(e.message),
+    );
     await r.flush();
     assert.ok(replacement.exited, 'the replacement was stopped');
     assert.deepEqual(replacement.signals, ['SIGTERM']);
@@ -373,7 +429,10 @@ describe('fleet ops policy (TestClock, fake children)', () => {
     assert.equal(row.pid, before[0]);
     assert.equal(row.state, 'ready');
     assert.equal(row.reason, 'ready-timeout');
-    assert.match(row.detail!, /rolling restart stopped at instance 0: its replacement \(pid \d+\) did not become ready \(.*not ready within 2000 ms/);
+    assert.match(
+      row.detail!,
+      /rolling restart stopped at instance 0: its replacement \(pid \d+\) did not become ready \(.*not ready within 2000 ms/,
+    );
     assert.equal(r.row('web', 1).pid, before[1], 'the roll did not go on to instance 1');
     assert.equal(r.spawner.live('web').length, 2);
   });
@@ -386,35 +445,61 @@ describe('fleet ops policy (TestClock, fake children)', () => {
     await rolled;
     await r.flush();
     // Without a ready check a replacement is ready once spawned: each old one stops after its replacement exists.
-    assert.deepEqual(kinds(r.events.slice(-4)), ['web[0] started', 'web[0] exited', 'web[1] started', 'web[1] exited'], r.events.join('\n'));
+    assert.deepEqual(
+      kinds(r.events.slice(-4)),
+      ['web[0] started', 'web[0] exited', 'web[1] started', 'web[1] exited'],
+      r.events.join('\n'),
+    );
     assert.ok(first.every((c) => c.exited));
     r.events.length = 0;
     await r.fleet.restart('web', { rolling: false });
     await r.flush();
     // Every old process is gone before the first new one starts.
-    assert.deepEqual(kinds(r.events).map((e) => e.split(' ')[1]), ['exited', 'stopped', 'exited', 'stopped', 'started', 'started'], r.events.join('\n'));
+    assert.deepEqual(
+      kinds(r.events).map((e) => e.split(' ')[1]),
+      ['exited', 'stopped', 'exited', 'stopped', 'started', 'started'],
+      r.events.join('\n'),
+    );
     // name:index rolls just that instance.
     const keep = r.row('web', 0).pid;
     await r.fleet.restart('web:1');
     assert.equal(r.row('web', 0).pid, keep);
-    assert.deepEqual(r.fleet.status().programs.map((p) => p.restarts), [0, 0]);
+    assert.deepEqual(
+      r.fleet.status().programs.map((p) => p.restarts),
+      [0, 0],
+    );
   });
 
   test('a reload of a rolling program replaces its instances one by one with the new settings, and scales', async () => {
-    const raw = (value: string, instances: number) => ({ programs: { web: { command: node('web.js'), instances, rolling: true, env: { VALUE: value } } } });
+    const raw = (value: string, instances: number) => ({
+      programs: { web: { command: node('web.js'), instances, rolling: true, env: { VALUE: value } } },
+    });
     const r = rig(raw('one', 2));
     await r.flush();
     const old = r.spawner.live('web');
     r.events.length = 0;
     assert.deepEqual(await r.fleet.reload(r.config(raw('two', 3))), { added: [], removed: [], changed: ['web'] });
     await r.flush();
-    assert.deepEqual(kinds(r.events), ['web[0] started', 'web[0] exited', 'web[1] started', 'web[1] exited', 'web[2] started'], r.events.join('\n'));
+    assert.deepEqual(
+      kinds(r.events),
+      ['web[0] started', 'web[0] exited', 'web[1] started', 'web[1] exited', 'web[2] started'],
+      r.events.join('\n'),
+    );
     assert.ok(old.every((c) => c.exited));
-    assert.deepEqual(r.spawner.live('web').map((c) => c.env['VALUE']), ['two', 'two', 'two']);
-    assert.deepEqual(r.fleet.status().programs.map((p) => p.state), ['running', 'running', 'running']);
+    assert.deepEqual(
+      r.spawner.live('web').map((c) => c.env['VALUE']),
+      ['two', 'two', 'two'],
+    );
+    assert.deepEqual(
+      r.fleet.status().programs.map((p) => p.state),
+      ['running', 'running', 'running'],
+    );
     await r.fleet.reload(r.config(raw('three', 1)));
     await r.flush();
-    assert.deepEqual(r.spawner.live('web').map((c) => [c.instance, c.env['VALUE']]), [[0, 'three']]);
+    assert.deepEqual(
+      r.spawner.live('web').map((c) => [c.instance, c.env['VALUE']]),
+      [[0, 'three']],
+    );
     assert.equal(r.fleet.status().programs.length, 1);
   });
 

@@ -58,7 +58,8 @@ function breakable(base: Store): Store & { broken: Breakage } {
       if (prop === 'tryLease' || prop === 'releaseLease') {
         return (...args: unknown[]) => {
           if (state.broken === 'refused') return Promise.reject(new Error('connection refused'));
-          if (state.broken === 'hang') return new Promise((_resolve, reject) => state.mended.push(() => reject(new Error('connection reset'))));
+          if (state.broken === 'hang')
+            return new Promise((_resolve, reject) => state.mended.push(() => reject(new Error('connection reset'))));
           return (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         };
       }
@@ -117,7 +118,9 @@ async function rig(programs: Record<string, object>, names = ['a', 'b']): Promis
     const link = new HostLink({ host: name, leaseTtlMs: TTL, queue, fence, clock });
     const spawner = new FakeSpawner();
     const fleet = new Fleet({ config, clock, spawn: spawner.spawn, hosts: link, random: () => 0.5 });
-    fleet.on('event', (e) => events.push(`${clock.now()} ${name} ${e.program}[${e.instance}] ${e.event}${e.details === '' ? '' : ` ${e.details}`}`));
+    fleet.on('event', (e) =>
+      events.push(`${clock.now()} ${name} ${e.program}[${e.instance}] ${e.event}${e.details === '' ? '' : ` ${e.details}`}`),
+    );
     hosts.push({ name, fleet, store, fence, spawner, row: (p) => fleet.status().programs.find((s) => s.name === p)! });
   }
   const until = async (cond: () => boolean, what: string) => {
@@ -178,7 +181,10 @@ async function advanceBy(r: Rig, ms: number, step = 50): Promise<void> {
 describe('placement: singleton (TestClock, fake children, one shared store)', () => {
   test('runs on exactly one host; the other is standby; after waits for it there and a plain program runs everywhere', async () => {
     const r = await rig({ cron, api: { command: ['node', 'api.js'], after: ['cron'] }, web: { command: ['node', 'web.js'] } });
-    await r.until(() => r.holder() !== undefined && r.hosts.every((h) => h.spawner.live('web').length === 1), 'cron on one host, web on both');
+    await r.until(
+      () => r.holder() !== undefined && r.hosts.every((h) => h.spawner.live('web').length === 1),
+      'cron on one host, web on both',
+    );
     const holder = r.holder()!;
     const standby = other(holder, r);
     assert.equal(holder.row('cron').state, 'running');
@@ -217,44 +223,48 @@ describe('placement: singleton (TestClock, fake children, one shared store)', ()
     for (const lead of leads) assert.ok(lead <= TTL - marginMs && lead > TTL - marginMs - 50, `lead ${lead}ms is TTL - margin`);
   });
 
-  for (const breakage of ['hang', 'refused'] as const) test(`a holder whose renewals ${breakage === 'hang' ? 'hang' : 'are refused'} stops its program killTimeout + margin before the lease expires; the other host starts it only after`, async () => {
-    const r = await rig({ cron });
-    await r.until(() => r.holder() !== undefined, 'a holder');
-    const holder = r.holder()!;
-    const standby = other(holder, r);
-    const first = holder.spawner.one('cron');
-    // The term signal is recorded, and the fake takes its time to stop (it exits on SIGKILL only).
-    const signals: Array<[string, number]> = [];
-    first.onSignal = (sig) => {
-      signals.push([sig, r.clock.now()]);
-      if (sig === 'SIGKILL') first.exit(null, 'SIGKILL');
-    };
-    await advanceBy(r, renewMs + 10); // one more renewal goes through
-    holder.store.broken = breakage;
-    const brokeAt = r.clock.now();
-    await r.until(() => true, 'nothing');
-    // The last renewal happened at most renewMs before the break; the lease is surely ours until then + TTL.
-    await advanceBy(r, TTL + renewMs, 20);
-    await r.until(() => standby.spawner.live('cron').length === 1, 'the standby host to take over');
-    const term = signals.find(([s]) => s === 'SIGTERM');
-    const kill = signals.find(([s]) => s === 'SIGKILL');
-    assert.ok(term !== undefined && kill !== undefined, `stopped with SIGTERM then SIGKILL: ${JSON.stringify(signals)}`);
-    assert.equal(kill[1] - term[1], KILL, 'SIGKILL killTimeout after SIGTERM');
-    const second = standby.spawner.one('cron');
-    const startedAt = Number(r.events.find((e) => e.includes(` ${standby.name} cron[0] started`))!.split(' ')[0]);
-    // The lease expired TTL after the holder's last renewal; the program was gone margin before that.
-    assert.ok(kill[1] <= startedAt - marginMs, `gone (${kill[1]}) at least ${marginMs}ms before the other host started it (${startedAt})`);
-    assert.ok(startedAt - brokeAt <= TTL + renewMs + 100, `taken over within TTL + renew (${startedAt - brokeAt}ms)`);
-    assert.ok(first.exited && !second.exited);
-    assert.equal(holder.row('cron').state, 'standby');
-    assert.equal(holder.row('cron').reason, 'lease');
-    assert.equal(holder.row('cron').restarts, 0, 'losing the lease is not a crash');
-    // Back in reach, it stays standby: the other host holds the lease now.
-    holder.store.broken = false;
-    await advanceBy(r, 2 * TTL);
-    assert.equal(r.holder(), standby);
-    assert.equal(holder.row('cron').state, 'standby');
-  });
+  for (const breakage of ['hang', 'refused'] as const)
+    test(`a holder whose renewals ${breakage === 'hang' ? 'hang' : 'are refused'} stops its program killTimeout + margin before the lease expires; the other host starts it only after`, async () => {
+      const r = await rig({ cron });
+      await r.until(() => r.holder() !== undefined, 'a holder');
+      const holder = r.holder()!;
+      const standby = other(holder, r);
+      const first = holder.spawner.one('cron');
+      // The term signal is recorded, and the fake takes its time to stop (it exits on SIGKILL only).
+      const signals: Array<[string, number]> = [];
+      first.onSignal = (sig) => {
+        signals.push([sig, r.clock.now()]);
+        if (sig === 'SIGKILL') first.exit(null, 'SIGKILL');
+      };
+      await advanceBy(r, renewMs + 10); // one more renewal goes through
+      holder.store.broken = breakage;
+      const brokeAt = r.clock.now();
+      await r.until(() => true, 'nothing');
+      // The last renewal happened at most renewMs before the break; the lease is surely ours until then + TTL.
+      await advanceBy(r, TTL + renewMs, 20);
+      await r.until(() => standby.spawner.live('cron').length === 1, 'the standby host to take over');
+      const term = signals.find(([s]) => s === 'SIGTERM');
+      const kill = signals.find(([s]) => s === 'SIGKILL');
+      assert.ok(term !== undefined && kill !== undefined, `stopped with SIGTERM then SIGKILL: ${JSON.stringify(signals)}`);
+      assert.equal(kill[1] - term[1], KILL, 'SIGKILL killTimeout after SIGTERM');
+      const second = standby.spawner.one('cron');
+      const startedAt = Number(r.events.find((e) => e.includes(` ${standby.name} cron[0] started`))!.split(' ')[0]);
+      // The lease expired TTL after the holder's last renewal; the program was gone margin before that.
+      assert.ok(
+        kill[1] <= startedAt - marginMs,
+        `gone (${kill[1]}) at least ${marginMs}ms before the other host started it (${startedAt})`,
+      );
+      assert.ok(startedAt - brokeAt <= TTL + renewMs + 100, `taken over within TTL + renew (${startedAt - brokeAt}ms)`);
+      assert.ok(first.exited && !second.exited);
+      assert.equal(holder.row('cron').state, 'standby');
+      assert.equal(holder.row('cron').reason, 'lease');
+      assert.equal(holder.row('cron').restarts, 0, 'losing the lease is not a crash');
+      // Back in reach, it stays standby: the other host holds the lease now.
+      holder.store.broken = false;
+      await advanceBy(r, 2 * TTL);
+      assert.equal(r.holder(), standby);
+      assert.equal(holder.row('cron').state, 'standby');
+    });
 
   test('the program that fails on the holder restarts there under its policy; stopped by command, it moves to the other host', async () => {
     const r = await rig({ cron: { ...cron, backoff: { initial: '100ms' } } });

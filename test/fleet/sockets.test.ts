@@ -68,12 +68,19 @@ describe('fleet sockets', () => {
     const live = createServer();
     await new Promise<void>((r) => live.listen(path, r));
     try {
-      await assert.rejects(new Sockets().forProgram('web', [spec]), (e: unknown) => e instanceof ListenError && /another process accepts connections/.test(e.message));
+      await assert.rejects(
+        new Sockets().forProgram('web', [spec]),
+        (e: unknown) => e instanceof ListenError && /another process accepts connections/.test(e.message),
+      );
     } finally {
       await new Promise<void>((r) => live.close(() => r()));
     }
     // A process that died without closing leaves its socket file behind.
-    const dead = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)},()=>process.kill(process.pid,'SIGKILL'))`], { stdio: 'ignore' });
+    const dead = spawn(
+      process.execPath,
+      ['-e', `require('net').createServer().listen(${JSON.stringify(path)},()=>process.kill(process.pid,'SIGKILL'))`],
+      { stdio: 'ignore' },
+    );
     await new Promise((r) => dead.once('exit', r));
     assert.ok(existsSync(path), 'a stale socket file');
     const sockets = new Sockets();
@@ -87,7 +94,10 @@ describe('fleet sockets', () => {
     }
     assert.equal(existsSync(path), false, 'closing removes the socket file');
     writeFileSync(path, 'not a socket');
-    await assert.rejects(new Sockets().forProgram('web', [spec]), (e: unknown) => e instanceof ListenError && /exists and is not a socket/.test(e.message));
+    await assert.rejects(
+      new Sockets().forProgram('web', [spec]),
+      (e: unknown) => e instanceof ListenError && /exists and is not a socket/.test(e.message),
+    );
   });
 
   test('an address in use is a ListenError that says so; retain() closes what no program lists', async () => {
@@ -96,7 +106,13 @@ describe('fleet sockets', () => {
     await new Promise<void>((r) => taken.listen(port, '127.0.0.1', r));
     const spec: ListenSpec = { kind: 'tcp', host: '127.0.0.1', port, text: `127.0.0.1:${port}` };
     try {
-      await assert.rejects(new Sockets().forProgram('web', [spec]), (e: unknown) => e instanceof ListenError && e.code === 'ERR_LISTEN' && /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE: address already in use/.test(e.message));
+      await assert.rejects(
+        new Sockets().forProgram('web', [spec]),
+        (e: unknown) =>
+          e instanceof ListenError &&
+          e.code === 'ERR_LISTEN' &&
+          /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE: address already in use/.test(e.message),
+      );
     } finally {
       await new Promise<void>((r) => taken.close(() => r()));
     }

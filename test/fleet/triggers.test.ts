@@ -19,7 +19,13 @@ describe('FileWatch', () => {
       for (const d of ['src/lib', 'node_modules/dep/lib', '.git/objects', 'home/logs']) mkdirSync(join(dir, d), { recursive: true });
       const clock = new TestClock();
       const changes: string[] = [];
-      const w = new FileWatch({ paths: [dir], ignored: ignoreMatcher([], dir, [join(dir, 'home')]), debounceMs: 200, clock, onChange: (p) => changes.push(p) });
+      const w = new FileWatch({
+        paths: [dir],
+        ignored: ignoreMatcher([], dir, [join(dir, 'home')]),
+        debounceMs: 200,
+        clock,
+        onChange: (p) => changes.push(p),
+      });
       try {
         assert.equal(w.size, 3, 'the root, src and src/lib; not node_modules, .git or the home');
         mkdirSync(join(dir, 'src', 'new'));

@@ -32,7 +32,8 @@ function isolatedBase(): string {
     }
   };
   const base = [tmpdir(), '/var/tmp', homedir()].find((d) => existsSync(d) && clean(d));
-  if (base === undefined) throw new Error(`no folder for a fresh project: ${tmpdir()}, /var/tmp and ${homedir()} all have a node_modules above them`);
+  if (base === undefined)
+    throw new Error(`no folder for a fresh project: ${tmpdir()}, /var/tmp and ${homedir()} all have a node_modules above them`);
   return base;
 }
 
@@ -85,7 +86,10 @@ describe('a fresh project installing the packed tarball', { timeout: 2 * INSTALL
     const links = [...readme.matchAll(/\]\(((?!https?:|#)[^)\s]+)\)/g)].map((m) => m[1]!.split('#')[0]!);
     assert.ok(links.length > 0);
     for (const l of links) assert.ok(listing.includes(`package/${l}`), `README link ${l} resolves in the tarball`);
-    const meta = JSON.parse(spawnSync('tar', ['-xOzf', tarball, 'package/package.json'], { encoding: 'utf8' }).stdout) as Record<string, unknown>;
+    const meta = JSON.parse(spawnSync('tar', ['-xOzf', tarball, 'package/package.json'], { encoding: 'utf8' }).stdout) as Record<
+      string,
+      unknown
+    >;
     assert.equal(meta.license, 'MIT');
     assert.match(String((meta.repository as { url?: string } | undefined)?.url), /^git\+https:\/\/.+\.git$/);
     const deps = Object.keys(meta.dependencies as object);
@@ -93,26 +97,30 @@ describe('a fresh project installing the packed tarball', { timeout: 2 * INSTALL
     assert.deepEqual(meta.peerDependenciesMeta, { '@electric-sql/pglite': { optional: true }, pg: { optional: true } });
   });
 
-  test('npm install of the tarball installs no database driver; every subpath imports and type-checks strict', { timeout: INSTALL_MS + 60_000 }, () => {
-    mkdirSync(app);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'fresh-app', version: '1.0.0', private: true, type: 'module' }));
-    npm(['install', tarball, ...OFFLINE_FIRST], app);
-    for (const absent of ['@electric-sql/pglite', 'pg', 'zod']) assert.ok(!existsSync(join(app, 'node_modules', absent)), `${absent} not installed`);
+  test(
+    'npm install of the tarball installs no database driver; every subpath imports and type-checks strict',
+    { timeout: INSTALL_MS + 60_000 },
+    () => {
+      mkdirSync(app);
+      writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'fresh-app', version: '1.0.0', private: true, type: 'module' }));
+      npm(['install', tarball, ...OFFLINE_FIRST], app);
+      for (const absent of ['@electric-sql/pglite', 'pg', 'zod'])
+        assert.ok(!existsSync(join(app, 'node_modules', absent)), `${absent} not installed`);
 
-    const imported = runIn(
-      app,
-      'imports.mjs',
-      `const names = ${JSON.stringify(SUBPATHS)};
+      const imported = runIn(
+        app,
+        'imports.mjs',
+        `const names = ${JSON.stringify(SUBPATHS)};
        const out = {};
        for (const n of names) out[n] = Object.keys(await import(n)).length;
        console.log(JSON.stringify(out));`,
-    ) as Record<string, number>;
-    for (const n of SUBPATHS) assert.ok(imported[n]! > 0, `${n} exports something`);
+      ) as Record<string, number>;
+      for (const n of SUBPATHS) assert.ok(imported[n]! > 0, `${n} exports something`);
 
-    // A user's strict TypeScript over every subpath, the declarations included (skipLibCheck off).
-    writeFileSync(
-      join(app, 'check.ts'),
-      `import { Supervisor, startWorker, type Reporter } from 'bosun';
+      // A user's strict TypeScript over every subpath, the declarations included (skipLibCheck off).
+      writeFileSync(
+        join(app, 'check.ts'),
+        `import { Supervisor, startWorker, type Reporter } from 'bosun';
        import { Service, PeriodicTask, type ExecuteContext } from 'bosun/service';
        import { ProcessPool } from 'bosun/process';
        import { send } from 'bosun/process/child';
@@ -126,23 +134,37 @@ describe('a fresh project installing the packed tarball', { timeout: 2 * INSTALL
        const n: Promise<number> = pool.run('add', [1, 2]);
        export { svc, sup, n, send, JobQueue, pgliteStore, DriverMissingError, loadConfig, checkKilled };
       `,
-    );
-    writeFileSync(
-      join(app, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022', lib: ['ES2023'], module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
-          skipLibCheck: false, types: ['node'], typeRoots: [join(root, 'node_modules', '@types')],
-        },
-        files: ['check.ts'],
-      }),
-    );
-    const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: app, encoding: 'utf8' });
-    assert.equal(tsc.status, 0, `strict type-check of a user's file failed:\n${tsc.stdout}${tsc.stderr}`);
-  });
+      );
+      writeFileSync(
+        join(app, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            lib: ['ES2023'],
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            types: ['node'],
+            typeRoots: [join(root, 'node_modules', '@types')],
+          },
+          files: ['check.ts'],
+        }),
+      );
+      const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
+        cwd: app,
+        encoding: 'utf8',
+      });
+      assert.equal(tsc.status, 0, `strict type-check of a user's file failed:\n${tsc.stdout}${tsc.stderr}`);
+    },
+  );
 
-  test('a Supervisor and a Service run; pgliteStore fails naming @electric-sql/pglite; installed, it works', { timeout: INSTALL_MS + 60_000 }, () => {
-    const program = `
+  test(
+    'a Supervisor and a Service run; pgliteStore fails naming @electric-sql/pglite; installed, it works',
+    { timeout: INSTALL_MS + 60_000 },
+    () => {
+      const program = `
       import { Supervisor, startWorker } from 'bosun';
       import { Service, PeriodicTask } from 'bosun/service';
       import { JobQueue, pgliteStore } from 'bosun/queue';
@@ -165,17 +187,18 @@ describe('a fresh project installing the packed tarball', { timeout: 2 * INSTALL
         queue = { ok: false, name: err.name, code: err.code, driver: err.driver, message: err.message };
       }
       console.log(JSON.stringify({ ran, ticks, queue }));`;
-    const without = runIn(app, 'program.mjs', program) as { ran: number; ticks: number; queue: Record<string, unknown> };
-    assert.equal(without.ran, 1, 'the supervisor ran its child');
-    assert.ok(without.ticks >= 2, 'the service ran its periodic task');
-    assert.equal(without.queue.ok, false);
-    assert.equal(without.queue.name, 'DriverMissingError');
-    assert.equal(without.queue.code, 'ERR_DRIVER_MISSING');
-    assert.equal(without.queue.driver, '@electric-sql/pglite');
-    assert.match(String(without.queue.message), /pgliteStore needs the package @electric-sql\/pglite.*npm install @electric-sql\/pglite/);
+      const without = runIn(app, 'program.mjs', program) as { ran: number; ticks: number; queue: Record<string, unknown> };
+      assert.equal(without.ran, 1, 'the supervisor ran its child');
+      assert.ok(without.ticks >= 2, 'the service ran its periodic task');
+      assert.equal(without.queue.ok, false);
+      assert.equal(without.queue.name, 'DriverMissingError');
+      assert.equal(without.queue.code, 'ERR_DRIVER_MISSING');
+      assert.equal(without.queue.driver, '@electric-sql/pglite');
+      assert.match(String(without.queue.message), /pgliteStore needs the package @electric-sql\/pglite.*npm install @electric-sql\/pglite/);
 
-    npm(['install', `@electric-sql/pglite@${repoPkg.devDependencies['@electric-sql/pglite']}`, ...OFFLINE_FIRST], app);
-    const withDriver = runIn(app, 'program.mjs', program) as { queue: Record<string, unknown> };
-    assert.deepEqual(withDriver.queue, { ok: true, state: 'pending' });
-  });
+      npm(['install', `@electric-sql/pglite@${repoPkg.devDependencies['@electric-sql/pglite']}`, ...OFFLINE_FIRST], app);
+      const withDriver = runIn(app, 'program.mjs', program) as { queue: Record<string, unknown> };
+      assert.deepEqual(withDriver.queue, { ok: true, state: 'pending' });
+    },
+  );
 });

@@ -8,14 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import {
-  AdoptError,
-  AdoptedExitError,
-  OutputPipeError,
-  makeFifos,
-  monitorProcess,
-  procInfo,
-} from '../../src/process/index.js';
+import { AdoptError, AdoptedExitError, OutputPipeError, makeFifos, monitorProcess, procInfo } from '../../src/process/index.js';
 import { signalQuietly } from '../../src/process/tree.js';
 import { fixture, gone, node, procFixture, until, withTempDir } from './helpers.js';
 
@@ -44,7 +37,11 @@ function written(pid: number): number {
   return Number(m?.[1] ?? 0);
 }
 
-const ticks = (text: string) => text.split('\n').filter((l) => l.startsWith('tick ')).map((l) => Number(l.slice(5)));
+const ticks = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('tick '))
+    .map((l) => Number(l.slice(5)));
 
 const withDir = (fn: (dir: string) => Promise<void>) => withTempDir('durable', fn);
 
@@ -65,7 +62,13 @@ test('a program keeps printing when its monitor is SIGKILLed; a new monitor adop
       assert.equal(procInfo(host.pid)?.startTime, host.startTime, 'the same program still runs');
       const logged = ticks(readLog(logFile)).length;
 
-      const m = monitorProcess({ command: node, adopt: { pid: host.pid, startTime: host.startTime }, outputPipes, logFile, killGraceMs: 1000 });
+      const m = monitorProcess({
+        command: node,
+        adopt: { pid: host.pid, startTime: host.startTime },
+        outputPipes,
+        logFile,
+        killGraceMs: 1000,
+      });
       assert.equal(m.pid, host.pid);
       assert.equal(m.startTime, host.startTime);
       assert.equal(m.adopted, true);
@@ -89,7 +92,13 @@ test('with nobody reading, a full pipe blocks the program instead of losing outp
     const outputPipes = pipesIn(dir);
     const logFile = join(dir, 'app.log');
     const kb = 256;
-    const host = await startHost({ command: node, args: [procFixture, 'burst-on-usr1', String(kb)], outputPipes, logFile, outliveMonitor: true });
+    const host = await startHost({
+      command: node,
+      args: [procFixture, 'burst-on-usr1', String(kb)],
+      outputPipes,
+      logFile,
+      outliveMonitor: true,
+    });
     try {
       await until(() => readLog(logFile).includes('waiting'), 'the program started');
       host.proc.kill('SIGKILL');
@@ -105,7 +114,10 @@ test('with nobody reading, a full pipe blocks the program instead of losing outp
       await until(() => m.tail().includes('burst done'), 'the whole burst read by the adopter');
       m.kill();
       await m.wait();
-      const lines = readLog(logFile).split('\n').filter((l) => /^\d{10} /.test(l)).map((l) => Number(l.slice(0, 10)));
+      const lines = readLog(logFile)
+        .split('\n')
+        .filter((l) => /^\d{10} /.test(l))
+        .map((l) => Number(l.slice(0, 10)));
       assert.equal(lines.length, Math.floor((kb * 1024) / 100));
       lines.forEach((n, i) => assert.equal(n, i, `burst line ${i} lost`));
     } finally {
@@ -191,13 +203,21 @@ test('through output pipes the last lines and an unterminated last line are in t
     // Output and exit land in the same poll phase: nothing may be left in the pipe.
     for (let i = 0; i < 10; i++) {
       const logFile = join(dir, `run${i}.log`);
-      const m = monitorProcess({ command: 'sh', args: ['-c', `seq 1 ${2000 + i}; printf 'no newline ${i}'; echo err >&2`], outputPipes, logFile });
+      const m = monitorProcess({
+        command: 'sh',
+        args: ['-c', `seq 1 ${2000 + i}; printf 'no newline ${i}'; echo err >&2`],
+        outputPipes,
+        logFile,
+      });
       await m.wait();
       const text = await readFile(logFile, 'utf8');
       assert.ok(text.includes(`${2000 + i}\nno newline ${i}`), `run ${i}: the log lacks the last lines`);
       assert.ok(text.includes('err\n'));
       const tail = m.tail();
-      assert.ok(tail.includes(String(2000 + i)) && tail.includes(`no newline ${i}`) && tail.includes('err'), `run ${i}: tail is ${tail.slice(-3)}`);
+      assert.ok(
+        tail.includes(String(2000 + i)) && tail.includes(`no newline ${i}`) && tail.includes('err'),
+        `run ${i}: tail is ${tail.slice(-3)}`,
+      );
     }
   });
 });
@@ -238,7 +258,10 @@ test('makeFifos creates the missing pipes mode 0600 in one go and refuses a path
     }
     const file = join(dir, 'plain');
     await writeFile(file, '');
-    assert.throws(() => makeFifos([file]), (e: unknown) => e instanceof OutputPipeError && e.code === 'ERR_OUTPUT_PIPE' && e.path === file);
+    assert.throws(
+      () => makeFifos([file]),
+      (e: unknown) => e instanceof OutputPipeError && e.code === 'ERR_OUTPUT_PIPE' && e.path === file,
+    );
     const m = monitorProcess({ command: 'true', outputPipes: { stdout: file, stderr: paths[0]! } });
     await assert.rejects(m.wait(), OutputPipeError);
     await assert.rejects(m.ready(), OutputPipeError);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { monitorProcess } from '../../src/process/index.js';
 import { node } from './helpers.js';
 
-test('fds become the child\'s fds 3 and 4, in order, and an IPC ready message still arrives', async () => {
+test("fds become the child's fds 3 and 4, in order, and an IPC ready message still arrives", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bosun-fds-'));
   const a = openSync(join(dir, 'a'), 'w');
   const b = openSync(join(dir, 'b'), 'w');

@@ -47,7 +47,10 @@ test('size rotation keeps the configured number of files and loses no line among
     const text = (await readFile(`${path}.2`, 'utf8')) + (await readFile(`${path}.1`, 'utf8')) + (await readFile(path, 'utf8'));
     for (const f of [path, `${path}.1`, `${path}.2`]) assert.ok((await stat(f)).size <= maxSize, `${f} is over maxSize`);
     // The kept files hold one unbroken run of numbered lines ending with the last one.
-    const numbered = text.split('\n').filter((l) => /^\d{10} /.test(l)).map((l) => Number(l.slice(0, 10)));
+    const numbered = text
+      .split('\n')
+      .filter((l) => /^\d{10} /.test(l))
+      .map((l) => Number(l.slice(0, 10)));
     assert.ok(numbered.length > 1000);
     numbered.forEach((n, i) => assert.equal(n, numbered[0]! + i, `line ${i} breaks the run`));
     const total = Math.floor((4 * 1024 * 1024) / LINE);

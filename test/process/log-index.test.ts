@@ -26,7 +26,10 @@ test('the log stays byte for byte; the index says when, on which stream and from
     log.write('from the replacement\n', { stream: 'stdout', source: 200 });
     await log.close();
     const raw = readFileSync(path);
-    assert.equal(raw.toString('latin1'), 'out one\nout twerr one\no\n\xff\xfe\nsame ms, same stream: no new record\nfrom the replacement\n');
+    assert.equal(
+      raw.toString('latin1'),
+      'out one\nout twerr one\no\n\xff\xfe\nsame ms, same stream: no new record\nfrom the replacement\n',
+    );
     const t0 = Date.parse('2026-05-01T10:00:00Z');
     assert.deepEqual(readIndex(path), [
       { offset: 0, time: t0, stream: 'stdout', source: 100 },
@@ -68,8 +71,14 @@ test('rotation takes the index along; -n reads back across rotated files', async
     assert.equal(readIndex(`${path}.1`).length, 5);
     const { lines } = readLastLines(path, 9);
     assert.deepEqual(text(lines), ['line 03', 'line 04', 'line 05', 'line 06', 'line 07', 'line 08', 'line 09', 'line 10', 'line 11']);
-    assert.deepEqual(lines.map((l) => l.time! - 1_000_000), [3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    assert.deepEqual(lines.map((l) => l.stream), ['stderr', 'stdout', 'stderr', 'stdout', 'stderr', 'stdout', 'stderr', 'stdout', 'stderr']);
+    assert.deepEqual(
+      lines.map((l) => l.time! - 1_000_000),
+      [3, 4, 5, 6, 7, 8, 9, 10, 11],
+    );
+    assert.deepEqual(
+      lines.map((l) => l.stream),
+      ['stderr', 'stdout', 'stderr', 'stdout', 'stderr', 'stdout', 'stderr', 'stdout', 'stderr'],
+    );
     assert.equal(readLastRawLines(path, 3).bytes.toString(), 'line 09\nline 10\nline 11\n');
     assert.equal(readLastLines(path, 100).lines.length, 12);
   });
@@ -77,9 +86,18 @@ test('rotation takes the index along; -n reads back across rotated files', async
 
 test('a log without an index still reads, its lines without time or stream; records fed as they come', () => {
   const a = new LineAssembler();
-  assert.deepEqual(a.feed(0, Buffer.from('no index\npart')).map((l) => [l.time, l.stream, l.bytes.toString()]), [[undefined, undefined, 'no index']]);
+  assert.deepEqual(
+    a.feed(0, Buffer.from('no index\npart')).map((l) => [l.time, l.stream, l.bytes.toString()]),
+    [[undefined, undefined, 'no index']],
+  );
   a.addRecords([{ offset: 13, time: 5, stream: 'stderr', source: 1 }]);
   const later = a.feed(13, Buffer.from('err\n'));
-  assert.deepEqual(later.map((l) => [l.stream, l.bytes.toString()]), [['stderr', 'err']]);
-  assert.deepEqual(a.flush().map((l) => l.bytes.toString()), ['part']);
+  assert.deepEqual(
+    later.map((l) => [l.stream, l.bytes.toString()]),
+    [['stderr', 'err']],
+  );
+  assert.deepEqual(
+    a.flush().map((l) => l.bytes.toString()),
+    ['part'],
+  );
 });

@@ -86,7 +86,11 @@ test('a child that traps SIGTERM is SIGKILLed after killGraceMs; one that exits 
 
 test('kill() leaves no grandchild or great-grandchild in another process group alive', async () => {
   const m = monitorProcess({ command: node, args: proc('tree'), killGraceMs: 300 });
-  const pids = () => m.tail().filter((l) => l.startsWith('pid ')).map((l) => Number(l.split(' ')[2]));
+  const pids = () =>
+    m
+      .tail()
+      .filter((l) => l.startsWith('pid '))
+      .map((l) => Number(l.split(' ')[2]));
   await until(() => pids().length === 3, 'three pids printed');
   const [child, grandchild, great] = pids() as [number, number, number];
   assert.equal(child, m.pid);
@@ -182,10 +186,12 @@ test('ready() follows a log line, an IPC message, an HTTP URL; and rejects when 
   await assert.rejects(early.ready(), NotReadyError);
   await early.wait();
 
-  await Promise.all([byLog, byIpc, byHttp].map(async (m) => {
-    m.kill();
-    await m.wait();
-  }));
+  await Promise.all(
+    [byLog, byIpc, byHttp].map(async (m) => {
+      m.kill();
+      await m.wait();
+    }),
+  );
 });
 
 test('ready timeoutMs fails the worker with a TimeoutError', async () => {
@@ -214,7 +220,10 @@ test('onLine (option and method) sees every stdout and stderr line with its stre
   off();
   assert.deepEqual(seen.sort(), ['stderr:two', 'stdout:one', 'stdout:three']);
   assert.deepEqual(later.sort(), seen);
-  assert.deepEqual(logged.find((l) => (l as { msg: string }).msg === 'two'), { stream: 'stderr', pid: m.pid, name: 'shell', msg: 'two' });
+  assert.deepEqual(
+    logged.find((l) => (l as { msg: string }).msg === 'two'),
+    { stream: 'stderr', pid: m.pid, name: 'shell', msg: 'two' },
+  );
   assert.deepEqual(m.exitInfo, { code: 0, signal: null });
 });
 

@@ -31,7 +31,10 @@ test('an error thrown after a call returned is reported and fails no other call;
     assert.equal(events[0]!.kind, 'uncaughtException');
     assert.equal(events[0]!.pid, first);
     assert.equal((events[0]!.error as Error).message, 'late failure');
-    assert.ok(logger.errors.some((e) => /threw outside any call/.test(e.msg ?? '')), 'logged at error level');
+    assert.ok(
+      logger.errors.some((e) => /threw outside any call/.test(e.msg ?? '')),
+      'logged at error level',
+    );
     assert.equal(pool.stats().failed, 0, 'no call failed');
     await until(() => gone(first), 'the child that threw is retired');
     assert.notEqual(await pool.run<number>('pid'), first, 'a fresh child runs the next call');
@@ -120,7 +123,10 @@ test('one AbortSignal shared by many calls adds one listener: no MaxListenersExc
   try {
     const shared = new AbortController();
     const done = await Promise.all(Array.from({ length: 25 }, (_, i) => pool.run<number>('add', [i, 0], { signal: shared.signal })));
-    assert.deepEqual(done, Array.from({ length: 25 }, (_, i) => i));
+    assert.deepEqual(
+      done,
+      Array.from({ length: 25 }, (_, i) => i),
+    );
     const hanging = Array.from({ length: 15 }, () => pool.run('hang', [], { signal: shared.signal }).catch((e: unknown) => e));
     await new Promise((r) => setImmediate(r));
     shared.abort(new Error('all of them'));

@@ -8,7 +8,10 @@ import { listDescendants } from '../../src/process/tree.js';
 import { fixture, gone, until } from './helpers.js';
 
 /** Live processes descending from this test process (the pool's children and theirs). */
-const liveDescendants = () => listDescendants(process.pid).filter((p) => !gone(p.pid)).map((p) => p.pid);
+const liveDescendants = () =>
+  listDescendants(process.pid)
+    .filter((p) => !gone(p.pid))
+    .map((p) => p.pid);
 
 const moduleFile = fixture('pool-module.js');
 
@@ -104,7 +107,10 @@ test('1 MiB messages from send() arrive intact and in order before the call sett
     got.forEach((m, i) => {
       assert.equal(m.i, i);
       assert.equal(m.data.length, MiB);
-      assert.ok(m.data.every((b) => b === i + 1), `message ${i} corrupted`);
+      assert.ok(
+        m.data.every((b) => b === i + 1),
+        `message ${i} corrupted`,
+      );
     });
     assert.equal(result.length, MiB);
     assert.ok(result.every((b) => b === 255));
@@ -135,7 +141,10 @@ test('close() while calls are queued completes them all, then every child is rea
   assert.ok(pool.stats().queued > 0, 'calls are waiting when close() is called');
   const closed = pool.close();
   await assert.rejects(pool.run('add', [1, 1]), DeadError);
-  assert.deepEqual(await Promise.all(calls), Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual(
+    await Promise.all(calls),
+    Array.from({ length: 20 }, (_, i) => i),
+  );
   await closed;
   await pool.wait();
   assert.equal(pool.stats().children, 0);

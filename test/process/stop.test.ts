@@ -45,7 +45,12 @@ test('a helper started in a new session by a SIGTERM trap, after the snapshot, i
   try {
     m.kill();
     await until(() => m.tail().some((l) => l.startsWith('helper ')), 'the helper started');
-    helper = Number(m.tail().find((l) => l.startsWith('helper '))!.slice(7));
+    helper = Number(
+      m
+        .tail()
+        .find((l) => l.startsWith('helper '))!
+        .slice(7),
+    );
     const info = procInfo(helper);
     assert.ok(info !== undefined && info.sid === helper && info.pgrp === helper, 'the helper leads a session of its own');
     await until(() => m.exitInfo !== undefined, 'the child exited through its trap');
@@ -60,7 +65,11 @@ test('a helper started in a new session by a SIGTERM trap, after the snapshot, i
 
 test('a child that exits on its own leaves no descendant behind, not even one in a session of its own', async () => {
   const m = monitorProcess({ command: node, args: [procFixture, 'tree'] });
-  const pids = () => m.tail().filter((l) => l.startsWith('pid ')).map((l) => Number(l.split(' ')[2]));
+  const pids = () =>
+    m
+      .tail()
+      .filter((l) => l.startsWith('pid '))
+      .map((l) => Number(l.split(' ')[2]));
   await until(() => pids().length === 3, 'three pids printed');
   const [child, grandchild, great] = pids() as [number, number, number];
   try {

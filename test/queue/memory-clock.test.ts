@@ -19,10 +19,14 @@ test('retries wait initialMs * factor^(n-1) on the queue clock, then the job is 
   const clock = new TestClock(1_000_000);
   const q = await JobQueue.open({ store: memoryStore(), clock });
   const runs: number[] = [];
-  const w = q.worker('flaky', () => {
-    runs.push(clock.now() - 1_000_000);
-    throw new Error(`failure at ${clock.now()}`);
-  }, { pollMs: 60_000, backoff: { initialMs: 1000, factor: 2, jitter: 0 } });
+  const w = q.worker(
+    'flaky',
+    () => {
+      runs.push(clock.now() - 1_000_000);
+      throw new Error(`failure at ${clock.now()}`);
+    },
+    { pollMs: 60_000, backoff: { initialMs: 1000, factor: 2, jitter: 0 } },
+  );
   const job = await q.add('flaky', null, { maxAttempts: 4 });
   await advanceBy(clock, 10_000, 100);
   assert.deepEqual(runs, [0, 1000, 3000, 7000]);
@@ -38,10 +42,14 @@ test('the default backoff is 1 s doubling, capped at maxMs, with ±10% jitter', 
   const clock = new TestClock(0);
   const q = await JobQueue.open({ store: memoryStore(), clock });
   const runs: number[] = [];
-  const w = q.worker('capped', () => {
-    runs.push(clock.now());
-    throw new Error('no');
-  }, { pollMs: 600_000, backoff: { maxMs: 3000 } });
+  const w = q.worker(
+    'capped',
+    () => {
+      runs.push(clock.now());
+      throw new Error('no');
+    },
+    { pollMs: 600_000, backoff: { maxMs: 3000 } },
+  );
   await q.add('capped', null, { maxAttempts: 5 });
   await advanceBy(clock, 20_000, 50);
   const gaps = runs.slice(1).map((t, i) => t - runs[i]!);
@@ -57,11 +65,17 @@ test('cancelling a running job aborts its handler at the next renewal with Lease
   const clock = new TestClock(0);
   const q = await JobQueue.open({ store: memoryStore(), clock });
   let reason: unknown;
-  const w = q.worker('cancel-me', (_job, signal) =>
-    new Promise<void>((resolve) => signal.addEventListener('abort', () => {
-      reason = signal.reason;
-      resolve();
-    })), { leaseMs: 1000 });
+  const w = q.worker(
+    'cancel-me',
+    (_job, signal) =>
+      new Promise<void>((resolve) =>
+        signal.addEventListener('abort', () => {
+          reason = signal.reason;
+          resolve();
+        }),
+      ),
+    { leaseMs: 1000 },
+  );
   const job = await q.add('cancel-me', 1);
   await settle(5);
   assert.equal((await q.get(job.id))!.state, 'running');
@@ -129,15 +143,21 @@ test('a holder that cannot renew stops its worker before its lease lapses; the o
   await qb.close();
 });
 
-test('close() stops the queue\'s workers and leases, then refuses calls', async () => {
+test("close() stops the queue's workers and leases, then refuses calls", async () => {
   const q = await JobQueue.open({ store: memoryStore(), clock: new TestClock(0) });
   const w = q.worker('any', () => {});
   let leaseChildStopped = false;
   const l = q.lease('solo', { ttlMs: 300 }, () =>
-    startWorker((signal) => new Promise<void>((r) => signal.addEventListener('abort', () => {
-      leaseChildStopped = true;
-      r();
-    }))));
+    startWorker(
+      (signal) =>
+        new Promise<void>((r) =>
+          signal.addEventListener('abort', () => {
+            leaseChildStopped = true;
+            r();
+          }),
+        ),
+    ),
+  );
   await settle(5);
   await q.close();
   await w.wait();
@@ -164,7 +184,10 @@ test('a store error that may heal is retried with backoff and logged: the consum
   const ran: string[] = [];
   const w = q.worker('x', (job) => void ran.push(job.id), { pollMs: 100 });
   let stopped = false;
-  w.wait().then(() => (stopped = true), () => (stopped = true));
+  w.wait().then(
+    () => (stopped = true),
+    () => (stopped = true),
+  );
   await settle(5);
   failing = new StoreError('postgres', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
   await advanceBy(clock, 10_000, 100);
@@ -230,9 +253,10 @@ test('schedules on a clock: three schedulers add exactly one job per tick; after
   const clock = new TestClock(Date.UTC(2026, 0, 1, 0, 0, 0, 500));
   const q = await JobQueue.open({ store: memoryStore(), clock });
   await q.schedule('every-second', { cron: '* * * * * *', kind: 'tick', payload: { n: 1 } });
-  const runAts = async () => (await Promise.all(
-    Array.from({ length: 100 }, (_, i) => q.get(String(i + 1))),
-  )).filter((j) => j !== null).map((j) => j!.runAt.getTime() - Date.UTC(2026, 0, 1));
+  const runAts = async () =>
+    (await Promise.all(Array.from({ length: 100 }, (_, i) => q.get(String(i + 1)))))
+      .filter((j) => j !== null)
+      .map((j) => j!.runAt.getTime() - Date.UTC(2026, 0, 1));
   let schedulers = [q.scheduler(), q.scheduler(), q.scheduler()];
   await advanceBy(clock, 5000, 100);
   assert.deepEqual(await runAts(), [1000, 2000, 3000, 4000, 5000]);

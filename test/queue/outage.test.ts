@@ -66,7 +66,10 @@ describe('queue through database outages (own cluster)', { skip }, () => {
       children: [{ id: 'work', start: () => q.worker('job', (job) => void done.push(job.payload), { concurrency: 4, pollMs: 100 }) }],
     });
     let supStopped = false;
-    sup.wait().then(() => (supStopped = true), () => (supStopped = true));
+    sup.wait().then(
+      () => (supStopped = true),
+      () => (supStopped = true),
+    );
     await q.add('job', 'before');
     await waitFor('first job', () => done.length === 1);
     await cluster.restart();
@@ -77,14 +80,18 @@ describe('queue through database outages (own cluster)', { skip }, () => {
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(supStopped, false, 'still supervising during the outage');
     await cluster.start();
-    await waitFor('add works again', async () => {
-      try {
-        await q.add('job', 'after');
-        return true;
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await waitFor(
+      'add works again',
+      async () => {
+        try {
+          await q.add('job', 'after');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+    );
     await waitFor('job after the outage', () => done.length === 3, 20_000);
     assert.deepEqual(done, ['before', 'between', 'after']);
     assert.equal(supStopped, false);
@@ -94,7 +101,11 @@ describe('queue through database outages (own cluster)', { skip }, () => {
   });
 
   test('a process whose only work is a consumer stays alive through an outage, and works after it', async () => {
-    const child = spawn(process.execPath, [FIXTURE, JSON.stringify({ url: cluster.url, mode: 'consume', schema: 'proc', kind: 'p', pollMs: 100 })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [FIXTURE, JSON.stringify({ url: cluster.url, mode: 'consume', schema: 'proc', kind: 'p', pollMs: 100 })],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const lines: string[] = [];
     createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
     let exitCode: number | null | undefined;

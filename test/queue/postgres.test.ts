@@ -41,7 +41,9 @@ test('a claim reads as few buffers with 5,000 future jobs of a higher priority a
     };
     const without = await perClaim();
     for (let i = 0; i < 5; i++) {
-      await q.addMany(Array.from({ length: 1000 }, (_, k) => ({ kind: 'due', payload: k, options: { priority: 1, delayMs: 365 * 86_400_000 } })));
+      await q.addMany(
+        Array.from({ length: 1000 }, (_, k) => ({ kind: 'due', payload: k, options: { priority: 1, delayMs: 365 * 86_400_000 } })),
+      );
     }
     await c.query(`ANALYZE "${schema}".jobs`);
     const withFuture = await perClaim();
@@ -74,6 +76,10 @@ test('database errors come out as StoreError, saying whether they may heal', asy
   const schema = uniqueSchema('dropped');
   const q = await JobQueue.open({ store: postgresStore({ connectionString: DATABASE_URL, schema }) });
   await dropSchema(schema);
-  await assert.rejects(q.add('x', 1), (err: unknown) => err instanceof StoreError && err.sqlState === '42P01' && !err.transient && /postgres store: relation/.test(err.message));
+  await assert.rejects(
+    q.add('x', 1),
+    (err: unknown) =>
+      err instanceof StoreError && err.sqlState === '42P01' && !err.transient && /postgres store: relation/.test(err.message),
+  );
   await q.close();
 });

@@ -74,8 +74,15 @@ describe('queue across processes on PostgreSQL', () => {
     }
     assert.equal(runs.size, 10_000);
     assert.deepEqual(new Set(runs.keys()), new Set(ids));
-    assert.ok([...runs.values()].every((n) => n === 1), 'no job ran twice');
-    for (const c of procs) assert.ok(c.lines.some((l) => l.startsWith('ran ')), 'both processes did work');
+    assert.ok(
+      [...runs.values()].every((n) => n === 1),
+      'no job ran twice',
+    );
+    for (const c of procs)
+      assert.ok(
+        c.lines.some((l) => l.startsWith('ran ')),
+        'both processes did work',
+      );
   });
 
   test('a consumer process SIGKILLed mid-job: its jobs are done by another after the lease', async () => {
@@ -122,7 +129,11 @@ describe('queue across processes on PostgreSQL', () => {
     assert.ok(took <= ttlMs + ttlMs / 3 + 1500, `handover took ${took} ms`);
     await stopChild(other);
     assert.ok(other.lines.includes('released'), 'a stopped holder stops its worker');
-    assert.equal((await sql(`SELECT count(*)::int AS n FROM "${schema}".leases WHERE name = $1`, [name]))[0]!['n'], 0, 'and releases the lease');
+    assert.equal(
+      (await sql(`SELECT count(*)::int AS n FROM "${schema}".leases WHERE name = $1`, [name]))[0]!['n'],
+      0,
+      'and releases the lease',
+    );
   });
 
   test('a consumer SIGKILLed holding 20 jobs claimed ahead, one started: only that one uses its attempt', async () => {
@@ -147,7 +158,10 @@ describe('queue across processes on PostgreSQL', () => {
         assert.equal(got.attempts, 1);
       }
     }
-    assert.ok(rescuer.lines.filter((l) => l.startsWith('ran ')).every((l) => l.endsWith(' 1')), 'each rescued job on its first attempt');
+    assert.ok(
+      rescuer.lines.filter((l) => l.startsWith('ran ')).every((l) => l.endsWith(' 1')),
+      'each rescued job on its first attempt',
+    );
   });
 
   test('named queues under 4 consumers in 2 processes: never two jobs of a queue at once, and in add order', async () => {
@@ -166,17 +180,25 @@ describe('queue across processes on PostgreSQL', () => {
       for (const l of c.lines) {
         const [word, name, i, at] = l.split(' ');
         if (word === 'start') open.set(`${name} ${i}`, Number(at));
-        if (word === 'end') (spans.get(name!) ?? spans.set(name!, []).get(name!)!).push({ i: Number(i), start: open.get(`${name} ${i}`)!, end: Number(at) });
+        if (word === 'end')
+          (spans.get(name!) ?? spans.set(name!, []).get(name!)!).push({ i: Number(i), start: open.get(`${name} ${i}`)!, end: Number(at) });
       }
     }
     for (const name of names) {
       const list = spans.get(name)!.sort((a, b) => a.start - b.start || a.i - b.i);
-      assert.deepEqual(list.map((s) => s.i), Array.from({ length: 25 }, (_, i) => i), `${name} ran in add order`);
+      assert.deepEqual(
+        list.map((s) => s.i),
+        Array.from({ length: 25 }, (_, i) => i),
+        `${name} ran in add order`,
+      );
       for (let k = 1; k < list.length; k++) {
         assert.ok(list[k]!.start >= list[k - 1]!.end, `${name}: job ${list[k]!.i} started before job ${list[k - 1]!.i} ended`);
       }
     }
-    assert.ok(procs.every((c) => c.lines.some((l) => l.startsWith('start '))), 'both processes ran queued jobs');
+    assert.ok(
+      procs.every((c) => c.lines.some((l) => l.startsWith('start '))),
+      'both processes ran queued jobs',
+    );
   });
 
   test('a per-second schedule with 3 schedulers in 3 processes for 5 s adds exactly one job per tick', async () => {
@@ -187,10 +209,16 @@ describe('queue across processes on PostgreSQL', () => {
     await new Promise((r) => setTimeout(r, 5200));
     await Promise.all(procs.map((c) => stopChild(c)));
     await q.unschedule('per-second');
-    const rows = await sql(`SELECT (extract(epoch FROM run_at) * 1000)::float8 AS t FROM "${schema}".jobs WHERE kind = $1 ORDER BY run_at`, [kind]);
+    const rows = await sql(
+      `SELECT (extract(epoch FROM run_at) * 1000)::float8 AS t FROM "${schema}".jobs WHERE kind = $1 ORDER BY run_at`,
+      [kind],
+    );
     const ticks = rows.map((r) => Number(r['t']));
     assert.ok(ticks.length >= 4, `${ticks.length} jobs in 5 s`);
-    assert.ok(ticks.every((t) => t % 1000 === 0), 'each at its tick');
+    assert.ok(
+      ticks.every((t) => t % 1000 === 0),
+      'each at its tick',
+    );
     for (let k = 1; k < ticks.length; k++) assert.equal(ticks[k]! - ticks[k - 1]!, 1000, 'one job per tick, no tick twice, none skipped');
   });
 

@@ -17,7 +17,11 @@ let seq = 0;
 const kindOf = (what: string) => `${what}-${process.pid}-${++seq}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function queueSuite(name: string, makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void> }>, opts: SuiteOptions): void {
+export function queueSuite(
+  name: string,
+  makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void> }>,
+  opts: SuiteOptions,
+): void {
   describe(`queue on ${name}`, () => {
     let q: JobQueue;
     let store: Store;
@@ -77,7 +81,13 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       await assert.rejects(q.add(undefined as unknown as string, {}), /kind must be a non-empty string/);
       await assert.rejects(q.add(kind, {}, { priority: 1.5 }), RangeError);
       await assert.rejects(q.add(kind, {}, { maxAttempts: 0 }), RangeError);
-      await assert.rejects(q.addMany([{ kind, payload: 1 }, { kind, payload: Symbol('x') }]), /addMany item 1/);
+      await assert.rejects(
+        q.addMany([
+          { kind, payload: 1 },
+          { kind, payload: Symbol('x') },
+        ]),
+        /addMany item 1/,
+      );
       assert.equal((await q.counts()).byKind[kind], undefined, 'nothing was added');
       // undefined object properties are dropped, exactly as JSON does
       const ok = await q.add(kind, { a: 1, b: undefined });
@@ -106,7 +116,7 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       const w = q.worker(kind, (job) => void seen.push(job.payload), { pollMs: 50 });
       await waitFor('three jobs done', async () => (await q.counts()).byKind[kind]?.done === 3);
       await stopWorker(w);
-      assert.deepEqual(seen.map((p) => JSON.stringify(p)).sort(), ["4", "6", "{\"v\":1}"]);
+      assert.deepEqual(seen.map((p) => JSON.stringify(p)).sort(), ['4', '6', '{"v":1}']);
       const c = await q.add(kind, { v: 7 }, { key });
       assert.notEqual(c.id, a.id, 'a done job frees its key');
       assert.equal(c.state, 'pending');
@@ -157,7 +167,10 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       await waitFor('all jobs done', async () => (await q.counts()).byKind[kind]?.done === opts.manyJobs, 60_000);
       await Promise.all(workers.map((w) => stopWorker(w)));
       assert.equal(runs.size, opts.manyJobs);
-      assert.ok([...runs.values()].every((n) => n === 1), 'no job ran twice');
+      assert.ok(
+        [...runs.values()].every((n) => n === 1),
+        'no job ran twice',
+      );
     });
 
     test('batchSize above concurrency claims ahead: concurrency still holds, and a kill releases what never started', async () => {
@@ -167,12 +180,16 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       let gate!: () => void;
       const blocked = new Promise<void>((r) => (gate = r));
       const runs = new Map<string, number>();
-      const w = q.worker(kind, async (job) => {
-        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
-        peak = Math.max(peak, ++now);
-        await blocked;
-        now--;
-      }, { concurrency: 2, batchSize: 6, pollMs: 50 });
+      const w = q.worker(
+        kind,
+        async (job) => {
+          runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+          peak = Math.max(peak, ++now);
+          await blocked;
+          now--;
+        },
+        { concurrency: 2, batchSize: 6, pollMs: 50 },
+      );
       const jobs = await q.addMany(Array.from({ length: 10 }, (_, i) => ({ kind, payload: i })));
       // Claimed is not yet started: the handlers begin a turn after the claim returns.
       await waitFor('two running, four claimed ahead', async () => (await q.counts()).byKind[kind]?.running === 6 && runs.size === 2);
@@ -186,12 +203,16 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
         assert.equal(j.state, 'pending');
         assert.equal(j.attempts, 0, 'claimed ahead but never started: no attempt used');
       }
-      const w2 = q.worker(kind, async (job) => {
-        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
-        peak = Math.max(peak, ++now);
-        await sleep(5);
-        now--;
-      }, { concurrency: 2, batchSize: 6, pollMs: 50 });
+      const w2 = q.worker(
+        kind,
+        async (job) => {
+          runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+          peak = Math.max(peak, ++now);
+          await sleep(5);
+          now--;
+        },
+        { concurrency: 2, batchSize: 6, pollMs: 50 },
+      );
       await waitFor('all done', async () => (await q.counts()).byKind[kind]?.done === 10);
       await stopWorker(w2);
       assert.equal(peak, 2, 'never more handlers than concurrency');
@@ -224,7 +245,10 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       assert.ok(gap2 >= 170, `second retry waited ${gap2} ms, expected >= 180`);
       // exact growth on a TestClock: see memory-clock.test.ts
       const list = await q.failed({ kind });
-      assert.deepEqual(list.map((j) => j.id), [job.id]);
+      assert.deepEqual(
+        list.map((j) => j.id),
+        [job.id],
+      );
       assert.deepEqual(
         events.filter((e) => e.type === 'error').map((e) => e.type === 'error' && e.willRetry),
         [true, true, false],
@@ -243,10 +267,14 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
     test('maxAttempts 1 means no retry', async () => {
       const kind = kindOf('once');
       let runs = 0;
-      const w = q.worker(kind, () => {
-        runs++;
-        throw new Error('only once');
-      }, { pollMs: 50, backoff: { initialMs: 10 } });
+      const w = q.worker(
+        kind,
+        () => {
+          runs++;
+          throw new Error('only once');
+        },
+        { pollMs: 50, backoff: { initialMs: 10 } },
+      );
       const job = await q.add(kind, 1, { maxAttempts: 1 });
       await waitFor('failed', async () => (await q.get(job.id))?.state === 'failed');
       await sleep(100);
@@ -258,14 +286,22 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       const kind = kindOf('long');
       let runs = 0;
       const opts2 = { leaseMs: 300, pollMs: 50 };
-      const w1 = q.worker(kind, async () => {
-        runs++;
-        await sleep(1200);
-      }, opts2);
-      const w2 = q.worker(kind, async () => {
-        runs++;
-        await sleep(1200);
-      }, opts2);
+      const w1 = q.worker(
+        kind,
+        async () => {
+          runs++;
+          await sleep(1200);
+        },
+        opts2,
+      );
+      const w2 = q.worker(
+        kind,
+        async () => {
+          runs++;
+          await sleep(1200);
+        },
+        opts2,
+      );
       const job = await q.add(kind, 'slow');
       await waitFor('done', async () => (await q.get(job.id))?.state === 'done', 15_000);
       await Promise.all([stopWorker(w1), stopWorker(w2)]);
@@ -277,7 +313,9 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       const kind = kindOf('expire');
       const job = await q.add(kind, 'lost');
       // A consumer that claims and then dies silently: claim straight from the store.
-      const { claims: [claim] } = await store.claim(kind, 1, 1, 300, 'dead-consumer');
+      const {
+        claims: [claim],
+      } = await store.claim(kind, 1, 1, 300, 'dead-consumer');
       assert.equal(claim?.job.id, job.id);
       const seen: Job[] = [];
       const w = q.worker(kind, (j) => void seen.push(j), { leaseMs: 300, pollMs: 100 });
@@ -291,10 +329,14 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
     test('killing a worker aborts handlers; an abort uses no attempt and the job is pending at once', async () => {
       const kind = kindOf('kill');
       let started = 0;
-      const w = q.worker(kind, (_job, signal) => {
-        started++;
-        return new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-      }, { concurrency: 2, pollMs: 50 });
+      const w = q.worker(
+        kind,
+        (_job, signal) => {
+          started++;
+          return new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+        },
+        { concurrency: 2, pollMs: 50 },
+      );
       const a = await q.add(kind, 'a');
       const b = await q.add(kind, 'b');
       await waitFor('both running', () => started === 2);
@@ -318,10 +360,14 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       const events: JobEvent[] = [];
       const off = q.onEvent((e) => e.job.kind === kind && events.push(e));
       const opts2 = { graceMs: 150, pollMs: 20, leaseMs: 200 };
-      const w = q.worker(kind, () => {
-        runs++;
-        return new Promise<void>((r) => (finish = r));
-      }, opts2);
+      const w = q.worker(
+        kind,
+        () => {
+          runs++;
+          return new Promise<void>((r) => (finish = r));
+        },
+        opts2,
+      );
       const job = await q.add(kind, 'stubborn', { maxAttempts: 2 });
       await waitFor('started', () => runs === 1);
       const t0 = Date.now();
@@ -345,7 +391,11 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
 
     test('counts by state and kind, cancel, and pruning finished jobs', async () => {
       const kind = kindOf('ops');
-      const [a, b, c] = await q.addMany([{ kind, payload: 1 }, { kind, payload: 2 }, { kind, payload: 3, options: { delayMs: 60_000 } }]);
+      const [a, b, c] = await q.addMany([
+        { kind, payload: 1 },
+        { kind, payload: 2 },
+        { kind, payload: 3, options: { delayMs: 60_000 } },
+      ]);
       assert.equal((await q.cancel(c!.id))?.state, 'cancelled');
       const w = q.worker(kind, () => {}, { pollMs: 50 });
       await waitFor('two done', async () => (await q.counts()).byKind[kind]?.done === 2);
@@ -369,10 +419,14 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       const kind = kindOf('events');
       const events: JobEvent[] = [];
       const off = q.onEvent((e) => e.job.kind === kind && events.push(e));
-      const w = q.worker(kind, async (job) => {
-        await sleep(20);
-        if (job.payload === 'bad') throw new Error('bad job');
-      }, { pollMs: 50 });
+      const w = q.worker(
+        kind,
+        async (job) => {
+          await sleep(20);
+          if (job.payload === 'bad') throw new Error('bad job');
+        },
+        { pollMs: 50 },
+      );
       await q.add(kind, 'good');
       await q.add(kind, 'bad', { maxAttempts: 1 });
       await waitFor('four events', () => events.length === 4);
@@ -404,7 +458,10 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       }
       let deep: unknown = 1;
       for (let i = 0; i < 10_000; i++) deep = [deep];
-      await assert.rejects(q.add(kind, deep), (err: unknown) => err instanceof InvalidPayloadError && /nests deeper than 1000/.test(err.message));
+      await assert.rejects(
+        q.add(kind, deep),
+        (err: unknown) => err instanceof InvalidPayloadError && /nests deeper than 1000/.test(err.message),
+      );
       const fieldCases: [() => Promise<unknown>, RegExp][] = [
         [() => q.add(`${kind}\u0000`, 1), /job kind contains U\+0000/],
         [() => q.add(`${kind}\uD800`, 1), /job kind contains a lone UTF-16 surrogate/],
@@ -434,7 +491,12 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       // the limits themselves are accepted and round-trip
       let nested: unknown = 'leaf';
       for (let i = 0; i < 999; i++) nested = { n: nested };
-      const edge = await q.add(kind, nested, { priority: 2 ** 31 - 1, maxAttempts: 2 ** 31 - 1, key: `${kind}${'k'.repeat(1000 - kind.length)}`, runAt: Date.UTC(9999, 0, 1) });
+      const edge = await q.add(kind, nested, {
+        priority: 2 ** 31 - 1,
+        maxAttempts: 2 ** 31 - 1,
+        key: `${kind}${'k'.repeat(1000 - kind.length)}`,
+        runAt: Date.UTC(9999, 0, 1),
+      });
       assert.deepEqual((await q.get(edge.id))!.payload, nested);
       assert.equal(edge.priority, 2 ** 31 - 1);
       const early = await q.add(kind, 'é\uD83D\uDE00', { runAt: new Date('1000-01-01T00:00:00Z'), priority: -(2 ** 31) });
@@ -456,10 +518,14 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
     test('a handler error holding U+0000 or a lone surrogate is recorded, and the consumer goes on', async () => {
       const kind = kindOf('nul-error');
       const seen: unknown[] = [];
-      const w = q.worker(kind, (job) => {
-        seen.push(job.payload);
-        if (job.payload === 'bad') throw new Error('bad \u0000 byte and \uD800 half');
-      }, { pollMs: 50 });
+      const w = q.worker(
+        kind,
+        (job) => {
+          seen.push(job.payload);
+          if (job.payload === 'bad') throw new Error('bad \u0000 byte and \uD800 half');
+        },
+        { pollMs: 50 },
+      );
       const bad = await q.add(kind, 'bad', { maxAttempts: 1 });
       const good = await q.add(kind, 'good');
       await waitFor('both settled', async () => (await q.get(bad.id))?.state === 'failed' && (await q.get(good.id))?.state === 'done');
@@ -473,9 +539,13 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
     test('a job that succeeds after failing keeps no lastError', async () => {
       const kind = kindOf('clear-error');
       let n = 0;
-      const w = q.worker(kind, () => {
-        if (++n === 1) throw new Error('first time');
-      }, { pollMs: 20, backoff: { initialMs: 10, jitter: 0 } });
+      const w = q.worker(
+        kind,
+        () => {
+          if (++n === 1) throw new Error('first time');
+        },
+        { pollMs: 20, backoff: { initialMs: 10, jitter: 0 } },
+      );
       const job = await q.add(kind, null);
       await waitFor('done', async () => (await q.get(job.id))?.state === 'done');
       const done = (await q.get(job.id))!;
@@ -487,13 +557,22 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
     test('timeoutMs aborts a handler with TimeoutError and fails that attempt; it is retried', async () => {
       const kind = kindOf('timeout');
       const reasons: unknown[] = [];
-      const w = q.worker(kind, (job, signal) => new Promise<void>((resolve, reject) => {
-        if (job.attempts === 2) return resolve();
-        signal.addEventListener('abort', () => {
-          reasons.push(signal.reason);
-          reject(signal.reason);
-        }, { once: true });
-      }), { pollMs: 20, timeoutMs: 80, backoff: { initialMs: 10, jitter: 0 } });
+      const w = q.worker(
+        kind,
+        (job, signal) =>
+          new Promise<void>((resolve, reject) => {
+            if (job.attempts === 2) return resolve();
+            signal.addEventListener(
+              'abort',
+              () => {
+                reasons.push(signal.reason);
+                reject(signal.reason);
+              },
+              { once: true },
+            );
+          }),
+        { pollMs: 20, timeoutMs: 80, backoff: { initialMs: 10, jitter: 0 } },
+      );
       const job = await q.add(kind, null, { maxAttempts: 2 });
       await waitFor('done on the second attempt', async () => (await q.get(job.id))?.state === 'done');
       assert.equal(reasons.length, 1);
@@ -541,17 +620,21 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
     test('a consumer whose handler blocks the event loop past its lease does not reclaim its own running job', async () => {
       const kind = kindOf('blocked');
       const runs = new Map<string, number>();
-      const w = q.worker(kind, async (job) => {
-        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
-        if (job.payload === 'block') {
-          await sleep(5);
-          const until = Date.now() + 450;
-          while (Date.now() < until) {
-            // a synchronous stall, longer than the lease: the consumer's timers fire late
+      const w = q.worker(
+        kind,
+        async (job) => {
+          runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+          if (job.payload === 'block') {
+            await sleep(5);
+            const until = Date.now() + 450;
+            while (Date.now() < until) {
+              // a synchronous stall, longer than the lease: the consumer's timers fire late
+            }
+            await sleep(30);
           }
-          await sleep(30);
-        }
-      }, { concurrency: 2, leaseMs: 150, pollMs: 20 });
+        },
+        { concurrency: 2, leaseMs: 150, pollMs: 20 },
+      );
       const blocker = await q.add(kind, 'block');
       await waitFor('blocker ran', () => runs.has(blocker.id));
       const other = await q.add(kind, 'other');
@@ -568,7 +651,11 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       // A consumer that claims 20, starts 1, then dies silently.
       const { claims } = await store.claim(kind, 20, 1, 200, 'dead-consumer');
       assert.equal(claims.length, 20);
-      assert.deepEqual(claims.map((c) => c.job.attempts), Array(20).fill(1), 'claimed: an attempt counted for each');
+      assert.deepEqual(
+        claims.map((c) => c.job.attempts),
+        Array(20).fill(1),
+        'claimed: an attempt counted for each',
+      );
       const seen: Job[] = [];
       const w = q.worker(kind, (j) => void seen.push(j), { leaseMs: 200, pollMs: 50, concurrency: 4 });
       await waitFor('19 run again', () => seen.length === 19, 10_000);
@@ -610,13 +697,22 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       }
       const free = await q.addMany(Array.from({ length: 10 }, (_, i) => ({ kind: kindA, payload: { q: `free-${i}`, i } })));
       await q.addMany(items);
-      await waitFor('all done', async () => {
-        const c = await q.counts();
-        return (c.byKind[kindA]?.done ?? 0) + (c.byKind[kindB]?.done ?? 0) === 55;
-      }, 30_000);
+      await waitFor(
+        'all done',
+        async () => {
+          const c = await q.counts();
+          return (c.byKind[kindA]?.done ?? 0) + (c.byKind[kindB]?.done ?? 0) === 55;
+        },
+        30_000,
+      );
       await Promise.all(workers.map((w) => stopWorker(w)));
       assert.equal(overlap, '', `two jobs of one queue overlapped: ${overlap}`);
-      for (const name of queues) assert.deepEqual(log.get(name), Array.from({ length: 15 }, (_, i) => i), name);
+      for (const name of queues)
+        assert.deepEqual(
+          log.get(name),
+          Array.from({ length: 15 }, (_, i) => i),
+          name,
+        );
       assert.equal((await q.get(free[0]!.id))!.queue, undefined);
       const queued = await q.add(kindA, { q: queues[0], i: 99 }, { queue: queues[0] });
       assert.equal(queued.queue, queues[0]);
@@ -627,10 +723,14 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       const kind = kindOf('nq-retry');
       const name = kindOf('queue');
       const order: string[] = [];
-      const w = q.worker(kind, (job) => {
-        order.push(`${String(job.payload)}#${job.attempts}`);
-        if (job.payload === 'first' && job.attempts < 3) throw new Error('again');
-      }, { concurrency: 2, pollMs: 20, backoff: { initialMs: 50, jitter: 0 } });
+      const w = q.worker(
+        kind,
+        (job) => {
+          order.push(`${String(job.payload)}#${job.attempts}`);
+          if (job.payload === 'first' && job.attempts < 3) throw new Error('again');
+        },
+        { concurrency: 2, pollMs: 20, backoff: { initialMs: 50, jitter: 0 } },
+      );
       await q.add(kind, 'first', { queue: name, maxAttempts: 3 });
       await q.add(kind, 'second', { queue: name });
       await waitFor('both done', async () => (await q.counts()).byKind[kind]?.done === 2);
@@ -650,10 +750,14 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       const listed = (await q.schedules()).find((x) => x.name === name)!;
       assert.deepEqual([listed.cron, listed.kind, listed.payload], ['* * * * * *', kind, { hello: 'tick' }]);
       const runAts: number[] = [];
-      const w = q.worker(kind, (job) => {
-        assert.deepEqual(job.payload, { hello: 'tick' });
-        runAts.push(job.runAt.getTime());
-      }, { pollMs: 50 });
+      const w = q.worker(
+        kind,
+        (job) => {
+          assert.deepEqual(job.payload, { hello: 'tick' });
+          runAts.push(job.runAt.getTime());
+        },
+        { pollMs: 50 },
+      );
       const s1 = q.scheduler({ pollMs: 200 });
       const s2 = q.scheduler({ pollMs: 200 });
       await waitFor('two ticks', () => runAts.length >= 2, 10_000);
@@ -663,7 +767,10 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
       await sleep(50);
       const n = (await q.counts()).byKind[kind]!;
       await stopWorker(w);
-      assert.ok(runAts.every((t) => t % 1000 === 0), 'each job runs at its tick');
+      assert.ok(
+        runAts.every((t) => t % 1000 === 0),
+        'each job runs at its tick',
+      );
       assert.equal(new Set(runAts).size, runAts.length, 'one job per tick, though two schedulers ran');
       assert.equal(n.pending + n.running + n.done, runAts.length + n.pending + n.running);
     });
@@ -697,9 +804,11 @@ export function queueSuite(name: string, makeStore: () => Promise<{ store: Store
 
     test('lease: a child that stops by itself stops the lease worker with its result', async () => {
       const name = kindOf('lease-child');
-      const l = q.lease(name, { ttlMs: 300 }, () => startWorker(async () => {
-        throw new Error('child broke');
-      }));
+      const l = q.lease(name, { ttlMs: 300 }, () =>
+        startWorker(async () => {
+          throw new Error('child broke');
+        }),
+      );
       await assert.rejects(l.wait(), /child broke/);
       const l2 = q.lease(name, { ttlMs: 300 }, () => noopWorker());
       await sleep(50);

@@ -46,10 +46,18 @@ test('inits and starts dependencies first, then stops and joins in reverse start
   service.kill();
   await service.wait();
   assert.deepEqual(events, [
-    'init A', 'init B', 'init C',
-    'start A', 'start B', 'start C',
-    'stop C', 'stop B', 'stop A',
-    'join C', 'join B', 'join A',
+    'init A',
+    'init B',
+    'init C',
+    'start A',
+    'start B',
+    'start C',
+    'stop C',
+    'stop B',
+    'stop A',
+    'join C',
+    'join B',
+    'join A',
   ]);
 });
 
@@ -105,7 +113,10 @@ test('SkipTask drops only that task, with a log line, and its later hooks are no
   await until(() => service.state === 'ALIVE', 'service alive');
   assert.throws(() => service.getTask(Skipped), NotFoundError);
   assert.equal(service.getTask(Keep).state, 'running');
-  assert.deepEqual(service.tasks().map((t) => t.name), ['Keep']);
+  assert.deepEqual(
+    service.tasks().map((t) => t.name),
+    ['Keep'],
+  );
   assert.ok(logger.lines.some((l) => l.level === 'info' && /Skipped skipped: not configured/.test(l.msg ?? '')));
   assert.equal(service.health().healthy, true);
   service.kill();

@@ -93,7 +93,11 @@ test('durations accept plain ms and units', async () => {
   class Tick extends PeriodicTask {
     override async execute() {}
   }
-  for (const [raw, ms] of [['250', 250], ['1.5s', 1500], ['2m', 120_000]] as const) {
+  for (const [raw, ms] of [
+    ['250', 250],
+    ['1.5s', 1500],
+    ['2m', 120_000],
+  ] as const) {
     const service = new Service({ name: 'svc', tasks: [Tick], argv: [`--tick-interval=${raw}`], env: {} });
     assert.equal(service.getTask(Tick).interval, ms);
     service.kill();

@@ -101,14 +101,10 @@ test('errors are counted and logged, and the loop goes on', async () => {
 test('maxFailures consecutive errors fail the service', async () => {
   const clock = new TestClock();
   let n = 0;
-  const { service, task } = periodicService(
-    clock,
-    async () => {
-      n++;
-      throw new Error(`bad run ${n}`);
-    },
-    ['--job-max-failures=3'],
-  );
+  const { service, task } = periodicService(clock, async () => {
+    n++;
+    throw new Error(`bad run ${n}`);
+  }, ['--job-max-failures=3']);
   const result = service.wait().then(
     () => undefined,
     (e: unknown) => e,

@@ -40,7 +40,10 @@ test('100 submissions with workers 4 complete with their own results, at most 4 
   assert.equal(task.counters.queueDepth, 96);
   const all = Promise.all(results);
   while (task.counters.completed! < 100) await clock.advance(10);
-  assert.deepEqual(await all, Array.from({ length: 100 }, (_, i) => i * 2));
+  assert.deepEqual(
+    await all,
+    Array.from({ length: 100 }, (_, i) => i * 2),
+  );
   assert.equal(peak, 4);
   assert.equal(task.timing.count, 100, 'every item is counted in the timing summary');
   assert.equal(task.counters.running, 0);
@@ -141,7 +144,10 @@ test('stop drains queued items, and new submits reject with DeadError', async ()
   await clock.advance(1000);
   await clock.advance(1000);
   await service.wait();
-  assert.deepEqual(results.map((r) => r.value), [1, 2, 3]);
+  assert.deepEqual(
+    results.map((r) => r.value),
+    [1, 2, 3],
+  );
 });
 
 test('at the drain deadline the rest reject with DeadError and running items see their signal abort', async () => {
@@ -167,7 +173,10 @@ test('at the drain deadline the rest reject with DeadError and running items see
   await clock.advance(5_000); // deadline: 3 and 4 aborted, 5 never ran
   await service.wait();
   await until(() => results.every((r) => r.settled), 'every promise settled');
-  assert.deepEqual(results.map((r) => r.value), [1, 2, undefined, undefined, undefined]);
+  assert.deepEqual(
+    results.map((r) => r.value),
+    [1, 2, undefined, undefined, undefined],
+  );
   for (const r of results.slice(2)) assert.ok(r.error instanceof DeadError, String(r.error));
   assert.equal(sawAbort, 2);
 });
@@ -194,7 +203,10 @@ test('a full queue makes submit wait for room, or reject at once with { wait: fa
   assert.equal(task.counters.waiting, 0, 'room freed: the waiting submit is queued');
   await clock.advance(300);
   await until(() => [a, b, c, d].every((t) => t.settled), 'all settled');
-  assert.deepEqual([a, b, c, d].map((t) => t.value), [1, 2, 3, 5]);
+  assert.deepEqual(
+    [a, b, c, d].map((t) => t.value),
+    [1, 2, 3, 5],
+  );
   assert.equal(task.counters.rejected, 1);
   service.kill();
   await service.wait();

@@ -38,7 +38,8 @@ function start(args: string[], env: Record<string, string> = {}): Child {
     new Promise<void>((resolve, reject) => {
       const check = () => {
         if (pattern.test(out)) resolve();
-        else if (proc.exitCode !== null || proc.signalCode !== null) reject(new Error(`child exited before ${what}; stdout:\n${out}\nstderr:\n${err}`));
+        else if (proc.exitCode !== null || proc.signalCode !== null)
+          reject(new Error(`child exited before ${what}; stdout:\n${out}\nstderr:\n${err}`));
       };
       watchers.push(check);
       check();

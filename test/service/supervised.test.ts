@@ -76,7 +76,10 @@ test("Service.started() resolves once every task's start ran, so a Supervisor st
   });
   await clock.waitAdvance(999, 1);
   assert.deepEqual(log, []);
-  assert.deepEqual(sup.children().map((c) => c.state), ['starting', 'starting']);
+  assert.deepEqual(
+    sup.children().map((c) => c.state),
+    ['starting', 'starting'],
+  );
   await clock.advance(1);
   assert.deepEqual(log, ['service started', 'after started']);
   await sup.started();

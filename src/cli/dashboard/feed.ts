@@ -72,11 +72,23 @@ export class Feed {
     const instances: Record<string, InstanceFeed> = {};
     for (const [key, d] of Object.entries(this.#daemon.details())) {
       const s = d.samples;
-      instances[key] = { lines: d.journal.linesSince(), events: d.journal.eventsSince(), samples: { at: [...s.at], cpu: [...s.cpu], memory: [...s.memory] } };
-      if (catchUp) this.#cursors.set(key, { line: d.journal.lastLineSeq, event: d.journal.lastEventSeq, sampleAt: s.at.at(-1) ?? -Infinity });
+      instances[key] = {
+        lines: d.journal.linesSince(),
+        events: d.journal.eventsSince(),
+        samples: { at: [...s.at], cpu: [...s.cpu], memory: [...s.memory] },
+      };
+      if (catchUp)
+        this.#cursors.set(key, { line: d.journal.lastLineSeq, event: d.journal.lastEventSeq, sampleAt: s.at.at(-1) ?? -Infinity });
     }
     if (catchUp) this.#sentConfig = this.#daemon.config;
-    return { epoch: this.epoch, now: Date.now(), status: this.#daemon.status(), programs: programInfos(this.#daemon.config), instances, queue: this.#daemon.config.queue !== undefined };
+    return {
+      epoch: this.epoch,
+      now: Date.now(),
+      status: this.#daemon.status(),
+      programs: programInfos(this.#daemon.config),
+      instances,
+      queue: this.#daemon.config.queue !== undefined,
+    };
   }
 
   /** What changed since the previous update (or the catching-up snapshot). */

@@ -25,12 +25,25 @@ export function metricsText(body: StatusBody, streams?: StreamCounts): string {
   family('bosun_program_uptime_seconds', 'gauge', 'Seconds since the current process started.', (p) => p.uptimeMs / 1000);
   out.push('# HELP bosun_program_state 1 for the state the instance is in.', '# TYPE bosun_program_state gauge');
   for (const p of body.programs) {
-    for (const s of STATES) out.push(`bosun_program_state{program="${esc(p.name)}",instance="${p.instance}",state="${s}"} ${p.state === s ? 1 : 0}`);
+    for (const s of STATES)
+      out.push(`bosun_program_state{program="${esc(p.name)}",instance="${p.instance}",state="${s}"} ${p.state === s ? 1 : 0}`);
   }
   if (streams !== undefined) {
-    out.push('# HELP bosun_dashboard_event_streams Event streams (GET /api/events) open now.', '# TYPE bosun_dashboard_event_streams gauge', `bosun_dashboard_event_streams ${streams.open}`);
-    out.push('# HELP bosun_dashboard_event_streams_dropped_total Event streams closed because the client fell behind.', '# TYPE bosun_dashboard_event_streams_dropped_total counter', `bosun_dashboard_event_streams_dropped_total ${streams.dropped}`);
-    out.push('# HELP bosun_dashboard_event_streams_refused_total Event streams refused because the most were open.', '# TYPE bosun_dashboard_event_streams_refused_total counter', `bosun_dashboard_event_streams_refused_total ${streams.refused}`);
+    out.push(
+      '# HELP bosun_dashboard_event_streams Event streams (GET /api/events) open now.',
+      '# TYPE bosun_dashboard_event_streams gauge',
+      `bosun_dashboard_event_streams ${streams.open}`,
+    );
+    out.push(
+      '# HELP bosun_dashboard_event_streams_dropped_total Event streams closed because the client fell behind.',
+      '# TYPE bosun_dashboard_event_streams_dropped_total counter',
+      `bosun_dashboard_event_streams_dropped_total ${streams.dropped}`,
+    );
+    out.push(
+      '# HELP bosun_dashboard_event_streams_refused_total Event streams refused because the most were open.',
+      '# TYPE bosun_dashboard_event_streams_refused_total counter',
+      `bosun_dashboard_event_streams_refused_total ${streams.refused}`,
+    );
   }
   return `${out.join('\n')}\n`;
 }

@@ -22,7 +22,8 @@ export interface QueuePage {
 type Send = (res: ServerResponse, status: number, type: string, body: string, headers?: Record<string, string>) => void;
 
 const PAGE_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'",
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
 };
@@ -111,7 +112,10 @@ export function queuePage(opts: { config: QueueConfig | undefined; authorized: (
           const before = await q.get(id);
           if (before === null) return { status: 404, body: { error: `no job ${id}` } };
           const after = m[2] === 'retry' ? await q.retry(id) : await q.cancel(id);
-          const changed = m[2] === 'retry' ? before.state !== 'pending' && after?.state === 'pending' : before.state !== 'cancelled' && after?.state === 'cancelled';
+          const changed =
+            m[2] === 'retry'
+              ? before.state !== 'pending' && after?.state === 'pending'
+              : before.state !== 'cancelled' && after?.state === 'cancelled';
           if (!changed) return { status: 409, body: { error: `job ${id} is ${before.state}: cannot ${m[2]} it` } };
           return { status: 200, body: { id, kind: after!.kind, state: after!.state } };
         });

@@ -19,7 +19,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { ReplyCode } from '../control.js';
 import type { DaemonView } from '../daemon.js';
-import { DASHBOARD_BODY_BYTES, DASHBOARD_CONNECTIONS, DASHBOARD_REQUEST_MS, EVENT_STREAM_BUFFER_BYTES, EVENT_STREAM_CLIENTS, roomForClient } from '../limits.js';
+import {
+  DASHBOARD_BODY_BYTES,
+  DASHBOARD_CONNECTIONS,
+  DASHBOARD_REQUEST_MS,
+  EVENT_STREAM_BUFFER_BYTES,
+  EVENT_STREAM_CLIENTS,
+  roomForClient,
+} from '../limits.js';
 import { Feed } from './feed.js';
 import { metricsText, type StreamCounts } from './metrics.js';
 import { PAGE } from './page.js';
@@ -46,7 +53,12 @@ const STATUS_OF: Record<ReplyCode, number> = {
   ERR_INTERNAL: 500,
 };
 
-const PAGE_HEADERS = { 'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'none'", 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' };
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'none'",
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
 const NEEDS_TOKEN = JSON.stringify({ error: 'missing or wrong token: send Authorization: Bearer <contents of <home>/token>' });
 
 /** Listens on host:port (port 0 picks a free one); resolves once listening. */
@@ -97,12 +109,15 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     }
   });
 
-  const server = createServer({ requestTimeout: DASHBOARD_REQUEST_MS, headersTimeout: DASHBOARD_REQUEST_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`error: ${(err as Error).message}\n`);
-    });
-  });
+  const server = createServer(
+    { requestTimeout: DASHBOARD_REQUEST_MS, headersTimeout: DASHBOARD_REQUEST_MS, connectionsCheckingInterval: 1000 },
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`error: ${(err as Error).message}\n`);
+      });
+    },
+  );
   server.maxConnections = DASHBOARD_CONNECTIONS;
   // Descriptors are kept for respawns before they are given to browsers.
   server.on('connection', (sock) => {
@@ -116,7 +131,8 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!(await bodyWithin(req, DASHBOARD_BODY_BYTES))) return send(res, 413, 'text/plain', `request body over ${DASHBOARD_BODY_BYTES} bytes; no route takes one\n`, { connection: 'close' });
+    if (!(await bodyWithin(req, DASHBOARD_BODY_BYTES)))
+      return send(res, 413, 'text/plain', `request body over ${DASHBOARD_BODY_BYTES} bytes; no route takes one\n`, { connection: 'close' });
     let path: string;
     try {
       path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -125,13 +141,16 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
     }
     if (!allowedHost(req)) return send(res, 403, 'text/plain', 'forbidden host\n');
     if (req.method === 'GET' && path === '/') return send(res, 200, 'text/html; charset=utf-8', PAGE, PAGE_HEADERS);
-    if (req.method === 'GET' && path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(daemon.freshStatus(), counts));
+    if (req.method === 'GET' && path === '/metrics')
+      return send(res, 200, 'text/plain; version=0.0.4', metricsText(daemon.freshStatus(), counts));
     // The queue page: its data and actions check the same token (see queue.ts).
     if ((path === '/queue' || path.startsWith('/api/queue')) && (await queue.handle(req, res, new URL(req.url ?? '/', 'http://x')))) return;
     // :target is `name`, `name:index` or `all`, as on the command line (names cannot hold a colon).
     const m = /^\/api\/programs\/([^/]+)\/(restart|stop|start)$/.exec(path);
-    if (path !== '/api/status' && path !== '/api/events' && path !== '/api/fleet' && m === null) return send(res, 404, 'text/plain', 'not found\n');
-    if (req.method !== (m === null ? 'GET' : 'POST')) return send(res, 405, 'text/plain', `use ${m === null ? 'GET' : 'POST'}\n`, { allow: m === null ? 'GET' : 'POST' });
+    if (path !== '/api/status' && path !== '/api/events' && path !== '/api/fleet' && m === null)
+      return send(res, 404, 'text/plain', 'not found\n');
+    if (req.method !== (m === null ? 'GET' : 'POST'))
+      return send(res, 405, 'text/plain', `use ${m === null ? 'GET' : 'POST'}\n`, { allow: m === null ? 'GET' : 'POST' });
     // Everything below carries program output, state or the power to act: token first.
     if (!authorized(req.headers.authorization, daemon.token)) return send(res, 403, 'application/json', NEEDS_TOKEN);
     if (path === '/api/status') return send(res, 200, 'application/json', JSON.stringify(daemon.freshStatus()));
@@ -155,7 +174,13 @@ export async function startDashboard(daemon: DaemonView, opts: { host: string; p
   function openStream(res: ServerResponse): void {
     if (streams.size >= EVENT_STREAM_CLIENTS) {
       counts.refused++;
-      return send(res, 503, 'application/json', JSON.stringify({ error: `too many event streams open (${EVENT_STREAM_CLIENTS}); close a dashboard tab` }), { 'retry-after': '5', connection: 'close' });
+      return send(
+        res,
+        503,
+        'application/json',
+        JSON.stringify({ error: `too many event streams open (${EVENT_STREAM_CLIENTS}); close a dashboard tab` }),
+        { 'retry-after': '5', connection: 'close' },
+      );
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 1000\n');
