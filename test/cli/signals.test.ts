@@ -81,11 +81,13 @@ describe('signals to bosun run', { concurrency: 2 }, () => {
     try {
       d = await startDaemon(p.dir, p.home);
       await d.until('running', (s) => s.programs[0]!.pid !== null);
+      const log = join(p.home, 'logs', 'stubborn-0.log');
+      const printed = (text: string) => existsSync(log) && readFileSync(log, 'utf8').includes(text);
+      // Its first line comes once its SIGTERM handler is in place.
+      await waitFor('the program to print its first line', () => printed('pid='));
       process.kill(d.pid, 'SIGINT');
       // The program got its SIGTERM (and ignores it): the daemon is waiting out killTimeout.
-      await waitFor('the SIGTERM to reach the program', () =>
-        readFileSync(join(p.home, 'logs', 'stubborn-0.log'), 'utf8').includes('ignoring SIGTERM'),
-      );
+      await waitFor('the SIGTERM to reach the program', () => printed('ignoring SIGTERM'));
       process.kill(d.pid, 'SIGINT');
       assert.equal(await d.exited, 1);
       assert.match(d.stderr, /SIGINT again, exiting now/);
