@@ -168,6 +168,11 @@ export class Daemon implements DaemonView {
   }
 
   /** Reopens every log file by its path (logrotate moved them): daemon.log, then the programs'. `bosun logs --reopen` and SIGUSR1. */
+  /** SIGKILLs every program's tree now: the daemon is about to exit without stopping them (a second signal). */
+  killNow(): void {
+    this.#fleet?.killNow();
+  }
+
   reopenLogs(): void {
     this.#reopenOwnOutput?.();
     this.#fleet?.reopenLogs();

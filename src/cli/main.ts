@@ -70,9 +70,11 @@ async function runDaemon(file: string | undefined, o: Common, detached: boolean)
   let home: ReturnType<typeof paths> | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
-    // A second signal while stopping gives up waiting; process groups still get SIGKILL on exit.
+    // A second signal while stopping gives up waiting: every program's tree gets SIGKILL now
+    // (programs outlive a daemon that dies, not one told twice to stop).
     if (stopping) {
       (output?.error ?? ((l: string) => process.stderr.write(`${l}\n`)))(`bosun: ${signal} again, exiting now`);
+      daemon?.killNow();
       if (home !== undefined) removeOwnFiles(home.pid, home.socket);
       process.exit(EXIT.failed);
     }

@@ -198,6 +198,18 @@ export class Fleet implements Worker {
     }));
   }
 
+  /**
+   * SIGKILLs every program's whole tree now, synchronously: for a daemon told to exit at once
+   * (a second Ctrl-C), which must not leave its programs behind for adoption.
+   */
+  killNow(): void {
+    this.#dying = true;
+    for (const r of this.#records()) {
+      r.worker?.killNow();
+      r.replacement?.killNow();
+    }
+  }
+
   /** Closes and reopens every program's log file (logrotate; a deleted log frees its space). */
   reopenLogs(): void {
     for (const r of this.#records()) r.worker?.reopenLog();

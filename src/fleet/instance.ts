@@ -146,6 +146,11 @@ export class ProgramInstance implements Worker {
     this.#monitor.kill();
   }
 
+  /** SIGKILLs the whole tree now, synchronously (see MonitoredProcess.killNow). */
+  killNow(): void {
+    this.#monitor.killNow();
+  }
+
   /** Stops the process because of `err` (a limit the fleet judged), which `wait()` then rejects with. */
   fail(err: Error): void {
     this.#failure ??= err;

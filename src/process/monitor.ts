@@ -31,7 +31,18 @@ import { LogFile, type LogFileOptions } from './log-file.js';
 import { OutputCapture, TailRing, captureLines, type BlockListener, type CaptureOptions, type LineListener } from './output.js';
 import { OutputPipeReader, makeFifos, type OutputPipePaths } from './output-pipes.js';
 import { watchReadiness, type ReadyCheck } from './ready.js';
-import { TREE_ENV, forgetGroup, isAlive, isStopped as procStopped, procInfo, trackGroup, treeMarkers, type TreeRoot } from './tree.js';
+import {
+  TREE_ENV,
+  findTree,
+  forgetGroup,
+  isAlive,
+  isStopped as procStopped,
+  killTree,
+  procInfo,
+  trackGroup,
+  treeMarkers,
+  type TreeRoot,
+} from './tree.js';
 import { TreeStop, sweepOrphans } from './tree-stop.js';
 
 export interface Heartbeat {
@@ -145,6 +156,11 @@ export interface MonitoredProcess extends Worker {
   reopenLog(): void;
   /** The log file's write error going on now, if any. */
   logError(): LogWriteError | undefined;
+  /**
+   * SIGKILLs the whole tree now, synchronously, without waiting for anything: for a process
+   * about to exit that must not leave it behind (a second Ctrl-C), even with `outliveMonitor`.
+   */
+  killNow(): void;
 }
 
 /** Starts `command` (or adopts `adopt.pid`) and watches it; see the file comment. */
@@ -298,6 +314,12 @@ class ProcessMonitor implements MonitoredProcess {
   kill(_reason?: unknown): void {
     if (this.#err === undefined) this.#killedClean = true;
     this.#terminate();
+  }
+
+  killNow(): void {
+    if (this.#pid === undefined || this.#exitInfo !== undefined) return;
+    if (this.#err === undefined) this.#killedClean = true;
+    killTree(this.#pid, 'SIGKILL', findTree(this.#root()));
   }
 
   #captureOptions(): CaptureOptions {

@@ -80,7 +80,7 @@ describe('signals to bosun run', { concurrency: 2 }, () => {
     let d: Daemon | undefined;
     try {
       d = await startDaemon(p.dir, p.home);
-      await d.until('running', (s) => s.programs[0]!.pid !== null);
+      const program = (await d.until('running', (s) => s.programs[0]!.pid !== null)).programs[0]!.pid!;
       const log = join(p.home, 'logs', 'stubborn-0.log');
       const printed = (text: string) => existsSync(log) && readFileSync(log, 'utf8').includes(text);
       // Its first line comes once its SIGTERM handler is in place.
@@ -91,6 +91,11 @@ describe('signals to bosun run', { concurrency: 2 }, () => {
       process.kill(d.pid, 'SIGINT');
       assert.equal(await d.exited, 1);
       assert.match(d.stderr, /SIGINT again, exiting now/);
+      // Told twice to stop, the daemon does not leave its program behind, SIGTERM ignored or not.
+      await waitFor(
+        'the program to be gone',
+        () => !existsSync(`/proc/${program}`) || /\) [ZX] /.test(readFileSync(`/proc/${program}/stat`, 'latin1')),
+      );
       assert.equal(existsSync(join(p.home, 'bosun.pid')), false, 'no stale pid file');
       assert.equal(existsSync(join(p.home, 'bosun.sock')), false, 'no stale socket');
     } finally {
