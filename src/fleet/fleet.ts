@@ -559,7 +559,8 @@ export class Fleet implements Worker {
     r.cpuPercent = 0;
     r.stopReason = undefined;
     r.slot = this.#slots.get(w) ?? r.slot;
-    this.#remember(cfg, r, w, ready);
+    // Without a readiness check it is ready once spawned: recorded so at once, in one write.
+    this.#remember(cfg, r, w, ready || cfg.ready === undefined);
     if (ready) this.#set(r, cfg.ready === undefined ? 'running' : 'ready');
     // A command that could not be spawned is not running, so nothing waiting on it may start.
     else this.#set(r, cfg.ready === undefined && r.pid !== null ? 'running' : 'starting');

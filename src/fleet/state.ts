@@ -67,7 +67,11 @@ export class FleetState {
 
   /** One entry per instance and slot: a rolling restart's replacement (the other slot) is kept beside the run it replaces. */
   set(entry: InstanceEntry): void {
-    this.#entries.set(`${entry.program}[${entry.index}].${entry.slot}`, entry);
+    const key = `${entry.program}[${entry.index}].${entry.slot}`;
+    const known = this.#entries.get(key);
+    // What the file already says needs no write (a ready mark for what was recorded ready).
+    if (known !== undefined && this.error === undefined && JSON.stringify(known) === JSON.stringify(entry)) return;
+    this.#entries.set(key, entry);
     this.#write();
   }
 
