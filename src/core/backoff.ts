@@ -62,6 +62,8 @@ export function nextFailure(b: Pick<ResolvedBackoff, 'resetAfterMs'>, failures: 
 
 /** `initialMs × factor^(n-1)`, capped at `maxMs`; `n` counts from 1 (the first retry). */
 export function exponentialDelay(n: number, initialMs: number, factor: number, maxMs: number): number {
+  // 0 stays 0 however long the run of failures: factor^n reaches Infinity, and 0 × Infinity is NaN.
+  if (initialMs === 0) return 0;
   return Math.min(initialMs * factor ** Math.max(0, n - 1), maxMs);
 }
 

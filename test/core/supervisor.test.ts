@@ -8,6 +8,7 @@ import {
   Supervisor,
   noopWorker,
   startWorker,
+  stopWorker,
   type ChildSpec,
   type Logger,
   type SupervisorEvents,
@@ -1000,4 +1001,26 @@ describe('Supervisor events and logs', () => {
     assert.ok(logs.includes('error:supervisor gave up'));
     assert.ok(logs.includes('error:supervisor event listener threw'));
   });
+});
+
+test('restarts without backoff go on past a thousand in a row (no delay turns NaN)', async () => {
+  let starts = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const sup = new Supervisor({
+    intensity: Infinity,
+    backoff: { initialMs: 0 },
+    children: [
+      {
+        id: 'crashy',
+        start: () => {
+          if (++starts === 2000) done();
+          return starts < 2000 ? startWorker(() => Promise.reject(new Error('crash'))) : noopWorker();
+        },
+      },
+    ],
+  });
+  await finished;
+  assert.equal(starts, 2000);
+  await stopWorker(sup);
 });

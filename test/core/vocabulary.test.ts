@@ -27,6 +27,10 @@ describe('backoffDelay and nextFailure', () => {
       [100, 200, 400, 800, 1000, 1000],
     );
   });
+  test('a long run of failures stays a number: maxMs with a delay, 0 without one', () => {
+    assert.equal(backoffDelay(b, 5000), 1000);
+    assert.equal(backoffDelay({ ...b, initialMs: 0 }, 1025), 0, 'not NaN once factor^n is Infinity');
+  });
   test('jitter moves it by up to ±jitter with the given random source', () => {
     const j = { ...b, jitter: 0.1 };
     assert.equal(
