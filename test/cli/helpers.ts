@@ -95,6 +95,7 @@ export interface Status {
     reason?: string;
     detail?: string;
     waitingFor?: string[];
+    logError?: string;
   }[];
 }
 
