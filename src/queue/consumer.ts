@@ -3,8 +3,8 @@
 // and acknowledges each job on its own (done, retry later, failed).
 //
 // What it promises beyond that:
-// - A job is held (its lease renewed, never released) for as long as its handler has not
-//   settled, so no second handler runs it meanwhile, even after a kill, a timeout or a
+// - A job is held (its lease renewed, never released) until its handler has settled and its
+//   outcome is recorded, so no second handler runs it meanwhile, even after a kill, a timeout or a
 //   handler that ignores its abort signal; such a handler is reported (`stuck`), not doubled.
 // - Jobs claimed ahead (batchSize > concurrency) that never started get their attempt back if
 //   the consumer dies holding them: starts are recorded with the next acknowledgement (or at
@@ -249,7 +249,9 @@ export function startConsumer<P>(ctx: ConsumerContext, kind: string, handler: Ha
       } catch {
         return;
       }
-      const snapshot = [...running.values()].filter((r) => !r.handlerDone);
+      // A job stays held until its outcome is recorded, not only while its handler runs: a
+      // slow acknowledgement must not let the lease lapse and the job run a second time.
+      const snapshot = [...running.values()].filter((r) => r.abortedBy !== 'lease');
       const ahead = waiting.map((w) => w.claim);
       if (snapshot.length + ahead.length === 0) continue;
       let held: Set<string>;

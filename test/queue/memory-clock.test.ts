@@ -277,3 +277,46 @@ test('schedules on a clock: three schedulers add exactly one job per tick; after
   await Promise.all(schedulers.map((s) => s.wait()));
   await q.close();
 });
+
+test('a job whose acknowledgement is slow stays held: its lease is renewed until the outcome is recorded, and no other consumer runs it', async () => {
+  const clock = new TestClock(0);
+  const base = memoryStore();
+  let ackGate: Promise<void> | undefined;
+  let openGate!: () => void;
+  const slowAcks = new Proxy(base, {
+    get(target, prop, receiver) {
+      if (prop === 'close') return async () => {}; // qb closes the store they share
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      if (prop === 'completeMany')
+        return async (...args: unknown[]) => {
+          await ackGate;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      return (v as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
+  ackGate = new Promise<void>((r) => (openGate = r));
+  // Two queues on one store: two processes, each with its own claim tokens and reaper.
+  const qa = await JobQueue.open({ store: slowAcks, clock });
+  const qb = await JobQueue.open({ store: base, clock });
+  const runs: string[] = [];
+  const wa = qa.worker('slow-ack', (job) => void runs.push(`a ${job.id} ${job.attempts}`), { leaseMs: 1000, pollMs: 100 });
+  await settle(5);
+  const job = await qa.add('slow-ack', 1);
+  await advanceBy(clock, 200, 50);
+  assert.deepEqual(runs, [`a ${job.id} 1`]);
+  const wb = qb.worker('slow-ack', (j) => void runs.push(`b ${j.id} ${j.attempts}`), { leaseMs: 1000, pollMs: 100 });
+  // Five leases long, the acknowledgement has not landed: the job stays a's, running.
+  await advanceBy(clock, 5000, 50);
+  assert.deepEqual(runs, [`a ${job.id} 1`], 'nobody ran the job a second time');
+  assert.equal((await base.get(job.id))!.state, 'running');
+  openGate();
+  await advanceBy(clock, 200, 50);
+  const done = (await base.get(job.id))!;
+  assert.equal(done.state, 'done');
+  assert.equal(done.attempts, 1);
+  await Promise.all([stopWorker(wa), stopWorker(wb)]);
+  await qa.close();
+  await qb.close();
+});

@@ -56,7 +56,10 @@ describe('queue across processes on PostgreSQL', () => {
 
   test('10,000 jobs across 4 consumers in 2 processes: every job completes, none twice', async () => {
     const kind = 'share';
-    const procs = [0, 1].map(() => spawnChild({ mode: 'consume', schema, kind, workers: 2, concurrency: 4 }));
+    // A lease long enough that a renewal stalled by a loaded machine cannot lapse it: a lapsed
+    // lease is a legitimate redelivery, not what this test is about (no job runs twice while
+    // its holder is alive and renewing).
+    const procs = [0, 1].map(() => spawnChild({ mode: 'consume', schema, kind, workers: 2, concurrency: 4, leaseMs: 10_000 }));
     await Promise.all(procs.map(ready));
     const items = Array.from({ length: 10_000 }, (_, i) => ({ kind, payload: { i } }));
     const ids: string[] = [];
