@@ -27,7 +27,8 @@ import { quiet, type Worker } from '../core/worker.js';
 import { LogFile } from '../process/log-file.js';
 import { monitorProcess, type SpawnFn } from '../process/monitor.js';
 import { makeFifos } from '../process/output-pipes.js';
-import { isAlive } from '../process/tree.js';
+import { isAlive, treeMarkers } from '../process/tree.js';
+import { TreeStop } from '../process/tree-stop.js';
 import type { DaemonConfig as FleetConfig, ProgramConfig } from './config.js';
 import { CronRestart } from './cron-restart.js';
 import { MemoryLimitError, ProgramInstance, argvOf, reasonOf } from './instance.js';
@@ -39,6 +40,7 @@ import { ListenError, Sockets } from './sockets.js';
 import { FileWatch, ignoreMatcher } from './watch.js';
 import { Sampler } from './sampler.js';
 import type { HostLink } from './host-link.js';
+import { unrecordedRuns } from './leftovers.js';
 import { FleetState, type InstanceEntry } from './state.js';
 import type { EventName, LifecycleEvent, LogFileRef, Reason, StatusBody } from './status.js';
 import { dependsOn, parseTarget, startOrder } from './targets.js';
@@ -673,6 +675,7 @@ export class Fleet implements Worker {
       logFile: this.#logWriter(cfg, r.index),
       clock: this.#clock,
       onOutput,
+      ...(this.#state === undefined ? {} : { home: this.#config.home }),
       ...(this.#spawn === undefined ? {} : { spawn: this.#spawn }),
     };
   }
@@ -728,7 +731,8 @@ export class Fleet implements Worker {
       this.#log?.error({ err }, 'the home cannot hold the output pipes; programs will not outlive this daemon');
       return undefined;
     }
-    for (const e of state.read()) {
+    const entries = state.read();
+    for (const e of entries) {
       if (!isAlive(e.pid, e.startTime)) continue;
       const p = this.#programs.get(e.program);
       const r = p?.records[e.index];
@@ -737,6 +741,19 @@ export class Fleet implements Worker {
         continue;
       }
       const key = `${e.program}[${e.index}]`;
+      const stopping = this.#stopLeftover(state, e, p?.config);
+      this.#stale.set(
+        key,
+        Promise.all([this.#stale.get(key), stopping]).then(() => undefined),
+      );
+    }
+    // Runs the previous daemon started but died before recording: stopped, then started anew.
+    for (const u of unrecordedRuns(this.#config.home, entries)) {
+      const p = this.#programs.get(u.program);
+      const slot = u.stdout === state.pipes(u.program, u.index, 'b').stdout ? 'b' : 'a';
+      const e: InstanceEntry = { ...u, slot, ready: false, fingerprint: '', restarts: 0 };
+      this.#log?.warn({ program: u.program, instance: u.index, pid: u.pid }, 'a run the previous daemon did not record is running');
+      const key = `${u.program}[${u.index}]`;
       const stopping = this.#stopLeftover(state, e, p?.config);
       this.#stale.set(
         key,
@@ -761,8 +778,17 @@ export class Fleet implements Worker {
         outliveMonitor: true,
         ...(cfg === undefined ? {} : { logFile: this.#logWriter(cfg, e.index) }),
       });
-    } catch {
-      return; // it ended meanwhile
+    } catch (err) {
+      if (!isAlive(e.pid, e.startTime)) return; // it ended meanwhile
+      // Its pipes cannot be opened (a program since removed from the config): no grace to give.
+      this.#log?.warn(
+        { err, program: e.program, instance: e.index, pid: e.pid },
+        'cannot watch a process left by the previous daemon; killing it',
+      );
+      const marker = treeMarkers(e.pid).at(-1);
+      const root = { pid: e.pid, startTime: e.startTime, ...(marker === undefined ? {} : { marker }) };
+      new TreeStop({ root, signal: 'SIGKILL', graceMs: 0, clock: this.#clock });
+      return;
     }
     this.#log?.info({ program: e.program, instance: e.index, pid: e.pid }, 'stopping a process left by the previous daemon');
     m.kill();

@@ -14,6 +14,7 @@ import type { OutputPipePaths } from '../process/output-pipes.js';
 import type { ReadyCheck } from '../process/ready.js';
 import type { ProgramConfig, Ready } from './config.js';
 import { portOf, readyUrl } from './config-ops.js';
+import { HOME_ENV } from './leftovers.js';
 import type { Reason } from './status.js';
 
 /** The instance's process tree used more resident memory than the program's memoryLimit. */
@@ -36,6 +37,11 @@ export interface InstanceOptions {
   spawn?: SpawnFn;
   /** Output through these named pipes, and the process outlives this one (the daemon's death). */
   outputPipes?: OutputPipePaths;
+  /**
+   * The fleet's home, as BOSUN_HOME in the program's environment: how a later daemon finds a
+   * run of this home that its state file does not list (leftovers.ts).
+   */
+  home?: string;
   /** Watch this running process (left by an earlier daemon) instead of spawning. */
   adopt?: AdoptOptions;
   /** The program's listening sockets (sockets.ts): fds for 3, 4, ... and LISTEN_FDS / LISTEN_FDNAMES. */
@@ -62,7 +68,14 @@ export class ProgramInstance implements Worker {
       command: command!,
       args,
       cwd: cfg.cwd,
-      env: { ...inheritedEnv(), ...cfg.env, ...o.listen?.env, BOSUN_PROGRAM: cfg.name, BOSUN_INSTANCE: String(o.index) },
+      env: {
+        ...inheritedEnv(),
+        ...cfg.env,
+        ...o.listen?.env,
+        ...(o.home === undefined ? {} : { [HOME_ENV]: o.home }),
+        BOSUN_PROGRAM: cfg.name,
+        BOSUN_INSTANCE: String(o.index),
+      },
       ...(fds.length === 0 ? {} : { fds }),
       ...(cfg.activityTimeoutMs === undefined ? {} : { activityTimeoutMs: cfg.activityTimeoutMs }),
       ...(ready === undefined ? {} : { ready }),
@@ -183,6 +196,7 @@ function inheritedEnv(): NodeJS.ProcessEnv {
   delete env.LISTEN_FDS;
   delete env.LISTEN_FDNAMES;
   delete env.LISTEN_PID;
+  delete env[HOME_ENV]; // an outer fleet's: this one's programs are not that home's
   return env;
 }
 

@@ -194,7 +194,7 @@ export function treeMarkers(pid: number): string[] {
 }
 
 /** The value of `name` in /proc/<pid>/environ (the environment the process was exec'd with). */
-function environValue(pid: number, name: string): string | undefined {
+export function environValue(pid: number, name: string): string | undefined {
   const env = readWhole(`/proc/${pid}/environ`);
   if (env === undefined) return undefined;
   const key = `${name}=`;

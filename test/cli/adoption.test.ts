@@ -4,7 +4,7 @@
 // shutdown leaves nothing behind.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cli, processesWith, prog, tempProject, waitFor, type Status } from './helpers.js';
@@ -145,4 +145,47 @@ programs:
       p.cleanup();
     }
   });
+});
+
+test('a run the dead daemon started but never recorded is stopped, then started anew: one copy, not two', async () => {
+  const p = tempProject('');
+  const mark = `adoption-unrecorded-${process.pid}-${Date.now()}`;
+  p.write(`dashboard: false
+programs:
+  kept: { command: ${prog('--grandchild')}, env: { BOSUN_TEST_MARK: "${mark}" } }
+  lost: { command: ${prog()}, instances: 2, env: { BOSUN_TEST_MARK: "${mark}" } }
+`);
+  try {
+    assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
+    const up = (s: Status) => s.programs.length === 3 && s.programs.every((x) => x.pid !== null && x.state === 'running');
+    const before = await waitFor('all three running', async () => {
+      const s = await status(p.dir);
+      return up(s) ? s : undefined;
+    });
+    await waitFor('five processes', () => programsWith(mark).length === 5);
+    process.kill(Number(readFileSync(join(p.home, 'bosun.pid'), 'utf8').trim()), 'SIGKILL');
+    await waitFor('no daemon', async () => (await cli(['status'], { cwd: p.dir })).code === 3);
+    // As if the daemon had died between spawning lost[1] and recording it.
+    const file = join(p.home, 'run', 'instances.json');
+    const state = JSON.parse(readFileSync(file, 'utf8')) as { instances: { program: string; index: number }[] };
+    state.instances = state.instances.filter((e) => !(e.program === 'lost' && e.index === 1));
+    writeFileSync(file, JSON.stringify(state));
+    const pidOf = (s: Status, name: string, instance: number) => s.programs.find((x) => x.name === name && x.instance === instance)!.pid!;
+    const unrecorded = pidOf(before, 'lost', 1);
+
+    assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
+    const after = await waitFor('all three running again', async () => {
+      const s = await status(p.dir);
+      return up(s) ? s : undefined;
+    });
+    assert.equal(pidOf(after, 'kept', 0), pidOf(before, 'kept', 0), 'the recorded run is adopted, its own-session grandchild untouched');
+    assert.equal(pidOf(after, 'lost', 0), pidOf(before, 'lost', 0), 'the recorded instance is adopted');
+    assert.notEqual(pidOf(after, 'lost', 1), unrecorded, 'the unrecorded instance runs anew');
+    await waitFor('the unrecorded run to be gone', () => !alive(unrecorded));
+    assert.equal(programsWith(mark).length, 5, 'each instance runs exactly once');
+  } finally {
+    await cli(['shutdown', '--home', p.home]).catch(() => undefined);
+    for (const pid of processesWith(mark)) process.kill(pid, 'SIGKILL');
+    p.cleanup();
+  }
 });
