@@ -710,8 +710,6 @@ export class Fleet implements Worker {
       fingerprint: fingerprint(cfg),
       restarts: r.restarts,
     });
-    if (state.error !== undefined)
-      this.#log?.warn({ err: state.error }, 'cannot write the fleet state; a daemon after this one may not adopt every program');
   }
 
   /**
@@ -722,7 +720,9 @@ export class Fleet implements Worker {
   #openState(): FleetState | undefined {
     let state: FleetState;
     try {
-      state = new FleetState(this.#config.home);
+      state = new FleetState(this.#config.home, (err) =>
+        this.#log?.warn({ err }, 'cannot write the fleet state; a daemon after this one may not adopt every program'),
+      );
       const pipes: string[] = [];
       for (const r of this.#records())
         for (const slot of ['a', 'b'] as const) pipes.push(...Object.values(state.pipes(r.program, r.index, slot)));
@@ -1166,6 +1166,7 @@ export class Fleet implements Worker {
     // A roll's replacement is not in the tree: the fleet has stopped once it has, too.
     const replacements = [...this.#replacements].map((w) => (w.kill(), w.wait().catch(() => {})));
     void Promise.all(replacements).then(() => {
+      this.#state?.flush();
       this.#sockets.close();
       this.#closeLogs(undefined);
       this.#settle(err);

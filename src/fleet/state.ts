@@ -1,9 +1,12 @@
 // What a fleet leaves in its home so that the next daemon can adopt its programs: one entry
 // per running instance (pid, /proc start time, which named pipes carry its output, whether it
 // was ready, what it was started as). Written whole, to a temporary file renamed over the old
-// one, on every start, readiness and exit, so a daemon killed at any moment leaves a file that
-// is either the old state or the new one. A write that fails (a full disk) is reported and
-// retried at the next change; it never stops the fleet.
+// one, so a daemon killed at any moment leaves a file that is either the old state or the new
+// one. The changes of one turn of the event loop (a start of 20 programs, a stop) go in one
+// write at the end of the turn: a rename costs milliseconds on a busy disk. A run started in a
+// turn the daemon did not live to finish is found by its environment instead (leftovers.ts).
+// A write that fails (a full disk) is reported and retried at the next change; it never stops
+// the fleet.
 
 import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,8 +35,12 @@ export class FleetState {
   readonly #entries = new Map<string, InstanceEntry>();
   /** The last write error, until a write succeeds. */
   error: Error | undefined;
+  readonly #onError: (err: Error) => void;
+  #due = false;
 
-  constructor(home: string) {
+  /** `onError` hears the first failed write of a run of them. */
+  constructor(home: string, onError: (err: Error) => void = () => {}) {
+    this.#onError = onError;
     this.dir = join(home, 'run');
     this.#file = join(this.dir, 'instances.json');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -72,7 +79,7 @@ export class FleetState {
     // What the file already says needs no write (a ready mark for what was recorded ready).
     if (known !== undefined && this.error === undefined && JSON.stringify(known) === JSON.stringify(entry)) return;
     this.#entries.set(key, entry);
-    this.#write();
+    this.#writeSoon();
   }
 
   /** Forgets the run of `program[index]` with this pid (a newer run may have taken its place). */
@@ -83,7 +90,20 @@ export class FleetState {
       this.#entries.delete(key);
       found = true;
     }
-    if (found) this.#write();
+    if (found) this.#writeSoon();
+  }
+
+  /** Writes now what is due to be written (the fleet stops: no later turn may come). */
+  flush(): void {
+    if (!this.#due) return;
+    this.#due = false;
+    this.#write();
+  }
+
+  #writeSoon(): void {
+    if (this.#due) return;
+    this.#due = true;
+    setImmediate(() => this.flush());
   }
 
   #write(): void {
@@ -102,8 +122,13 @@ export class FleetState {
       renameSync(tmp, this.#file);
       this.error = undefined;
     } catch (err) {
+      if (this.error === undefined) this.#onError(err as Error);
       this.error = err as Error;
-      rmSync(tmp, { force: true });
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // what stopped the write stops the clean-up too; the next write tries both again
+      }
     }
   }
 }
