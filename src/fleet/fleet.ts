@@ -740,12 +740,7 @@ export class Fleet implements Worker {
         r.adoption = e;
         continue;
       }
-      const key = `${e.program}[${e.index}]`;
-      const stopping = this.#stopLeftover(state, e, p?.config);
-      this.#stale.set(
-        key,
-        Promise.all([this.#stale.get(key), stopping]).then(() => undefined),
-      );
+      this.#stopLeftover(state, e, p?.config);
     }
     // Runs the previous daemon started but died before recording: stopped, then started anew.
     for (const u of unrecordedRuns(this.#config.home, entries)) {
@@ -753,18 +748,22 @@ export class Fleet implements Worker {
       const slot = u.stdout === state.pipes(u.program, u.index, 'b').stdout ? 'b' : 'a';
       const e: InstanceEntry = { ...u, slot, ready: false, fingerprint: '', restarts: 0 };
       this.#log?.warn({ program: u.program, instance: u.index, pid: u.pid }, 'a run the previous daemon did not record is running');
-      const key = `${u.program}[${u.index}]`;
-      const stopping = this.#stopLeftover(state, e, p?.config);
-      this.#stale.set(
-        key,
-        Promise.all([this.#stale.get(key), stopping]).then(() => undefined),
-      );
+      this.#stopLeftover(state, e, p?.config);
     }
     return state;
   }
 
-  /** Stops a process an earlier daemon left that this config does not run as it is. */
-  async #stopLeftover(state: FleetState, e: InstanceEntry, cfg: ProgramConfig | undefined): Promise<void> {
+  /** Stops a process an earlier daemon left that this config does not run as it is; its instance starts once it is gone. */
+  #stopLeftover(state: FleetState, e: InstanceEntry, cfg: ProgramConfig | undefined): void {
+    const key = `${e.program}[${e.index}]`;
+    const stopping = this.#stopProcessLeft(state, e, cfg);
+    this.#stale.set(
+      key,
+      Promise.all([this.#stale.get(key), stopping]).then(() => undefined),
+    );
+  }
+
+  async #stopProcessLeft(state: FleetState, e: InstanceEntry, cfg: ProgramConfig | undefined): Promise<void> {
     let m;
     try {
       m = monitorProcess({
