@@ -12,6 +12,7 @@ import type { InstanceDetails } from '../fleet/record.js';
 import { programLogFiles } from '../fleet/log-files.js';
 import { formatEvent, type LifecycleEvent, type LogFileRef, type StatusBody } from '../fleet/status.js';
 import { failure, failureOf, request, serveControl, type Reply, type Request } from './control.js';
+import type { OutputProblem } from './daemon-output.js';
 import { checkLogFiles, HomeError, openHome, writeHomeFile } from './home.js';
 import { paths } from './paths.js';
 import { livePid, readPidFile, writePidFile } from './pidfile.js';
@@ -44,6 +45,7 @@ export class Daemon implements DaemonView {
   readonly #out: (line: string) => void;
   readonly #err: (line: string) => void;
   readonly #reopenOwnOutput: (() => void) | undefined;
+  readonly #outputProblems: () => OutputProblem[];
   #fleet: Fleet | undefined;
   /** With `fleet` in the config: this daemon's link to the fleet's database. */
   #hosts: HostLink | undefined;
@@ -56,13 +58,21 @@ export class Daemon implements DaemonView {
 
   /**
    * `out` gets lifecycle lines, `err` (default: `out`) the reasons the daemon cannot start;
-   * `reopenOwnOutput` reopens daemon.log (see reopenLogs).
+   * `reopenOwnOutput` reopens daemon.log (see reopenLogs), `outputProblems` says which of the
+   * daemon's own destinations fail now (for status).
    */
-  constructor(config: DaemonConfig, out: (line: string) => void, err: (line: string) => void = out, reopenOwnOutput?: () => void) {
+  constructor(
+    config: DaemonConfig,
+    out: (line: string) => void,
+    err: (line: string) => void = out,
+    reopenOwnOutput?: () => void,
+    outputProblems: () => OutputProblem[] = () => [],
+  ) {
     this.config = config;
     this.#out = out;
     this.#err = err;
     this.#reopenOwnOutput = reopenOwnOutput;
+    this.#outputProblems = outputProblems;
     this.#paths = paths(config.home);
   }
 
@@ -179,7 +189,12 @@ export class Daemon implements DaemonView {
   }
 
   status(): StatusBody {
-    return this.#fleet?.status() ?? { programs: [] };
+    return this.#withOutputProblems(this.#fleet?.status() ?? { programs: [] });
+  }
+
+  #withOutputProblems(body: StatusBody): StatusBody {
+    const problems = this.#outputProblems();
+    return problems.length === 0 ? body : { ...body, daemonOutput: problems };
   }
 
   /** Every host of the fleet (`bosun status --fleet`); undefined when this daemon is not in one. */
@@ -211,7 +226,7 @@ export class Daemon implements DaemonView {
   }
 
   freshStatus(): StatusBody {
-    return this.#fleet?.freshStatus() ?? { programs: [] };
+    return this.#withOutputProblems(this.#fleet?.freshStatus() ?? { programs: [] });
   }
 
   details(): Record<string, InstanceDetails> {

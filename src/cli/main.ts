@@ -103,7 +103,13 @@ async function runDaemon(file: string | undefined, o: Common, detached: boolean)
   const { Daemon } = await import('./daemon.js');
   if (stopping) return EXIT.ok;
   const out = output;
-  daemon = new Daemon(config, out.line, out.error, () => out.reopen());
+  daemon = new Daemon(
+    config,
+    out.line,
+    out.error,
+    () => out.reopen(),
+    () => out.problems(),
+  );
   try {
     const code = await daemon.open();
     if (code !== 0) return code;

@@ -6,7 +6,10 @@ import { formatDuration, formatSize } from '../fleet/units.js';
 
 export function statusTable(body: StatusBody): string {
   const header = ['name', 'id', 'pid', 'state', 'uptime', 'restarts', 'cpu', 'memory', 'last exit / reason'];
-  return table(header, body.programs.map(cells));
+  const problems = (body.daemonOutput ?? []).map(
+    (p) => `daemon output to ${p.target} failing: ${p.error}; ${p.lost} line${p.lost === 1 ? '' : 's'} lost so far`,
+  );
+  return [table(header, body.programs.map(cells)), ...problems].join('\n');
 }
 
 /** `bosun status --fleet`: the hosts, then every instance with its host first. */

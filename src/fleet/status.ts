@@ -56,6 +56,11 @@ export interface ProgramStatus {
 
 export interface StatusBody {
   programs: ProgramStatus[];
+  /**
+   * The daemon's own output destinations (daemon.log, or stdout and stderr of `bosun run`) that
+   * are failing now, with the lines lost so far; absent while every write succeeds.
+   */
+  daemonOutput?: { target: string; error: string; lost: number }[];
 }
 
 export type EventName = 'started' | 'ready' | 'exited' | 'restarting' | 'failed' | 'stopped';

@@ -201,12 +201,25 @@ describe('the detached daemon with its home on a full disk', () => {
           if (now === size) break;
           size = now;
         }
-        const s = JSON.parse((await cli(['status', '--json', '--home', home])).stdout) as Status;
+        const s = JSON.parse((await cli(['status', '--json', '--home', home])).stdout) as Status & {
+          daemonOutput?: { target: string; error: string; lost: number }[];
+        };
         assert.equal(s.programs.length, 20);
         for (const x of s.programs)
           assert.ok(x.state === 'running' && x.pid !== null && existsSync(`/proc/${x.pid}`), `${x.name}[${x.instance}] runs`);
+        // status says the daemon's own log is failing, and how much it lost.
+        assert.equal(s.daemonOutput?.length, 1, JSON.stringify(s.daemonOutput));
+        assert.equal(s.daemonOutput[0]!.target, log);
+        assert.match(s.daemonOutput[0]!.error, /ENOSPC/);
+        assert.ok(s.daemonOutput[0]!.lost > 0);
+        assert.match(
+          (await cli(['status', '--home', home])).stdout,
+          /daemon output to .*daemon\.log failing: ENOSPC.*; \d+ lines? lost so far/,
+        );
         rmSync(filler);
         assert.equal((await cli(['restart', 'api', '--home', home])).code, 0);
+        const healed = JSON.parse((await cli(['status', '--json', '--home', home])).stdout) as { daemonOutput?: unknown };
+        assert.equal(healed.daemonOutput, undefined, 'no problem once writing works again');
         const text = readFileSync(log, 'utf8');
         assert.match(
           text,
