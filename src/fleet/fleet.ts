@@ -40,7 +40,7 @@ import { ListenError, Sockets } from './sockets.js';
 import { FileWatch, ignoreMatcher } from './watch.js';
 import { Sampler } from './sampler.js';
 import type { HostLink } from './host-link.js';
-import { unrecordedRuns } from './leftovers.js';
+import { findLeftovers } from './leftovers.js';
 import { FleetState, type InstanceEntry } from './state.js';
 import type { EventName, LifecycleEvent, LogFileRef, Reason, StatusBody } from './status.js';
 import { dependsOn, parseTarget, startOrder } from './targets.js';
@@ -732,8 +732,12 @@ export class Fleet implements Worker {
       return undefined;
     }
     const entries = state.read();
+    const left = findLeftovers(this.#config.home, entries);
     for (const e of entries) {
-      if (!isAlive(e.pid, e.startTime)) continue;
+      if (!isAlive(e.pid, e.startTime)) {
+        if (left.orphaned.has(e.pid)) this.#stopOrphans(e, this.#programs.get(e.program)?.config);
+        continue;
+      }
       const p = this.#programs.get(e.program);
       const r = p?.records[e.index];
       if (p !== undefined && r !== undefined && e.fingerprint === fingerprint(p.config) && r.adoption === undefined) {
@@ -743,7 +747,7 @@ export class Fleet implements Worker {
       this.#stopLeftover(state, e, p?.config);
     }
     // Runs the previous daemon started but died before recording: stopped, then started anew.
-    for (const u of unrecordedRuns(this.#config.home, entries)) {
+    for (const u of left.unrecorded) {
       const p = this.#programs.get(u.program);
       const slot = u.stdout === state.pipes(u.program, u.index, 'b').stdout ? 'b' : 'a';
       const e: InstanceEntry = { ...u, slot, ready: false, fingerprint: '', restarts: 0 };
@@ -755,12 +759,31 @@ export class Fleet implements Worker {
 
   /** Stops a process an earlier daemon left that this config does not run as it is; its instance starts once it is gone. */
   #stopLeftover(state: FleetState, e: InstanceEntry, cfg: ProgramConfig | undefined): void {
+    this.#holdStart(e, this.#stopProcessLeft(state, e, cfg));
+  }
+
+  /** The start of instance `e.program[e.index]` waits until `gone` settles (what an earlier daemon left is stopped). */
+  #holdStart(e: { program: string; index: number }, gone: Promise<void>): void {
     const key = `${e.program}[${e.index}]`;
-    const stopping = this.#stopProcessLeft(state, e, cfg);
     this.#stale.set(
       key,
-      Promise.all([this.#stale.get(key), stopping]).then(() => undefined),
+      Promise.all([this.#stale.get(key), gone]).then(() => undefined),
     );
+  }
+
+  /** Stops what a listed run that died by itself left in its session or group (its root is gone). */
+  #stopOrphans(e: InstanceEntry, cfg: ProgramConfig | undefined): void {
+    this.#log?.warn(
+      { program: e.program, instance: e.index, pid: e.pid },
+      'a program that died while no daemon ran left processes behind; stopping them',
+    );
+    const stop = new TreeStop({
+      root: { pid: e.pid, startTime: e.startTime },
+      signal: cfg?.killSignal ?? 'SIGTERM',
+      graceMs: cfg?.killTimeoutMs ?? 5000,
+      clock: this.#clock,
+    });
+    this.#holdStart(e, stop.rootExited());
   }
 
   async #stopProcessLeft(state: FleetState, e: InstanceEntry, cfg: ProgramConfig | undefined): Promise<void> {

@@ -1,9 +1,11 @@
-// Runs an earlier daemon on this home started but never recorded in its state file: it was
-// killed between a spawn and the state write that follows it. Every durable program carries
-// its home in BOSUN_HOME (with BOSUN_PROGRAM and BOSUN_INSTANCE), so the next daemon finds such
-// a run in /proc and stops it before starting the instance anew, rather than run a second copy.
-// Processes of trees the state file knows (adopted or being stopped) are told apart by their
-// tree marker (BOSUN_TREE), which every descendant inherits.
+// What an earlier daemon on this home left that its state file cannot tell: runs it started but
+// never recorded (it was killed between a spawn and the state write that follows it), and what
+// a listed program left behind when it died by itself while no daemon ran (children in its
+// session, or in sessions of their own). Every durable program carries its home in BOSUN_HOME
+// (with BOSUN_PROGRAM and BOSUN_INSTANCE), so the next daemon finds these in /proc and stops
+// them before starting the instance anew, rather than run a second copy beside them. Processes
+// of trees the state file knows alive (adopted or being stopped) are told apart by their tree
+// marker (BOSUN_TREE), which every descendant inherits.
 
 import { readlinkSync } from 'node:fs';
 import { environValue, isAlive, listProcesses, treeMarkers, type ProcInfo } from '../process/tree.js';
@@ -20,19 +22,36 @@ export interface UnrecordedRun {
   stdout: string | undefined;
 }
 
+export interface Leftovers {
+  /** Roots of runs the state file does not list, oldest first. */
+  unrecorded: UnrecordedRun[];
+  /**
+   * The pids of listed runs whose root is gone while members of its session or process group
+   * that carry the home live on (what a program killed by itself left in its session). The
+   * kernel does not reuse a pid while it names a live session or group, so the dead root's pid
+   * still names exactly those.
+   */
+  orphaned: Set<number>;
+}
+
 /**
- * The roots of program trees started for `home` that are not part of the trees rooted at
- * `known` (the live runs the state file lists): session leaders carrying the home whose parent
- * is not one of them, oldest first. A process whose environment cannot be read is not found.
+ * What an earlier daemon on `home` left beside the live runs its state file lists (`entries`):
+ * session leaders carrying the home that belong to none of the listed trees and whose parent is
+ * not one of them (unrecorded runs; their children are found with their tree), and the sessions
+ * of listed runs whose root died. A process whose environment cannot be read is not found.
  */
-export function unrecordedRuns(
+export function findLeftovers(
   home: string,
-  known: readonly { pid: number; startTime: number }[],
+  entries: readonly { pid: number; startTime: number }[],
   all: ProcInfo[] = listProcesses(),
-): UnrecordedRun[] {
+): Leftovers {
   const knownMarkers = new Set<string>();
-  for (const k of known) if (isAlive(k.pid, k.startTime)) for (const m of treeMarkers(k.pid)) knownMarkers.add(m);
-  const knownPids = new Set(known.map((k) => k.pid));
+  const dead = new Map<number, number>();
+  for (const k of entries) {
+    if (isAlive(k.pid, k.startTime)) for (const m of treeMarkers(k.pid)) knownMarkers.add(m);
+    else dead.set(k.pid, k.startTime);
+  }
+  const knownPids = new Set(entries.map((k) => k.pid));
   const candidates = new Map<number, ProcInfo>();
   for (const p of all) {
     if (p.pid === process.pid || p.pid === 2 || p.ppid === 2 || p.state === 'Z' || p.state === 'X' || knownPids.has(p.pid)) continue;
@@ -40,16 +59,21 @@ export function unrecordedRuns(
     if (treeMarkers(p.pid).some((m) => knownMarkers.has(m))) continue;
     candidates.set(p.pid, p);
   }
-  const runs: UnrecordedRun[] = [];
+  const unrecorded: UnrecordedRun[] = [];
+  const orphaned = new Set<number>();
   for (const p of candidates.values()) {
+    for (const id of [p.sid, p.pgrp]) {
+      const rootStart = dead.get(id);
+      if (rootStart !== undefined && p.startTime >= rootStart) orphaned.add(id);
+    }
     // A program is spawned in a session of its own; its children are found with its tree.
     if (p.sid !== p.pid || candidates.has(p.ppid)) continue;
     const program = environValue(p.pid, 'BOSUN_PROGRAM');
     const index = Number(environValue(p.pid, 'BOSUN_INSTANCE'));
     if (program === undefined || !Number.isSafeInteger(index) || index < 0) continue;
-    runs.push({ program, index, pid: p.pid, startTime: p.startTime, stdout: linkOf(`/proc/${p.pid}/fd/1`) });
+    unrecorded.push({ program, index, pid: p.pid, startTime: p.startTime, stdout: linkOf(`/proc/${p.pid}/fd/1`) });
   }
-  return runs.sort((a, b) => a.startTime - b.startTime);
+  return { unrecorded: unrecorded.sort((a, b) => a.startTime - b.startTime), orphaned };
 }
 
 function linkOf(path: string): string | undefined {

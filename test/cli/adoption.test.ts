@@ -189,3 +189,43 @@ programs:
     p.cleanup();
   }
 });
+
+test('a program that died while no daemon ran: what it left in its session and in a session of its own is stopped before it starts anew', async () => {
+  const p = tempProject('');
+  const mark = `adoption-orphans-${process.pid}-${Date.now()}`;
+  p.write(`dashboard: false
+programs:
+  leaver: { command: ${prog('--session-child')}, env: { BOSUN_TEST_MARK: "${mark}" } }
+  departer: { command: ${prog('--grandchild')}, env: { BOSUN_TEST_MARK: "${mark}" } }
+`);
+  try {
+    assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
+    const running = async () => {
+      const s = await status(p.dir);
+      return s.programs.length === 2 && s.programs.every((x) => x.pid !== null && x.state === 'running') ? s : undefined;
+    };
+    const pids = (s: Status) => s.programs.map((x) => x.pid!);
+    const before = await waitFor('both running', running);
+    // leaver and its child in its session; departer, its child in a session of its own and that one's child.
+    await waitFor('five processes', () => programsWith(mark).length === 5);
+    process.kill(Number(readFileSync(join(p.home, 'bosun.pid'), 'utf8').trim()), 'SIGKILL');
+    await waitFor('no daemon', async () => (await cli(['status'], { cwd: p.dir })).code === 3);
+    for (const pid of pids(before)) process.kill(pid, 'SIGKILL');
+    await waitFor('both programs gone', () => pids(before).every((pid) => !alive(pid)));
+    const orphans = programsWith(mark);
+    assert.equal(orphans.length, 3, 'their three descendants outlive them');
+
+    assert.equal((await cli(['start'], { cwd: p.dir })).code, 0);
+    const after = await waitFor('both running anew', async () => {
+      const s = await running();
+      return s !== undefined && pids(s).every((pid) => !pids(before).includes(pid)) ? s : undefined;
+    });
+    assert.equal(after.programs.length, 2);
+    await waitFor('the orphans gone', () => orphans.every((pid) => !alive(pid)));
+    await waitFor('one tree of each', () => programsWith(mark).length === 5);
+  } finally {
+    await cli(['shutdown', '--home', p.home]).catch(() => undefined);
+    for (const pid of processesWith(mark)) process.kill(pid, 'SIGKILL');
+    p.cleanup();
+  }
+});
