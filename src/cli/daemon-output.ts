@@ -191,7 +191,10 @@ class StreamSink implements Sink {
       this.#losses.record(new Error(`${this.name} is not read fast enough`), false);
       return;
     }
-    this.stream.write(this.#losses.notice(this.name) + line);
+    // A line the stream takes may still fail once written out (the reader went): it is lost too.
+    this.stream.write(this.#losses.notice(this.name) + line, (err) => {
+      if (err) this.#losses.record(this.#closed ?? err, false);
+    });
     this.#losses.clear();
   }
   reopen(): void {}

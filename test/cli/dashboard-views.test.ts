@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BROWSER_TEST, field, inst, openDashboard, openLogs, screenshot, withDashboard } from './dashboard-browser.js';
 import { freePort } from '../support.js';
-import { prog, waitFor } from './helpers.js';
+import { cli, prog, waitFor } from './helpers.js';
 
 const SECRET_VALUE = 'never-in-the-browser-5f1c';
 const FLAPPY = "console.log('up for a while'); setTimeout(() => process.exit(3), 1200)";
@@ -131,5 +131,33 @@ test('at 420 px wide nothing overflows and the buttons work', BROWSER_TEST, asyn
       return t !== before && /^\d+$/.test(t ?? '');
     });
     await screenshot(page, 'dashboard-420');
+  }),
+);
+
+test("the daemon's own output failing (its stdout closed) shows as a banner on the page, as status says", BROWSER_TEST, async () =>
+  withDashboard(`dashboard: { port: 0 }\nprograms:\n  web: { command: ${prog('--tick', 250)} }\n`, async (s) => {
+    const page = await openDashboard(s, 'web[0]');
+    const banner = page.locator('#daemon-problems');
+    assert.equal(await banner.isHidden(), true, 'no banner while the output works');
+    s.d.closeStdout();
+    // The restart's lifecycle lines go to a stdout nobody reads any more: EPIPE.
+    await cli(['restart', 'web', '--home', s.home]);
+    const problem = await waitFor('status to report the daemon output failing', async () => {
+      const st = JSON.parse((await cli(['status', '--json', '--home', s.home])).stdout) as {
+        daemonOutput?: { target: string; error: string; lost: number }[];
+      };
+      return st.daemonOutput?.[0];
+    });
+    assert.equal(problem.target, 'stdout');
+    assert.match(problem.error, /EPIPE/);
+    assert.ok(problem.lost >= 1, `the restart's lines are counted lost (${problem.lost})`);
+    await waitFor(
+      'the banner',
+      async () =>
+        (await banner.isVisible()) &&
+        /output to stdout is failing: .*EPIPE; [1-9]\d* lines? lost so far/.test((await banner.textContent()) ?? ''),
+      15_000,
+    );
+    await screenshot(page, 'dashboard-daemon-output');
   }),
 );

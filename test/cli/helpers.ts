@@ -127,6 +127,11 @@ export class Daemon {
     return this.#child.pid!;
   }
 
+  /** Closes the read end of the daemon's stdout, as `bosun run | head -1` does once head exits. */
+  closeStdout(): void {
+    this.#child.stdout!.destroy();
+  }
+
   /** Waits until a line matches; returns its index. */
   line(pattern: RegExp, timeoutMs = 15_000, from = 0): Promise<number> {
     return waitFor(

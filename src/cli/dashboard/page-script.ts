@@ -363,6 +363,9 @@ export const SCRIPT = String.raw`
 
   function applyStatus(status){
     var seen = {}, order = [], byProgram = {};
+    var problems = status.daemonOutput || [], banner = byId('daemon-problems');
+    banner.hidden = problems.length === 0;
+    setText(banner, problems.map(function(p){ return "the daemon's own output to " + p.target + ' is failing: ' + p.error + '; ' + p.lost + (p.lost === 1 ? ' line' : ' lines') + ' lost so far'; }).join('\n'));
     status.programs.forEach(function(p){
       var pv = programView(p.name), key = p.name + '[' + p.instance + ']';
       if (!byProgram[p.name]) { byProgram[p.name] = []; order.push(pv); pv.container = containerFor(p); }

@@ -28,6 +28,7 @@ header.top{padding:10px 20px;background:#1d2330;color:#fff;display:flex;flex-wra
 header.top h1{font-size:18px;margin:0} header.top nav a{color:#aac4ff;margin-right:12px} #conn{font-size:12px;opacity:.8;margin-left:auto}
 main{padding:12px 20px;max-width:1400px}
 #msg{margin:4px 0 8px;color:#8f1d14;min-height:1.4em;overflow-wrap:anywhere}
+#daemon-problems{margin:0 0 8px;padding:6px 10px;background:#ffd9d6;color:#8f1d14;border-radius:3px;white-space:pre-line;overflow-wrap:anywhere}
 #login{margin:8px 0;display:flex;flex-wrap:wrap;gap:6px;align-items:center} #login[hidden],[hidden]{display:none!important} #login input{font:inherit;width:min(34em,100%)}
 section.programs{display:flex;flex-direction:column;gap:14px}
 article.program{background:#fff;box-shadow:0 1px 2px #0002;border-radius:4px}
@@ -78,7 +79,7 @@ export const PAGE = `<!doctype html>
 <title>bosun</title>
 <style>${STYLE}${FLEET_STYLE}</style></head>
 <body><header class="top"><h1>bosun</h1><nav id="nav"><a href="/" aria-current="page">programs</a><a href="/queue" id="nav-queue" hidden>jobs</a></nav><span id="conn">connecting…</span></header>
-<main><div id="msg" role="status"></div>
+<main><div id="msg" role="status"></div><div id="daemon-problems" role="alert" hidden></div>
 <form id="login" hidden><label for="token">Dashboard token (the contents of <code>&lt;home&gt;/token</code>):</label> <input id="token" type="password" autocomplete="off" spellcheck="false"> <button type="submit">open</button></form>
 <section id="programs" class="programs" aria-label="programs" hidden></section>${FLEET_SECTION}</main>
 <script>${SCRIPT}</script><script>${FLEET_SCRIPT}</script></body></html>
