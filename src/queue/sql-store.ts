@@ -197,7 +197,16 @@ export class SqlStore implements Store {
     leaseMs: number,
     token: string,
   ): Promise<{ claims: Claim[]; nextDueMs: number | null }> {
-    const rows = await this.#query(`SELECT ${this.#s}.claim($1, $2, $3, $4, $5) AS r`, [kind, n, startN, token, leaseMs]);
+    // The claim's commit does not wait for its WAL flush (synchronous_commit off for this one
+    // transaction): a claim lost to a crash of PostgreSQL itself leaves the job claimable, as
+    // a lapsed lease does, and any later durable commit (an acknowledgement) flushes it first.
+    const rows = await this.#query(`SELECT ${this.#s}.claim($1, $2, $3, $4, $5) AS r, set_config('synchronous_commit', 'off', true)`, [
+      kind,
+      n,
+      startN,
+      token,
+      leaseMs,
+    ]);
     const r = rows[0]!['r'] as { jobs: Row[]; next_ms: number | null };
     const claims = r.jobs.map((row) => ({ job: rowToJob(row), waitMs: Math.max(0, Number(row['wait_ms'])) }));
     return { claims, nextDueMs: r.next_ms === null ? null : Math.max(0, r.next_ms) };

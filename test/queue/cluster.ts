@@ -24,19 +24,21 @@ export class Cluster {
   private constructor(
     readonly dir: string,
     readonly port: number,
+    readonly settings: Record<string, string>,
   ) {}
 
   get url(): string {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
   }
 
-  static async create(): Promise<Cluster> {
+  /** `settings` are server settings (`-c name=value`) over the defaults below. */
+  static async create(settings: Record<string, string> = {}): Promise<Cluster> {
     const dir = await mkdtemp(join(tmpdir(), 'bosun-pg-'));
     await chmod(dir, 0o755);
     const ids = await run('id', ['-u', 'postgres']);
     const gid = await run('id', ['-g', 'postgres']);
     await chown(dir, Number(ids.stdout), Number(gid.stdout));
-    const c = new Cluster(dir, await freePort());
+    const c = new Cluster(dir, await freePort(), settings);
     await c.#pg('initdb', ['-D', c.#data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
     await c.start();
     return c;
@@ -50,9 +52,14 @@ export class Cluster {
     await run('runuser', ['-u', 'postgres', '--', join(BIN, tool), ...args], { timeout: 120_000 });
   }
 
+  get #options(): string {
+    const settings = { fsync: 'off', autovacuum: 'off', shared_buffers: '16MB', ...this.settings };
+    const each = Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`);
+    return [`-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`, ...each].join(' ');
+  }
+
   async start(): Promise<void> {
-    const opts = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c autovacuum=off -c shared_buffers=16MB`;
-    await this.#pg('pg_ctl', ['start', '-w', '-t', '60', '-D', this.#data, '-l', join(this.dir, 'log'), '-o', opts]);
+    await this.#pg('pg_ctl', ['start', '-w', '-t', '60', '-D', this.#data, '-l', join(this.dir, 'log'), '-o', this.#options]);
   }
 
   async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
@@ -61,8 +68,20 @@ export class Cluster {
 
   /** `pg_ctl restart -m fast`, the routine restart. */
   async restart(): Promise<void> {
-    const opts = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c autovacuum=off -c shared_buffers=16MB`;
-    await this.#pg('pg_ctl', ['restart', '-w', '-t', '60', '-D', this.#data, '-m', 'fast', '-l', join(this.dir, 'log'), '-o', opts]);
+    await this.#pg('pg_ctl', [
+      'restart',
+      '-w',
+      '-t',
+      '60',
+      '-D',
+      this.#data,
+      '-m',
+      'fast',
+      '-l',
+      join(this.dir, 'log'),
+      '-o',
+      this.#options,
+    ]);
   }
 
   async destroy(): Promise<void> {
