@@ -296,7 +296,9 @@ export function killTree(pid: number, signal: NodeJS.Signals, snapshot: ProcInfo
   signalQuietly(-pid, signal);
   const hit: ProcInfo[] = [];
   for (const p of snapshot) {
-    if (p.pgrp === pid) continue; // the group signal already reached it
+    // The group signal reached it if it is in the group still: one that left since the snapshot
+    // (setsid between its fork and its exec) is signalled on its own.
+    if (p.pgrp === pid && procInfo(p.pid)?.pgrp === pid) continue;
     if (!isAlive(p.pid, p.startTime)) continue;
     if (signalQuietly(p.pid, signal)) hit.push(p);
   }

@@ -1,11 +1,12 @@
 // Stopping a process tree as a hostile program would resist it: a SIGSTOPped program still runs
 // its SIGTERM handler (SIGCONT follows the kill signal), and a helper that a SIGTERM trap starts
 // in a new session, after the tree was snapshotted, is found again and SIGKILLed.
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestClock } from '../../src/testing/index.js';
 import { monitorProcess, ProcessExitError } from '../../src/process/index.js';
-import { procInfo, signalQuietly } from '../../src/process/tree.js';
+import { killTree, procInfo, signalQuietly } from '../../src/process/tree.js';
 import { gone, node, procFixture, until } from './helpers.js';
 
 /** `p`, or a rejection after `ms` of real time: a stop that never ends fails the test instead of hanging it. */
@@ -79,5 +80,20 @@ test('a child that exits on its own leaves no descendant behind, not even one in
     await until(() => gone(grandchild) && gone(great), 'the rest of the tree killed after the exit', 5000);
   } finally {
     for (const pid of [grandchild, great]) signalQuietly(pid, 'SIGKILL');
+  }
+});
+
+test("a member that left the group after the snapshot (setsid between its fork and exec) is signalled on its own, not left to the group's signal", async () => {
+  const leader = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+  const leaver = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+  try {
+    await until(() => procInfo(leader.pid!) !== undefined && procInfo(leaver.pid!) !== undefined, 'both running');
+    // The snapshot was taken while the leaver was still in the leader's group.
+    const stale = { ...procInfo(leaver.pid!)!, pgrp: leader.pid! };
+    killTree(leader.pid!, 'SIGKILL', [stale]);
+    await until(() => gone(leader.pid!), 'the group leader is gone');
+    await until(() => gone(leaver.pid!), 'the member that left the group is gone', 2000);
+  } finally {
+    for (const p of [leader, leaver]) if (!gone(p.pid!)) p.kill('SIGKILL');
   }
 });
