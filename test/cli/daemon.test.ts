@@ -6,22 +6,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { cli, jitteredAround, prog, processesWith, restarting, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
+import { cli, jitteredAround, prog, processesWith, restarting, startDaemon, tempProject, waitFor, withDaemon } from './helpers.js';
 import { freePort } from '../support.js';
 
 /** Runs `body` against a daemon on a fresh project; always shuts it down and removes the dir. */
-async function withDaemon(yaml: string, body: (d: Daemon, p: ReturnType<typeof tempProject>) => Promise<void>): Promise<void> {
-  const p = tempProject(yaml);
-  let d: Daemon | undefined;
-  try {
-    d = await startDaemon(p.dir, p.home);
-    await body(d, p);
-  } finally {
-    await d?.stop();
-    p.cleanup();
-  }
-}
-
 const at = (line: string) => Date.parse(line.split(' ')[0]!);
 const alive = (pid: number) => existsSync(`/proc/${pid}`);
 

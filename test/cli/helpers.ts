@@ -184,6 +184,19 @@ export async function startDaemon(dir: string, home: string, args: string[] = []
   return d;
 }
 
+/** Runs `body` against a daemon on a fresh project; always shuts it down and removes the project. */
+export async function withDaemon(yaml: string, body: (d: Daemon, p: ReturnType<typeof tempProject>) => Promise<void>): Promise<void> {
+  const p = tempProject(yaml);
+  let d: Daemon | undefined;
+  try {
+    d = await startDaemon(p.dir, p.home);
+    await body(d, p);
+  } finally {
+    await d?.stop();
+    p.cleanup();
+  }
+}
+
 /** Pids of every live (non-zombie) process whose environment or argv names `marker`. */
 export function processesWith(marker: string): number[] {
   const out: number[] = [];

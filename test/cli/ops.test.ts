@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { freePort } from '../support.js';
-import { cli, processesWith, prog, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
+import { cli, processesWith, prog, startDaemon, tempProject, waitFor, withDaemon, type Daemon } from './helpers.js';
 
 const SERVER = fileURLToPath(new URL('./fixtures/listen-server.js', import.meta.url));
 const server = () => `[${[process.execPath, SERVER].map((a) => JSON.stringify(a)).join(', ')}]`;
@@ -70,18 +70,6 @@ function load(port: number, clients = 3) {
   };
 }
 
-async function withProject(yaml: string, body: (d: Daemon, p: ReturnType<typeof tempProject>) => Promise<void>): Promise<void> {
-  const p = tempProject(yaml);
-  let d: Daemon | undefined;
-  try {
-    d = await startDaemon(p.dir, p.home);
-    await body(d, p);
-  } finally {
-    await d?.stop();
-    p.cleanup();
-  }
-}
-
 const webConfig = (port: number, extra = '') => `dashboard: false
 programs:
   web:
@@ -113,7 +101,7 @@ const livePids = (s: Awaited<ReturnType<Daemon['status']>>) => s.programs.filter
 describe('bosun: shared sockets and rolling restarts', { concurrency: 1 }, () => {
   test('two instances serve one listen socket: both answer, each with LISTEN_FDS=1 and LISTEN_PID its own pid', async () => {
     const port = await freePort();
-    await withProject(webConfig(port).replace('ready: { log: "listening" }', `ready: { http: "http://127.0.0.1:{port}/" }`), async (d) => {
+    await withDaemon(webConfig(port).replace('ready: { log: "listening" }', `ready: { http: "http://127.0.0.1:{port}/" }`), async (d) => {
       const s = await d.until('both ready', (s) => s.programs.every((x) => x.state === 'ready'));
       const pids = new Set(livePids(s));
       const seen = new Map<number, Answer>();
@@ -134,7 +122,7 @@ describe('bosun: shared sockets and rolling restarts', { concurrency: 1 }, () =>
 
   test('a rolling restart under a client that never pauses fails no request, and both pids change', async () => {
     const port = await freePort();
-    await withProject(webConfig(port), async (d, p) => {
+    await withDaemon(webConfig(port), async (d, p) => {
       const before = livePids(await d.until('both ready', (s) => s.programs.every((x) => x.state === 'ready')));
       const l = load(port);
       await waitFor('the client to get answers', () => l.ok >= 20);
@@ -164,7 +152,7 @@ describe('bosun: shared sockets and rolling restarts', { concurrency: 1 }, () =>
   test('a reload of a changed env with rolling: true fails no request; both pids change and serve the new value', async () => {
     const port = await freePort();
     const yaml = (value: string) => webConfig(port, `    rolling: true\n    env: { BOSUN_TEST_VALUE: "${value}" }\n`);
-    await withProject(yaml('one'), async (d, p) => {
+    await withDaemon(yaml('one'), async (d, p) => {
       const before = livePids(await d.until('both ready', (s) => s.programs.every((x) => x.state === 'ready')));
       const l = load(port);
       await waitFor('the client to get answers', () => l.ok >= 20);
@@ -192,7 +180,7 @@ describe('bosun: shared sockets and rolling restarts', { concurrency: 1 }, () =>
     const dir = mkdtempSync(join(tmpdir(), 'bosun-notready-'));
     const flag = join(dir, 'not-ready');
     try {
-      await withProject(
+      await withDaemon(
         webConfig(port, `    readyTimeout: 1500ms\n    env: { NOT_READY_FILE: ${JSON.stringify(flag)} }\n`).replace(
           '    readyTimeout: 3s\n',
           '',
@@ -224,7 +212,7 @@ describe('bosun: shared sockets and rolling restarts', { concurrency: 1 }, () =>
 
   test('restart web:1 changes only instance 1', async () => {
     const port = await freePort();
-    await withProject(webConfig(port), async (d, p) => {
+    await withDaemon(webConfig(port), async (d, p) => {
       const [p0, p1] = livePids(await d.until('both ready', (s) => s.programs.every((x) => x.state === 'ready')));
       const r = await cli(['restart', 'web:1', '--home', p.home]);
       assert.equal(r.code, 0, r.stderr);
@@ -238,7 +226,7 @@ describe('bosun: shared sockets and rolling restarts', { concurrency: 1 }, () =>
 
 describe('bosun: watch, cronRestart, envFile, --version, startup', { concurrency: 1 }, () => {
   test("watch: touching a file restarts once after the debounce; the program's own log in the home does not", async () => {
-    await withProject(
+    await withDaemon(
       `dashboard: false
 programs:
   app: { command: ${prog('--tick', 40)}, watch: { paths: ["."], debounce: 300ms } }
@@ -265,7 +253,7 @@ programs:
   });
 
   test('cronRestart with a per-second schedule restarts the program with reason cron', async () => {
-    await withProject(
+    await withDaemon(
       `dashboard: false
 programs:
   app: { command: ${prog()}, cronRestart: "* * * * * *" }
@@ -453,7 +441,7 @@ describe("bosun: sockets and rolls across a daemon's death", { concurrency: 1 },
 
 describe('bosun logs: time and stream on every line, -n across rotated files, --raw', { concurrency: 1 }, () => {
   test('each line shows its time and stream; -n reads back into rotated files; --raw prints the bytes as written', async () => {
-    await withProject(
+    await withDaemon(
       `dashboard: false
 programs:
   talk:

@@ -5,19 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cli, jitteredAround, prog, restarting, startDaemon, tempProject, type Daemon, type Status } from './helpers.js';
-
-async function withDaemon(yaml: string, body: (d: Daemon) => Promise<void>): Promise<void> {
-  const p = tempProject(yaml);
-  let d: Daemon | undefined;
-  try {
-    d = await startDaemon(p.dir, p.home);
-    await body(d);
-  } finally {
-    await d?.stop();
-    p.cleanup();
-  }
-}
+import { cli, jitteredAround, prog, restarting, withDaemon, type Daemon, type Status } from './helpers.js';
 
 const at = (line: string) => Date.parse(line.split(' ')[0]!);
 const config = (strategy: string, extra = '') => `dashboard: false
