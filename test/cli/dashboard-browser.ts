@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { TEST_OUTPUT, startDaemon, tempProject, type Daemon } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM = '/usr/bin/chromium';
 export const BROWSER_TEST = {
   skip:
     !existsSync(CHROMIUM) &&
@@ -29,27 +29,46 @@ export interface Session {
   home: string;
 }
 
+/** Debian's Chromium, headless, on a fresh profile; `close()` ends it and removes the profile. */
+export async function launchChromium(viewport?: {
+  width: number;
+  height: number;
+}): Promise<{ browser: BrowserContext; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'bosun-chromium-'));
+  try {
+    const browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      ...(viewport === undefined ? {} : { viewport }),
+      args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    return {
+      browser,
+      close: async () => {
+        await browser.close();
+        rmSync(profile, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(profile, { recursive: true, force: true });
+    throw err;
+  }
+}
+
 /** A daemon on `yaml` (written by `yamlFor(dir)` when a function) and a fresh Chromium for `fn`. */
 export async function withDashboard(yaml: string | ((dir: string) => string), fn: (s: Session) => Promise<void>): Promise<void> {
   const p = tempProject('');
   p.write(typeof yaml === 'string' ? yaml : yaml(p.dir));
-  const profile = mkdtempSync(join(tmpdir(), 'bosun-chromium-'));
   let d: Daemon | undefined;
-  let browser: BrowserContext | undefined;
+  let chrome: Awaited<ReturnType<typeof launchChromium>> | undefined;
   try {
     d = await startDaemon(p.dir, p.home);
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    chrome = await launchChromium({ width: 1280, height: 900 });
     const base = d.lines[await d.line(/^dashboard http:\/\/127\.0\.0\.1:\d+\/$/)]!.split(' ')[1]!;
-    await fn({ d, browser, base, token: readFileSync(`${p.home}/token`, 'utf8').trim(), dir: p.dir, home: p.home });
+    await fn({ d, browser: chrome.browser, base, token: readFileSync(`${p.home}/token`, 'utf8').trim(), dir: p.dir, home: p.home });
   } finally {
-    await browser?.close();
+    await chrome?.close();
     await d?.stop();
-    rmSync(profile, { recursive: true, force: true });
     p.cleanup();
   }
 }

@@ -23,21 +23,19 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { monotonicMs } from '../../src/fleet/fence-protocol.js';
 import { tenures, type Tenure } from '../fleet/heartbeats.js';
 import { DATABASE_URL, sql, uniqueSchema } from '../queue/helpers.js';
+import { CHROMIUM, launchChromium } from './dashboard-browser.js';
 import { CLI, cli, processesWith, startDaemon, tempProject, waitFor, type Daemon } from './helpers.js';
 
 const BEAT = fileURLToPath(new URL('./fixtures/beat.js', import.meta.url));
 const TRACE = fileURLToPath(new URL('./fixtures/trace-loads.js', import.meta.url));
 const TTL = 2000;
-const CHROMIUM = '/usr/bin/chromium';
 const KILL_TIMEOUT = 200;
 
 interface FleetBody {
@@ -174,12 +172,7 @@ programs:
       assert.ok(!process.env.CI, 'under CI Chromium is installed');
       return; // no browser here: the API above is what the page renders
     }
-    const profile = mkdtempSync(join(tmpdir(), 'bosun-chromium-'));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const { browser, close } = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`${base}#token=${token}`);
@@ -196,8 +189,7 @@ programs:
         return (states.filter((x) => x === 'running').length === 1 && states.filter((x) => x === 'standby').length === 2) || undefined;
       });
     } finally {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
+      await close();
     }
   }
 

@@ -3,17 +3,15 @@
 // the daemon with `queue:` in its config, and the page in headless Chromium.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { stopWorker } from '../../src/core/index.js';
 import { JobQueue, pgliteStore, postgresStore, type Job } from '../../src/queue/index.js';
 import { DATABASE_URL, dropSchema, uniqueSchema } from '../queue/helpers.js';
+import { CHROMIUM, launchChromium } from './dashboard-browser.js';
 import { cli, prog, startDaemon, tempProject, waitFor } from './helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 /** Adds two email jobs that fail for good and one that succeeds; returns the failed ones. */
 async function seed(q: JobQueue): Promise<Job[]> {
@@ -201,12 +199,7 @@ describe('the dashboard queue page', () => {
         `dashboard: { port: 0 }\nqueue: { database: "${DATABASE_URL}", schema: ${schema} }\nprograms:\n  a: { command: ${prog()} }\n`,
       );
       const d = await startDaemon(p.dir, p.home);
-      const profile = mkdtempSync(join(tmpdir(), 'bosun-chromium-'));
-      const browser = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
+      const { browser, close } = await launchChromium();
       try {
         const base = d.lines[await d.line(/^dashboard http:\/\/127\.0\.0\.1:\d+\/$/)]!.split(' ')[1]!;
         const token = readFileSync(`${p.home}/token`, 'utf8').trim();
@@ -220,8 +213,7 @@ describe('the dashboard queue page', () => {
         await row.waitFor({ state: 'detached', timeout: 15_000 });
         assert.equal((await q.get(bad[1]!.id))!.state, 'pending');
       } finally {
-        await browser.close();
-        rmSync(profile, { recursive: true, force: true });
+        await close();
         await d.stop();
         p.cleanup();
       }
